@@ -1,0 +1,155 @@
+"""RunConfig: everything a training run needs, as one typed dataclass (DESIGN.md §3).
+
+Written by the GUI / CLI into `run_dir/config.json`, read by the worker. Field metadata carries the help text
+shown in the new-run dialog and `workbench train --help-config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+METHODS = ("dpo", "weighted", "mah_dpo", "modpo", "soup")
+PRECISIONS = ("fp32", "bf16", "fp16")
+SCHEDULERS = ("cosine", "linear", "constant")
+F_DIVERGENCES = ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence")
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class RunConfig:
+    # --- what ---------------------------------------------------------------------------------------------
+    name: str = _f("run", "A name for the run, shown in the runs table.")
+    model: str = _f("", "Base model: a local folder, a hub id (e.g. HuggingFaceTB/SmolLM2-135M-Instruct) or a .gguf file.")
+    gguf_file: str = _f("", "File name inside the model folder when loading a GGUF checkpoint.")
+    revision: str = _f("", "Hub revision (branch, tag or commit); empty = default branch.")
+    trust_remote_code: bool = _f(False, "Run the model repository's own Python code. Only for models you trust.")
+    allow_pickle: bool = _f(False, "Allow .bin (pickle) weights when no safetensors exist. Only for models you trust.")
+    method: str = _f("dpo", "dpo | weighted | mah_dpo | modpo | soup (see LOSSES.md).", choices=METHODS)
+    objectives: list = _f([], "Objectives whose pairs are trained on (empty = all in the data).")
+    weights: dict = _f({}, "Per-objective weights for 'weighted' and 'modpo' (normalised to sum 1).")
+    # --- loss -----------------------------------------------------------------------------------------------
+    losses: dict = _f({"sigmoid": 1.0}, "Loss names (LOSSES.md) and their weights; several combine as a weighted sum.")
+    beta: float = _f(0.1, "β: strength of the KL constraint to the reference (higher = stay closer).")
+    label_smoothing: float = _f(0.0, "ε for cdpo / robust / exo_pair / aot losses (estimated label-flip rate).")
+    rpo_alpha: float = _f(0.0, "RPO: weight of the NLL term on the chosen response (0 = off).")
+    wpo: bool = _f(False, "WPO: weight each pair by the policy's own probability of both responses.")
+    f_divergence: str = _f("reverse_kl", "Divergence whose score replaces the log-ratio.", choices=F_DIVERGENCES)
+    f_alpha: float = _f(0.5, "α of alpha_divergence.")
+    simpo_gamma: float = _f(0.5, "SimPO target margin γ (in units of β).")
+    orpo_lambda: float = _f(0.1, "ORPO: weight λ of the odds-ratio term.")
+    discopop_tau: float = _f(0.05, "DiscoPOP temperature τ.")
+    # --- multi-objective ---------------------------------------------------------------------------------------
+    head_rank: int = _f(16, "MAH-DPO: rank of each objective head's low-rank delta on the output head.")
+    modpo_target: str = _f("", "MODPO: the objective trained by DPO; the others give margins.")
+    margin_adapters: dict = _f({}, "MODPO: objective -> adapter folder of an earlier run (its implicit reward).")
+    margin_scorers: dict = _f({}, "MODPO: objective -> scorer name (built-in or from the project's scorers.py).")
+    soup_adapters: dict = _f({}, "Soup: objective -> adapter folder of an earlier run.")
+    # --- LoRA -----------------------------------------------------------------------------------------------
+    lora_r: int = _f(16, "LoRA rank.")
+    lora_alpha: int = _f(32, "LoRA alpha (scaling = alpha / rank).")
+    lora_dropout: float = _f(0.0, "LoRA dropout (0: dropout is off for DPO).")
+    target_modules: list = _f([], "Module names to adapt; empty = the usual attention+MLP projections for the architecture.")
+    # --- optimisation ---------------------------------------------------------------------------------------
+    learning_rate: float = _f(5e-5, "Peak learning rate of AdamW.")
+    weight_decay: float = _f(0.0, "AdamW weight decay.")
+    scheduler: str = _f("cosine", "Learning-rate schedule after warm-up.", choices=SCHEDULERS)
+    warmup_ratio: float = _f(0.1, "Fraction of the steps spent warming up.")
+    max_steps: int = _f(0, "Optimizer steps; 0 = derive from epochs.")
+    epochs: float = _f(1.0, "Passes over the training pairs (used when max_steps = 0).")
+    batch_size: int = _f(4, "Pairs per micro-batch. Lower it when memory runs out.")
+    grad_accum: int = _f(1, "Micro-batches per optimizer step (effective batch = batch_size × grad_accum).")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm (0 = off).")
+    precision: str = _f("fp32", "fp32 | bf16 | fp16 autocast.", choices=PRECISIONS)
+    gradient_checkpointing: bool = _f(False, "Trade compute for memory: recompute activations in backward.")
+    seed: int = _f(0, "Random seed (data order, LoRA init).")
+    device: str = _f("auto", "auto | cpu | cuda | cuda:N | mps.")
+    # --- data -----------------------------------------------------------------------------------------------
+    max_length: int = _f(512, "Max tokens of prompt + response; longer responses are truncated.")
+    max_prompt_length: int = _f(256, "Max prompt tokens; pairs whose prompt is longer are dropped and counted.")
+    logprob_chunk: int = _f(1024, "Tokens per chunk when computing log-probs (bounds the logits memory).")
+    eval_fraction: float = _f(0.1, "Fraction of pairs held out for evaluation.")
+    # --- bookkeeping ------------------------------------------------------------------------------------------
+    checkpoint_every: int = _f(50, "Save a checkpoint every N optimizer steps (and always at the end).")
+    eval_every: int = _f(25, "Evaluate on held-out pairs every M optimizer steps (0 = only at the end).")
+    log_every: int = _f(1, "Emit a metric event every N optimizer steps.")
+
+    # ---------------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown run setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read a .json or .toml file (a TOML file may put the settings under a [run] table)."""
+        p = Path(path)
+        text = p.read_text(encoding="utf-8")
+        if p.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+            data = data.get("run", data)
+        else:
+            data = json.loads(text)
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    def problems(self) -> list[str]:
+        """Human-readable reasons this configuration cannot run (empty when it can)."""
+        out: list[str] = []
+        if self.method not in METHODS:
+            out.append(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.precision not in PRECISIONS:
+            out.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.scheduler not in SCHEDULERS:
+            out.append(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.f_divergence not in F_DIVERGENCES:
+            out.append(f"f_divergence must be one of {', '.join(F_DIVERGENCES)}")
+        if not self.losses:
+            out.append("choose at least one loss")
+        if self.beta <= 0:
+            out.append("beta must be > 0")
+        if not 0 <= self.label_smoothing < 0.5:
+            out.append("label_smoothing must be in [0, 0.5)")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            out.append("batch_size and grad_accum must be at least 1")
+        if self.lora_r < 1:
+            out.append("lora_r must be at least 1")
+        if self.max_prompt_length >= self.max_length:
+            out.append("max_prompt_length must be smaller than max_length")
+        if self.learning_rate <= 0:
+            out.append("learning_rate must be > 0")
+        if any(w < 0 for w in self.weights.values()):
+            out.append("objective weights must be >= 0")
+        return out
+
+    def normalised_weights(self, objectives: list[str]) -> dict[str, float]:
+        """Weights over `objectives`, summing to 1 (equal when none were given)."""
+        raw = {o: float(self.weights.get(o, 0.0 if self.weights else 1.0)) for o in objectives}
+        total = sum(raw.values())
+        if total <= 0:
+            return {o: 1.0 / len(objectives) for o in objectives} if objectives else {}
+        return {o: w / total for o, w in raw.items()}
+
+
+def help_text() -> dict[str, str]:
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(RunConfig)}

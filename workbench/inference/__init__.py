@@ -1,0 +1,1 @@
+"""inference layer (see DESIGN.md §1)."""
