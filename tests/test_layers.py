@@ -25,3 +25,19 @@ def test_cli_starts_without_qt_or_torch() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_services_are_widget_free() -> None:
+    """import-linter cannot forbid submodules of an external package, so this checks PySide6.QtWidgets/QtGui."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "workbench" / "services").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith(("PySide6.QtWidgets", "PySide6.QtGui"))]
+    assert offenders == []
