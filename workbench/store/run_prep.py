@@ -1,0 +1,41 @@
+"""Prepare a run folder from the project (DESIGN.md §3): the run row, run_dir/config.json and run_dir/data.jsonl
+are all a worker ever sees of the project."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from workbench.core.entities import Run
+from workbench.core.errors import RunError
+from workbench.core.run_config import RunConfig
+from workbench.store.exports import export_run_data
+from workbench.store.runs import create_run, get_run
+from workbench.store.schema import RunRow
+
+
+def slug(name: str) -> str:
+    """A file-system-safe short form of a run name ("My run #2" -> "my-run-2")."""
+    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return s[:40] or "run"
+
+
+def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
+    """Create the run row and its folder runs_root/<id:04d>-<slug>/ with config.json and data.jsonl."""
+    problems = cfg.problems()
+    if problems:
+        raise RunError("; ".join(problems))
+    root = Path(runs_root)
+    run = create_run(s, cfg.name, cfg.to_dict(), "")
+    run_dir = root / f"{run.id:04d}-{slug(cfg.name)}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    cfg.save(run_dir / "config.json")
+    summary = export_run_data(s, cfg.objectives, run_dir / "data.jsonl", eval_fraction=cfg.eval_fraction,
+                              seed=cfg.seed)
+    if summary.train_rows == 0:
+        raise RunError("no labelled pairs to train on for the chosen objectives: label some pairs first")
+    s.get(RunRow, run.id).run_dir = str(run_dir)  # known only once the row has its id
+    s.flush()
+    return get_run(s, run.id)
