@@ -1,0 +1,105 @@
+"""`workbench train PROJECT --config run.toml [--runs-dir D] [--resume RUN_ID]`: one run, headless.
+
+Same worker, same protocol and the same Qt-free ingestion (workbench.store.ingest) as the GUI (DESIGN.md §2);
+Ctrl+C asks the worker to stop (it checkpoints), then kills it after a grace period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workbench.core.errors import RunError
+from workbench.core.protocol import Message, metric_values
+from workbench.core.run_config import RunConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", help="the project .sqlite file")
+    parser.add_argument("--config", help="run settings (.toml or .json); see RunConfig")
+    parser.add_argument("--runs-dir", help="where run folders go (default: <project>.runs next to the project)")
+    parser.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a stopped or crashed run")
+    parser.add_argument("--grace", type=float, default=10.0, help="seconds a stopping worker gets before kill")
+
+
+def worker_argv(run_dir: Path, resume: bool) -> list[str]:
+    argv = [sys.executable, "-m", "workbench", "worker", "train", "--run-dir", str(run_dir)]
+    return argv + ["--resume"] if resume else argv
+
+
+def progress_line(msg: Message) -> str | None:
+    """One line per metric event: step/total, loss, ETA (None for events not worth a line)."""
+    if msg.type == "metric":
+        v = metric_values(msg)
+        if "loss" not in v:
+            return None
+        eta = v.get("eta_s")
+        eta_text = f"  eta {eta:.0f}s" if eta is not None and eta == eta else ""
+        return f"step {msg.data.get('step')}  loss {v['loss']:.4f}{eta_text}"
+    if msg.type == "status" and msg.data.get("state") != "training":
+        return f"[{msg.data.get('state')}] {msg.data.get('message', '')}"
+    if msg.type == "log" and msg.data.get("level") in ("warning", "error"):
+        return f"{msg.data['level']}: {msg.data.get('message', '')}"
+    return None
+
+
+def _prepare(project, args: argparse.Namespace):
+    from workbench.store.run_prep import prepare_run
+    from workbench.store.runs import get_run, set_run_status
+
+    with project.session() as s:
+        if args.resume is not None:
+            run = get_run(s, args.resume)
+            if run.status == "running":
+                raise RunError(f"run {run.id} is still running; stop it first")
+            set_run_status(s, run.id, "running")
+            return run
+        if not args.config:
+            raise RunError("give --config run.toml (or --resume RUN_ID)")
+        cfg = RunConfig.load(args.config)
+        runs_root = Path(args.runs_dir) if args.runs_dir else Path(project.path).with_suffix(".runs")
+        run = prepare_run(s, cfg, runs_root)
+        set_run_status(s, run.id, "running")
+        return run
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.cli.supervise import WorkerProcess
+    from workbench.store.db import open_project
+    from workbench.store.ingest import ingest_events
+    from workbench.store.runs import get_run
+
+    project = open_project(args.project)
+    try:
+        run_row = _prepare(project, args)
+        print(f"run {run_row.id}: {run_row.run_dir}")
+        worker = WorkerProcess(worker_argv(Path(run_row.run_dir), args.resume is not None),
+                               run_id=str(run_row.id), grace_s=args.grace)
+        stopping = False
+        batches = worker.messages()
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except KeyboardInterrupt:
+                if not stopping:
+                    print("stopping (the worker saves a checkpoint; Ctrl+C again does not hurry it)")
+                    worker.stop()
+                    stopping = True
+                continue
+            if batch:
+                with project.session() as s:
+                    ingest_events(s, run_row.id, batch)
+                for msg in batch:
+                    line = progress_line(msg)
+                    if line:
+                        print(line, flush=True)
+        with project.session() as s:
+            final = get_run(s, run_row.id)
+        error = f": {final.error}" if final.error else ""
+        print(f"run {final.id} {final.status} at step {final.last_step}{error}")
+        return 0 if final.status in ("finished", "stopped") else 1
+    finally:
+        project.close()

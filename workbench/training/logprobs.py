@@ -1,0 +1,87 @@
+"""Completion-token log-probabilities without materialising [2B, T, V] fp32 logits (DESIGN.md §5).
+
+Why chunked: with a 49k-152k vocabulary, full fp32 logits for a batch of long pairs dominate memory. Only the
+completion positions matter for DPO-family losses, so the output head is applied to those hidden states only,
+`chunk_tokens` at a time, with log_softmax in fp32 per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from workbench.training.data import Batch
+
+
+@dataclass
+class SeqLogps:
+    sum: Tensor  # [2B] summed completion-token log-probs (chosen rows then rejected rows)
+    count: Tensor  # [2B] completion token counts
+    wpo_logw: Tensor | None = None  # [2B] log WPO weight mean_t[log p_t - log sum_v p_v^2] (no grad)
+
+
+def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
+    """fp32 for half-precision logits (log_softmax over a big vocabulary needs it), fp64 stays fp64."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _causal_lm(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers *ForCausalLM under a PeftModel (LoRA layers are injected in place, so it runs them)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def hidden_states(model: torch.nn.Module, batch: Batch) -> Tensor:
+    """Last hidden states [2B, T, H] from the model body (no output head applied)."""
+    lm = _causal_lm(model)
+    body = getattr(lm, lm.base_model_prefix, None)
+    if body is None or body is lm:
+        out = lm(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True)
+        return out.hidden_states[-1]
+    out = body(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+    return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+
+
+def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 1024,
+                   head: Callable[[Tensor], Tensor] | None = None, with_wpo: bool = False) -> SeqLogps:
+    """Sum of log p(completion token) per row; the head runs on completion positions only, in chunks."""
+    if chunk_tokens < 1:
+        raise ValueError("chunk_tokens must be >= 1")
+    head = head or _causal_lm(model).get_output_embeddings()
+    h = hidden_states(model, batch)[:, :-1]  # position t predicts token t+1
+    targets = batch.input_ids[:, 1:]
+    mask = batch.completion_mask[:, 1:].bool()
+    rows, cols = mask.nonzero(as_tuple=True)
+    token_lp, token_lse2 = [], []
+    for s in range(0, rows.numel(), chunk_tokens):
+        r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
+        logits = head(h[r, c])
+        logp = F.log_softmax(logits.to(_at_least_fp32(logits.dtype)), dim=-1)
+        token_lp.append(logp.gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
+        if with_wpo:
+            with torch.no_grad():
+                token_lse2.append(torch.logsumexp(2 * logp, dim=-1))
+    n_rows = batch.input_ids.shape[0]
+    acc_dtype = _at_least_fp32(h.dtype)
+    lp = torch.cat(token_lp) if token_lp else h.new_zeros(0, dtype=acc_dtype)
+    total = torch.zeros(n_rows, dtype=lp.dtype, device=lp.device).index_add(0, rows, lp)
+    count = mask.sum(dim=1)
+    wpo = None
+    if with_wpo:
+        with torch.no_grad():
+            diff = lp.detach() - (torch.cat(token_lse2) if token_lse2 else lp.new_zeros(0))
+            acc = torch.zeros(n_rows, dtype=lp.dtype, device=lp.device).index_add(0, rows, diff)
+            wpo = acc / count.clamp(min=1)
+    return SeqLogps(total, count, wpo)
+
+
+def naive_sequence_logps(model: torch.nn.Module, batch: Batch) -> SeqLogps:
+    """Straightforward reference: full fp32 logits, log_softmax, gather, masked sum (for tests only)."""
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+    logits = logits.to(_at_least_fp32(logits.dtype))
+    logp = F.log_softmax(logits, dim=-1).gather(-1, batch.input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    mask = batch.completion_mask[:, 1:].to(logp.dtype)
+    return SeqLogps((logp * mask).sum(dim=1), mask.sum(dim=1).long())
