@@ -1,0 +1,70 @@
+"""A stand-in for `workbench worker train`: speaks the real protocol (workbench.core.protocol) on stdout and appends
+to run_dir/events.jsonl, with behaviour chosen by run_dir/fake.json so tests can exercise every supervisor path.
+
+fake.json: {"mode": "metrics" | "wait" | "ignore_stop" | "crash", "n": <metric events>, "garbage": bool}
+- metrics: status, n metric events (step i, loss = 1/(i+1), rewards/margins = i/n), optional eval, ended finished
+- wait: status "training", then waits for `stop` (or EOF) on stdin; records it in got_stop; ended stopped
+- ignore_stop: status, then sleeps forever whatever arrives on stdin (the supervisor must kill it)
+- crash: writes "boom: CUDA out of memory" to stderr and exits with code 3 (no ended event)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from workbench.core.protocol import decode, encode  # noqa: E402
+
+
+def main() -> int:
+    run_dir = Path(sys.argv[sys.argv.index("--run-dir") + 1])
+    spec = json.loads((run_dir / "fake.json").read_text())
+    run = spec.get("run", "1")
+    events = open(run_dir / "events.jsonl", "a", encoding="utf-8")
+    out = sys.stdout
+
+    def emit(type_: str, **data) -> None:
+        line = encode(type_, run, **data)
+        events.write(line)
+        out.write(line)
+
+    mode = spec.get("mode", "metrics")
+    n = int(spec.get("n", 10))
+    emit("status", state="training", message="fake", progress=0.0, step=0, total_steps=n)
+    out.flush()
+    if mode == "metrics":
+        if spec.get("garbage"):
+            out.write("this is not json\n")
+        for i in range(n):
+            emit("metric", step=i + 1, values={"loss": 1.0 / (i + 1), "rewards/margins": i / n, "eta_s": n - i})
+        if spec.get("eval"):
+            emit("eval", step=n, values={"helpful/accuracy": 0.75}, checkpoint=None, weights=None)
+        emit("ended", reason="finished", error="", step=n)
+    elif mode == "wait":
+        for raw in sys.stdin:
+            if raw.strip() and decode(raw).type == "stop":
+                (run_dir / "got_stop").write_text("stop")
+                break
+        emit("ended", reason="stopped", error="", step=0)
+    elif mode == "ignore_stop":
+        events.flush()
+        out.flush()
+        while True:
+            time.sleep(0.1)
+    elif mode == "crash":
+        events.flush()
+        out.flush()
+        sys.stderr.write("boom: CUDA out of memory\n")
+        sys.stderr.flush()
+        return 3
+    events.close()
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

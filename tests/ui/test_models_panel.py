@@ -1,0 +1,134 @@
+"""Models panel + InferenceClient against a fake inference worker process (real models: the inference tests).
+
+Checks: models are registered in the store with their info; load → loaded and published as ctx.inference; streamed
+tokens are appended in order; Stop cancels a long generation; an unavailable worker is reported in words;
+Generate candidates stores N responses with their settings and pairs them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.services.inference_client import InferenceClient
+from workbench.ui.panels.models_panel import ModelsPanel, candidate_settings
+
+FAKE = Path(__file__).with_name("fake_generation_worker.py")
+
+
+def fake_client(parent=None) -> InferenceClient:
+    return InferenceClient(parent, command=lambda: (sys.executable, [str(FAKE)]))
+
+
+@pytest.fixture
+def model_dir(tmp_path) -> Path:
+    d = tmp_path / "tiny-llama"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+                                               "num_hidden_layers": 2, "vocab_size": 512}))
+    return d
+
+
+@pytest.fixture
+def panel(qtbot, project_ctx, model_dir):
+    p = ModelsPanel(project_ctx, client_factory=fake_client)
+    qtbot.addWidget(p)
+    p.source.setCurrentIndex(p.source.findData("local"))
+    p.location.setText(str(model_dir))
+    p.add_model()
+    qtbot.waitUntil(lambda: p.list.count() == 1, timeout=5000)
+    yield p
+    p.shutdown()
+
+
+def test_add_model_stores_it_and_shows_its_config(panel, project_ctx, model_dir):
+    from workbench.store.models import list_models
+
+    stored = project_ctx.db.call_sync(list_models)
+    assert [(m.name, m.source, m.location) for m in stored] == [("tiny-llama", "local", str(model_dir))]
+    text = panel.info.text()
+    assert "LlamaForCausalLM" in text and "64" in text and "512" in text
+
+
+def test_bad_locations_are_refused_with_a_message(panel, tmp_path):
+    from workbench.ui.errors import shown_errors
+
+    panel.source.setCurrentIndex(panel.source.findData("gguf"))
+    panel.location.setText(str(tmp_path / "missing.gguf"))
+    panel.add_model()
+    assert shown_errors()[-1][1].endswith("is not a .gguf file.")
+    panel.source.setCurrentIndex(panel.source.findData("hub"))
+    panel.location.setText("not a hub id")
+    panel.add_model()
+    assert "does not look like a hub id" in shown_errors()[-1][1]
+
+
+def test_load_stream_and_stop(qtbot, panel, project_ctx):
+    panel.list.setCurrentRow(0)
+    panel.load_selected()
+    qtbot.waitUntil(lambda: project_ctx.inference is panel.client and panel.client is not None, timeout=10000)
+    assert "Loaded tiny-llama" in panel.status.text() and "parameters: 1234" in panel.status.text()
+    panel.prompt.setPlainText("hello there")
+    panel.temperature.setValue(0.5)
+    panel.seed.setValue(7)
+    panel.generate()
+    qtbot.waitUntil(lambda: panel.request is None, timeout=10000)
+    assert panel.output.toPlainText() == "reply to hello there T=0.5 seed=7 "
+    panel.prompt.setPlainText("slow please")
+    panel.generate()
+    qtbot.waitUntil(lambda: len(panel.output.toPlainText().split()) >= 5, timeout=10000)
+    panel.stop()
+    qtbot.wait(300)
+    words = panel.output.toPlainText().split()
+    assert 5 <= len(words) < 500  # the worker stopped streaming after the cancel
+    assert panel.generate_button.isEnabled()
+
+
+def test_unavailable_worker_is_reported(qtbot, panel, project_ctx, monkeypatch):
+    monkeypatch.setenv("FAKE_INFER_UNAVAILABLE", "1")
+    panel.list.setCurrentRow(0)
+    panel.load_selected()
+    qtbot.waitUntil(lambda: panel.client is None, timeout=10000)
+    assert "unavailable: no inference backend in this build" in panel.status.text()
+    assert project_ctx.inference is None and not panel.generate_button.isEnabled()
+
+
+def test_worker_that_cannot_start_is_reported(qtbot, panel):
+    panel.client_factory = lambda parent=None: InferenceClient(parent, command=lambda: ("/nonexistent/python", []))
+    panel.list.setCurrentRow(0)
+    panel.load_selected()
+    qtbot.waitUntil(lambda: panel.client is None, timeout=10000)
+    assert "could not be started" in panel.status.text()
+
+
+def test_generate_candidates_stores_responses_with_settings_and_pairs(qtbot, panel, project_ctx):
+    from workbench.store.pairs import pair_view
+
+    panel.list.setCurrentRow(0)
+    panel.load_selected()
+    qtbot.waitUntil(lambda: project_ctx.inference is not None, timeout=10000)
+    panel.prompt.setPlainText("first prompt\nsecond prompt")
+    panel.n_candidates.setValue(4)
+    panel.temperature.setValue(1.0)
+    panel.seed.setValue(10)
+    panel.generate_candidates()
+    qtbot.waitUntil(lambda: len(panel.pairs_created) == 4, timeout=10000)
+    views = [project_ctx.db.call_sync(pair_view, pid) for pid in panel.pairs_created]
+    expected = candidate_settings(4, 1.0, 10, 0.95, 128)
+    for view in views:
+        for resp in (view.response_a, view.response_b):
+            assert resp.model == panel.loaded_model.location
+            assert resp.generation in expected
+            assert resp.text.endswith(f"T={resp.generation['temperature']} seed={resp.generation['seed']}")
+    assert sorted(v.prompt.text for v in views) == ["first prompt"] * 2 + ["second prompt"] * 2
+    seeds = sorted(r.generation["seed"] for v in views if v.prompt.text == "first prompt"
+                   for r in (v.response_a, v.response_b))
+    assert seeds == [10, 11, 12, 13]
+
+
+def test_candidate_settings_spread_temperatures():
+    got = candidate_settings(3, 1.0, 5, 0.9, 64)
+    assert [g["temperature"] for g in got] == [0.5, 1.0, 1.5]
+    assert [g["seed"] for g in got] == [5, 6, 7]

@@ -1,0 +1,127 @@
+"""Project panel: objectives edited in place reach the store; the summary shows the stored counts and coverage;
+import through the dialog (format detected, objective chosen) with progress and line-numbered errors; export
+round-trips; files dropped on the panel open the import dialog."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from workbench.ui.dialogs.import_dialog import CHUNK, ImportDialog
+from workbench.ui.panels.project_panel import ProjectPanel
+
+
+def objectives(ctx):
+    from workbench.store.objectives import list_objectives
+
+    return ctx.db.call_sync(list_objectives)
+
+
+def write_trl(path, n: int, *, bad_line: int | None = None) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(1, n + 1):
+            if i == bad_line:
+                fh.write('{"prompt": "broken", "chosen": \n')
+            else:
+                fh.write(json.dumps({"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"}) + "\n")
+
+
+@pytest.fixture
+def panel(qtbot, project_ctx):
+    p = ProjectPanel(project_ctx)
+    qtbot.addWidget(p)
+    p.resize(1000, 700)
+    return p
+
+
+def test_objectives_add_rename_describe_direction(qtbot, panel, project_ctx):
+    panel.add_objective_dialog("helpful")
+    panel.add_objective_dialog("harmless")
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=5000)
+    panel.table.item(0, 0).setText("helpfulness")
+    panel.table.item(1, 1).setText("no dangerous advice")
+    panel.table.cellWidget(1, 2).setCurrentIndex(panel.table.cellWidget(1, 2).findData("minimize"))
+    qtbot.waitUntil(lambda: [o.name for o in objectives(project_ctx)] == ["helpfulness", "harmless"], timeout=5000)
+    stored = objectives(project_ctx)
+    assert stored[1].description == "no dangerous advice" and stored[1].direction == "minimize"
+    assert stored[0].direction == "maximize"
+
+
+def test_empty_name_is_refused(qtbot, panel, project_ctx):
+    from workbench.ui.errors import shown_errors
+
+    panel.add_objective_dialog("helpful")
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=5000)
+    panel.table.item(0, 0).setText("   ")
+    assert "needs a name" in shown_errors()[-1][1]
+    qtbot.waitUntil(lambda: panel.table.item(0, 0).text() == "helpful", timeout=5000)
+
+
+def test_import_big_file_with_progress_then_summary_and_export(qtbot, panel, project_ctx, tmp_path):
+    data = tmp_path / "prefs.jsonl"
+    n = CHUNK * 2 + 500
+    write_trl(data, n)
+    dlg = ImportDialog([str(data)], ["helpful"])
+    qtbot.addWidget(dlg)
+    path, fmt, objective = dlg.choices()[0]
+    assert (path, fmt, objective) == (str(data), "trl", "helpful")  # the format was detected
+    values = []
+    panel.progress.valueChanged.connect(values.append)
+    panel.run_import(dlg.choices())
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 1, timeout=60000)
+    outcome = panel.outcomes[0]
+    assert (outcome.pairs, outcome.labels, outcome.errors) == (n, n, [])
+    assert len([v for v in values if 0 < v < 1000]) >= 2  # progress moved between chunks
+    qtbot.waitUntil(lambda: panel.stats is not None and panel.stats.pairs == n, timeout=5000)
+    assert f"{n:,}</b> pairs" in panel.totals.text()
+    out = tmp_path / "out.jsonl"
+    panel.export_to("helpful", str(out))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == n and {"prompt": "q7", "chosen": "good 7", "rejected": "bad 7"}.items() <= rows[6].items()
+
+
+def test_bad_line_is_reported_with_its_number(qtbot, panel, tmp_path):
+    data = tmp_path / "broken.jsonl"
+    write_trl(data, 10, bad_line=6)
+    dlg = ImportDialog([str(data)], ["helpful"])
+    qtbot.addWidget(dlg)
+    panel.run_import(dlg.choices())
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 1, timeout=10000)
+    errors = panel.outcomes[0].errors
+    assert len(errors) == 1 and errors[0].startswith("line 6:")
+    assert panel.outcomes[0].pairs == 0  # the reader checks the whole file before anything is stored
+    texts = [panel.log.item(i).text() for i in range(panel.log.count())]
+    assert any("broken.jsonl, line 6:" in t for t in texts)
+    assert not any("Traceback" in t for t in texts)
+
+
+def test_dropping_files_opens_the_import_dialog(qtbot, panel, tmp_path, monkeypatch):
+    data = tmp_path / "dropped.jsonl"
+    write_trl(data, 3)
+    opened = []
+    monkeypatch.setattr(ImportDialog, "open", lambda self: opened.append(self.choices()))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(data)), QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    panel.dropEvent(event)
+    assert [c[0] for c in opened[0]] == [str(data)]
+
+
+def test_reimport_lists_duplicates_by_line(qtbot, panel, tmp_path):
+    data = tmp_path / "again.jsonl"
+    write_trl(data, 3)
+    dlg = ImportDialog([str(data)], ["helpful"])
+    qtbot.addWidget(dlg)
+    choices = dlg.choices()
+    panel.run_import(choices)
+    panel.run_import(choices)
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 2, timeout=10000)
+    first, second = panel.outcomes
+    assert (first.pairs, first.duplicates) == (3, [])
+    assert (second.pairs, second.labels, second.duplicates) == (0, 0, [1, 2, 3])
+    texts = [panel.log.item(i).text() for i in range(panel.log.count())]
+    assert "  again.jsonl: duplicates skipped on lines 1, 2, 3" in texts

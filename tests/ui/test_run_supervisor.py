@@ -1,0 +1,162 @@
+"""RunSupervisor drives real child processes (tests/ui/fake_worker.py speaks the real protocol): live series,
+cooperative stop, kill after the grace period, crash detection, pid files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.core.entities import Run
+from workbench.services.db_executor import DbExecutor
+from workbench.services.run_supervisor import PID_FILE, RunSupervisor
+
+FAKE = Path(__file__).with_name("fake_worker.py")
+
+
+def fake_command(run_dir: Path) -> tuple[str, list[str]]:
+    return sys.executable, [str(FAKE), "--run-dir", str(run_dir)]
+
+
+def make_run(tmp_path: Path, run_id: int, **spec) -> Run:
+    run_dir = tmp_path / f"run-{run_id}"
+    run_dir.mkdir()
+    (run_dir / "fake.json").write_text(json.dumps({"run": str(run_id), **spec}))
+    return Run(id=run_id, name=f"r{run_id}", config={"method": "dpo"}, status="created", run_dir=str(run_dir))
+
+
+@pytest.fixture
+def sup(qapp):
+    db = DbExecutor()
+    s = RunSupervisor(db, command=fake_command, grace_ms=400, flush_ms=50)
+    yield s
+    for rid in s.running_ids():
+        s.kill(rid)
+    db.shutdown()
+
+
+def wait_state(qtbot, sup: RunSupervisor, run_id: int, final: str, timeout: int = 20000) -> list[str]:
+    states: list[str] = []
+    sup.run_state_changed.connect(lambda rid, st: states.append(st) if rid == run_id else None)
+    qtbot.waitUntil(lambda: final in states, timeout=timeout)
+    return states
+
+
+def test_metrics_reach_the_series_and_the_run_finishes(qtbot, sup, tmp_path):
+    run = make_run(tmp_path, 7, mode="metrics", n=250, garbage=True)
+    events = []
+    batches = []
+    sup.event.connect(lambda rid, msg: events.append(msg.type))
+    sup.metrics.connect(lambda rid, batch: batches.append(batch))
+    sup.start(run)
+    assert sup.is_running(7)
+    wait_state(qtbot, sup, 7, "finished")
+    loss = sup.series(7).get("loss")
+    assert len(loss) == 250
+    np.testing.assert_array_equal(loss.steps, np.arange(1, 251))
+    np.testing.assert_allclose(loss.values, 1.0 / np.arange(1, 251))
+    assert sum(len(b["loss"][0]) for b in batches) == 250  # every point delivered once, in batches
+    assert len(batches) < 250  # ... and batched, not one signal per message
+    assert events[0] == "status" and events[-1] == "ended"
+    live = sup.live(7)
+    assert live.state == "finished" and live.step == 250 and live.loss == pytest.approx(1 / 250)
+    assert not (Path(run.run_dir) / PID_FILE).exists()
+    assert not sup.is_running(7)
+
+
+def test_stop_is_cooperative(qtbot, sup, tmp_path):
+    run = make_run(tmp_path, 1, mode="wait")
+    sup.start(run)
+    qtbot.waitUntil(lambda: sup.live(1).state == "training", timeout=20000)
+    assert (Path(run.run_dir) / PID_FILE).read_text().strip().isdigit()
+    sup.stop(1)
+    states = wait_state(qtbot, sup, 1, "stopped")
+    assert (Path(run.run_dir) / "got_stop").read_text() == "stop"  # the worker saw the stop command
+    assert sup.live(1).ended == "stopped"  # it said goodbye itself: not killed
+    assert states[-1] == "stopped"
+
+
+def test_worker_ignoring_stop_is_killed_after_the_grace_period(qtbot, sup, tmp_path):
+    run = make_run(tmp_path, 2, mode="ignore_stop")
+    sup.start(run)
+    qtbot.waitUntil(lambda: sup.live(2).state == "training", timeout=20000)
+    t0 = time.monotonic()
+    sup.stop(2)
+    wait_state(qtbot, sup, 2, "stopped")
+    assert time.monotonic() - t0 >= 0.35  # grace_ms = 400: not killed at once
+    assert sup.live(2).ended == ""  # no goodbye: it was killed
+    assert not sup.is_running(2)
+
+
+def test_kill_is_immediate(qtbot, sup, tmp_path):
+    run = make_run(tmp_path, 3, mode="ignore_stop")
+    sup.start(run)
+    qtbot.waitUntil(lambda: sup.live(3).state == "training", timeout=20000)
+    sup.kill(3)
+    wait_state(qtbot, sup, 3, "stopped", timeout=5000)
+
+
+def test_a_worker_dying_without_goodbye_is_crashed_with_its_stderr(qtbot, sup, tmp_path):
+    run = make_run(tmp_path, 4, mode="crash")
+    logs = []
+    sup.event.connect(lambda rid, msg: logs.append(msg.data.get("message")) if msg.type == "log" else None)
+    sup.start(run)
+    wait_state(qtbot, sup, 4, "crashed")
+    err = sup.live(4).error
+    assert "code 3" in err and "CUDA out of memory" in err
+    assert any("CUDA out of memory" in (m or "") for m in logs)
+
+
+def test_is_alive_reads_the_pid_file_of_an_earlier_session(qapp, sup, tmp_path):
+    run = make_run(tmp_path, 5, mode="metrics")
+    assert not sup.is_alive(run)  # no pid file
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "worker"])
+    try:
+        (Path(run.run_dir) / PID_FILE).write_text(str(child.pid))
+        assert sup.is_alive(run)
+    finally:
+        child.kill()
+        child.wait()
+    assert not sup.is_alive(run)  # the pid is gone
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    (Path(run.run_dir) / PID_FILE).write_text(str(done.pid))
+    assert not sup.is_alive(run)  # a pid that no longer exists
+    (Path(run.run_dir) / PID_FILE).write_text(str(subprocess.os.getpid()))
+    assert not sup.is_alive(run)  # a live process that is not a worker (this test runner)
+
+
+def test_events_file_is_ingested_on_the_db_thread_and_evaluations_announced(qtbot, sup, tmp_path):
+    from contextlib import nullcontext
+
+    class Project:
+        def session(self):
+            return nullcontext("session")
+
+    calls: list[tuple] = []
+
+    def ingest(s, run_id, path):
+        calls.append(("ingest", s, run_id, sup.db.on_db_thread(), len(Path(path).read_text().splitlines())))
+
+    def set_status(s, run_id, status, error):
+        calls.append(("status", s, run_id, status, error))
+
+    sup.db.set_project(Project())
+    sup.ingest_events_file = ingest
+    sup.set_run_status = set_status
+    announced = []
+    sup.evaluations_ingested.connect(announced.append)
+    run = make_run(tmp_path, 8, mode="metrics", n=20, eval=True)
+    sup.start(run)
+    wait_state(qtbot, sup, 8, "finished")
+    qtbot.waitUntil(lambda: any(c[0] == "status" for c in calls) and bool(announced), timeout=10_000)
+    ingests = [c for c in calls if c[0] == "ingest"]
+    assert ingests and all(c[1] == "session" and c[2] == 8 and c[3] for c in ingests)
+    assert ingests[-1][4] == 1 + 20 + 1 + 1  # status + metrics + eval + ended: the whole file reached the store
+    assert ("status", "session", 8, "finished", "") in calls
+    assert announced[0] == 8

@@ -1,0 +1,220 @@
+"""Import dialog and the chunked import job behind it.
+
+The dialog: files (picked or dropped), each with its format (auto-detected, changeable) and the objective used for
+records whose file does not name one. The job parses and stores on the DB thread in chunks of CHUNK records, so
+the window stays responsive and shows progress for big files; a bad record is reported with its file and line in
+a readable list (InputError), never as a traceback. The readers check the whole file first, so a file with a bad
+line stores nothing; each stored chunk is one transaction, and importing a file again skips what is already there
+(duplicates, listed by line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
+                               QTableWidget, QVBoxLayout, QWidget)
+
+from workbench.core.errors import InputError, WorkbenchError
+
+CHUNK = 2000
+READ_SHARE = 0.5  # share of the progress bar for parsing the file (the rest: storing it chunk by chunk)
+NEW_OBJECTIVE = "helpful"
+
+
+# --- formats (workbench.formats.registry: FORMATS, detect_format, read_dataset) --------------------------------
+def format_names() -> list[str]:
+    from workbench.formats.registry import FORMATS
+
+    return list(FORMATS)
+
+
+def detect(path: str) -> str | None:
+    """The detected format's name, or None when the first record does not tell (the user then picks one)."""
+    from workbench.formats.registry import detect_format
+
+    try:
+        return detect_format(path).name
+    except WorkbenchError:
+        return None
+
+
+def read_records(path: str, fmt: str, state: dict[str, float] | None = None) -> Iterator[Any]:
+    """Parse and check the whole file (readers report every bad line before anything is stored); `state["read"]`
+    follows the fraction of bytes read, for the progress bar (written on the DB thread, read on the UI thread)."""
+    from workbench.formats.registry import read_dataset
+
+    def progress(done: int, size: int) -> None:
+        if state is not None:
+            state["read"] = done / max(size, 1)
+
+    return iter(read_dataset(path, fmt, progress))
+
+
+# --- the job (DB thread) --------------------------------------------------------------------------------------
+@dataclass
+class FileOutcome:
+    """What importing one file did: counts, skipped duplicates (by line) and errors ("line N: message")."""
+
+    path: str
+    pairs: int = 0
+    labels: int = 0
+    unpaired: int = 0
+    duplicates: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    objectives_created: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        name = Path(self.path).name
+        text = f"{name}: {self.pairs} pairs, {self.labels} labels"
+        if self.unpaired:
+            text += f", {self.unpaired} unpaired"
+        if self.duplicates:
+            text += f", {len(self.duplicates)} duplicates skipped"
+        return text + (f", {len(self.errors)} error(s)" if self.errors else "")
+
+
+def count_lines(path: str) -> int:
+    """Lines in the file (progress denominator); cheap even for big files (read in 1 MiB blocks)."""
+    n = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            n += block.count(b"\n")
+    return max(n, 1)
+
+
+def import_chunk(s, records: Iterator[Any], default_objective: str, source: str
+                 ) -> tuple[Any, int, InputError | None]:
+    """Read up to CHUNK records and store them in this session's transaction.
+
+    Returns (ImportReport | None when the file is exhausted, last line read, the InputError that stopped the
+    reader or None). Records read before a bad one are still stored, so an error on line 90,001 keeps 90,000.
+    """
+    from workbench.store.imports import import_records
+
+    batch: list[Any] = []
+    error: InputError | None = None
+    try:
+        for record in itertools.islice(records, CHUNK):
+            batch.append(record)
+    except InputError as exc:
+        error = exc
+    if not batch:
+        return None, 0, error
+    report = import_records(s, batch, default_objective=default_objective, source=source)
+    return report, max(getattr(r, "line", 0) for r in batch), error
+
+
+async def import_file(db, path: str, fmt: str, objective: str,
+                      progress: Callable[[float], None] = lambda _: None) -> FileOutcome:
+    """Import one file chunk by chunk on the DB thread, calling progress(fraction) between chunks."""
+    out = FileOutcome(path)
+    try:
+        total = await db.call_plain(count_lines, path)
+        state = {"read": 0.0}
+        reading = asyncio.wrap_future(db.submit_plain(read_records, path, fmt, state))
+        while not reading.done():  # parsing is the first half of the bar, storing the second
+            progress(READ_SHARE * state["read"])
+            await asyncio.wait([reading], timeout=0.1)
+        records = reading.result()
+        while True:
+            report, last, error = await db.call(import_chunk, records, objective, Path(path).name)
+            if report is not None:
+                out.pairs += report.pairs_added
+                out.labels += report.labels_added
+                out.unpaired += report.unpaired_added
+                out.duplicates.extend(report.duplicates)
+                out.objectives_created.extend(report.objectives_created)
+                progress(READ_SHARE + (1 - READ_SHARE) * min(1.0, last / total))
+            if error is not None:
+                raise error
+            if report is None:
+                break
+    except InputError as exc:
+        out.errors.append((f"line {exc.line}: " if exc.line else "") + _message_only(exc))
+    except (WorkbenchError, OSError) as exc:
+        out.errors.append(str(exc))
+    progress(1.0)
+    return out
+
+
+def _message_only(exc: InputError) -> str:
+    text = str(exc)
+    prefix = f"{exc.path}:{exc.line}: " if exc.path and exc.line else (f"{exc.path}: " if exc.path else "")
+    return text[len(prefix):] if prefix and text.startswith(prefix) else text
+
+
+# --- the dialog -----------------------------------------------------------------------------------------------
+class ImportDialog(QDialog):
+    """Files + per-file format + default objective. `choices()` gives [(path, format, objective)]."""
+
+    def __init__(self, paths: list[str], objectives: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import preference data")
+        self.objectives = objectives or [NEW_OBJECTIVE]
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["File", "Format", "Objective (when the file names none)"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        add = QPushButton("Add files…")
+        add.clicked.connect(self.pick_files)
+        self.hint = QLabel("Formats are detected from the file; change them if the guess is wrong.")
+        self.hint.setObjectName("hint")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addLayout(row)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.buttons)
+        self.resize(720, 320)
+        self.add_files(paths)
+
+    def pick_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import preference data", "",
+                                                "Datasets (*.jsonl *.json *.csv *.tsv *.parquet);;All files (*)")
+        self.add_files(paths)
+
+    def add_files(self, paths: list[str]) -> None:
+        names = format_names()
+        for path in paths:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            item = QLabel(Path(path).name)
+            item.setToolTip(path)
+            item.setProperty("path", path)
+            self.table.setCellWidget(r, 0, item)
+            fmt = QComboBox()
+            fmt.addItems(names)
+            found = detect(path)
+            if found in names:
+                fmt.setCurrentText(found)
+            else:
+                fmt.setToolTip("Could not detect the format: choose it")
+                self.hint.setText(f"Could not tell the format of {Path(path).name} from its first record: "
+                                  "choose it in the list.")
+            self.table.setCellWidget(r, 1, fmt)
+            obj = QComboBox()
+            obj.setEditable(True)  # typing a new name creates that objective
+            obj.addItems(self.objectives)
+            self.table.setCellWidget(r, 2, obj)
+        self.table.resizeColumnsToContents()
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(self.table.rowCount() > 0)
+
+    def choices(self) -> list[tuple[str, str, str]]:
+        out = []
+        for r in range(self.table.rowCount()):
+            path = self.table.cellWidget(r, 0).property("path")
+            out.append((path, self.table.cellWidget(r, 1).currentText(),
+                        self.table.cellWidget(r, 2).currentText().strip() or NEW_OBJECTIVE))
+        return out

@@ -1,0 +1,227 @@
+"""New Run dialog: method, losses and objectives with weights, every RunConfig setting (help text as tooltips),
+presets, and a memory/time estimate (workbench.services.estimates) shown before anything is launched."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from workbench.core.run_config import METHODS, RunConfig
+from workbench.services.estimates import estimate, find_model_config, shape_from_config
+from workbench.services.run_presets import LOSS_NAMES, PRESETS, apply_preset
+from workbench.ui.widgets.config_form import FIELDS, ConfigForm
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Loss": ("beta", "label_smoothing", "rpo_alpha", "wpo", "f_divergence", "f_alpha", "simpo_gamma", "orpo_lambda",
+             "discopop_tau"),
+    "Multi-objective": ("head_rank", "modpo_target"),
+    "LoRA": ("lora_r", "lora_alpha", "lora_dropout"),
+    "Optimisation": ("learning_rate", "weight_decay", "scheduler", "warmup_ratio", "max_steps", "epochs", "batch_size",
+                     "grad_accum", "max_grad_norm", "precision", "gradient_checkpointing", "seed", "device"),
+    "Data": ("max_length", "max_prompt_length", "logprob_chunk", "eval_fraction"),
+    "Checkpoints": ("checkpoint_every", "eval_every", "log_every"),
+}
+WEIGHTED_METHODS = ("weighted", "modpo", "mah_dpo", "soup")
+
+
+class WeightTable(QTableWidget):
+    """Rows of (checkbox + name, weight): used for objectives and for losses."""
+
+    def __init__(self, names: list[str], header: str, parent: QWidget | None = None) -> None:
+        super().__init__(len(names), 2, parent)
+        self.setHorizontalHeaderLabels([header, "Weight"])
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().hide()
+        self.spins: dict[str, QDoubleSpinBox] = {}
+        for row, name in enumerate(names):
+            item = QTableWidgetItem(name)
+            item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.setItem(row, 0, item)
+            spin = QDoubleSpinBox()
+            spin.setRange(0.0, 100.0)
+            spin.setSingleStep(0.1)
+            spin.setDecimals(3)
+            spin.setValue(1.0)
+            self.setCellWidget(row, 1, spin)
+            self.spins[name] = spin
+
+    def set_checked(self, values: dict[str, float] | list[str], *, all_if_empty: bool = False) -> None:
+        chosen = dict(values) if isinstance(values, dict) else {v: 1.0 for v in values}
+        for row in range(self.rowCount()):
+            name = self.item(row, 0).text()
+            on = name in chosen or (all_if_empty and not chosen)
+            self.item(row, 0).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.spins[name].setValue(float(chosen.get(name, 1.0)))
+
+    def checked(self) -> dict[str, float]:
+        out = {}
+        for row in range(self.rowCount()):
+            item = self.item(row, 0)
+            if item.checkState() == Qt.CheckState.Checked:
+                out[item.text()] = self.spins[item.text()].value()
+        return out
+
+
+class NewRunDialog(QDialog):
+    """Build a RunConfig; `config()` returns it, `problems()` says why it cannot run."""
+
+    def __init__(self, objectives: list[str], models: list[str], *, train_pairs: int = 0,
+                 initial: RunConfig | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New run")
+        self.objectives = list(objectives)
+        self.train_pairs = train_pairs
+        self.preset = QComboBox()
+        self.preset.addItems(["(custom)", *PRESETS])
+        self.name = QLineEdit()
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.addItems(models)
+        self.model.setToolTip(FIELDS["model"].metadata["help"])
+        browse = QPushButton("Folder…")
+        browse.clicked.connect(self._browse_model)
+        self.method = QComboBox()
+        self.method.addItems(list(METHODS))
+        self.method.setToolTip(FIELDS["method"].metadata["help"])
+        self.objective_table = WeightTable(self.objectives, "Objective")
+        self.objective_table.setToolTip(FIELDS["objectives"].metadata["help"] + " " +
+                                        FIELDS["weights"].metadata["help"])
+        self.loss_table = WeightTable(list(LOSS_NAMES), "Loss")
+        self.loss_table.setToolTip(FIELDS["losses"].metadata["help"])
+        self.forms = {title: ConfigForm(names) for title, names in GROUPS.items()}
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("estimate")
+        self.estimate_label.setWordWrap(True)
+        self.problems_label = QLabel()
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setStyleSheet("color: #D55E00")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.start_button = self.buttons.addButton("Start run", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._layout(browse)
+        self.set_config(initial or RunConfig())
+        self._wire()
+
+    def _layout(self, browse: QPushButton) -> None:
+        head = QFormLayout()
+        head.addRow("Preset", self.preset)
+        head.addRow("Name", self.name)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(browse)
+        head.addRow("Model", model_row)
+        head.addRow("Method", self.method)
+        left = QVBoxLayout()
+        left.addLayout(head)
+        for title, table in (("Objectives", self.objective_table), ("Losses", self.loss_table)):
+            box = QGroupBox(title)
+            QVBoxLayout(box).addWidget(table)
+            left.addWidget(box, 1)
+        tabs = QTabWidget()
+        for title, form in self.forms.items():
+            tabs.addTab(form, title)
+        body = QHBoxLayout()
+        body.addLayout(left, 1)
+        body.addWidget(tabs, 1)
+        outer = QVBoxLayout(self)
+        outer.addLayout(body, 1)
+        outer.addWidget(self.estimate_label)
+        outer.addWidget(self.problems_label)
+        outer.addWidget(self.buttons)
+        self.resize(1120, 680)
+
+    def _wire(self) -> None:
+        self.preset.currentTextChanged.connect(self._apply_preset)
+        for signal in (self.name.textChanged, self.model.currentTextChanged, self.method.currentTextChanged,
+                       self.objective_table.itemChanged, self.loss_table.itemChanged):
+            signal.connect(self._refresh)
+        for table in (self.objective_table, self.loss_table):
+            for spin in table.spins.values():
+                spin.valueChanged.connect(self._refresh)
+        for form in self.forms.values():
+            form.changed.connect(self._refresh)
+
+    # --- reading and writing the config -------------------------------------------------------------------------
+    def set_config(self, cfg: RunConfig) -> None:
+        self.name.setText(cfg.name)
+        self.model.setCurrentText(cfg.model)
+        self.method.setCurrentText(cfg.method)
+        weights = cfg.weights or {o: 1.0 for o in cfg.objectives}
+        self.objective_table.set_checked(weights or cfg.objectives, all_if_empty=True)
+        self.loss_table.set_checked(cfg.losses)
+        for form in self.forms.values():
+            form.set_values(cfg)
+        self._refresh()
+
+    def config(self) -> RunConfig:
+        """The RunConfig the dialog describes (raises ValueError for a field that is not a number)."""
+        values: dict = {}
+        for form in self.forms.values():
+            values.update(form.values())
+        chosen = self.objective_table.checked()
+        method = self.method.currentText()
+        everything = len(chosen) == len(self.objectives)
+        objectives = [] if everything and method == "dpo" else list(chosen)
+        weights = chosen if method in WEIGHTED_METHODS else {}
+        return RunConfig(name=self.name.text().strip() or "run", model=self.model.currentText().strip(),
+                         method=method, objectives=objectives, weights=weights,
+                         losses=self.loss_table.checked(), **values)
+
+    def problems(self) -> list[str]:
+        try:
+            cfg = self.config()
+        except ValueError as exc:
+            return [str(exc)]
+        out = cfg.problems()
+        if not cfg.model:
+            out.append("choose a model (a local folder, a hub id or a .gguf file)")
+        if self.objectives and not self.objective_table.checked():
+            out.append("choose at least one objective")
+        if cfg.method in ("weighted", "mah_dpo", "soup") and len(self.objective_table.checked()) < 2:
+            out.append(f"{cfg.method} needs at least two objectives")
+        if cfg.method == "modpo" and cfg.modpo_target not in self.objective_table.checked():
+            out.append("MODPO: set 'MODPO target' to one of the chosen objectives")
+        return out
+
+    # --- reactions --------------------------------------------------------------------------------------------
+    def _apply_preset(self, name: str) -> None:
+        if name in PRESETS:
+            base = dataclasses.replace(self._safe_config(), name=self.name.text() or "run")
+            self.set_config(apply_preset(name, base, self.objectives))
+
+    def _safe_config(self) -> RunConfig:
+        try:
+            return self.config()
+        except ValueError:
+            return RunConfig()
+
+    def _browse_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Model folder")
+        if path:
+            self.model.setCurrentText(path)
+
+    def _refresh(self, *_: object) -> None:
+        problems = self.problems()
+        self.problems_label.setText("\n".join(f"• {p}" for p in problems))
+        self.start_button.setEnabled(not problems)
+        weighted = self.method.currentText() in WEIGHTED_METHODS
+        self.objective_table.setColumnHidden(1, not weighted)
+        self.estimate_label.setText(self.estimate_text())
+
+    def estimate_text(self) -> str:
+        cfg = self._safe_config()
+        config = find_model_config(cfg.model)
+        if config is None:
+            return ("Estimate: the model's config.json was not found on this computer (choose a local folder or a "
+                    "hub model already downloaded) — memory and time cannot be estimated yet.")
+        try:
+            shape = shape_from_config(config)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return "Estimate: this model's config.json lacks the sizes needed for an estimate."
+        return "Estimate: " + estimate(cfg, shape, train_pairs=max(1, self.train_pairs)).summary()

@@ -1,0 +1,322 @@
+"""MainWindow: the panels in tabs, menus with standard shortcuts, a status bar of running jobs (DESIGN.md §6).
+
+Panels are listed in workbench.ui.panels.PANELS and imported one by one; a panel whose module does not exist yet
+is skipped, so the window opens while panels are still being built. Edit ▸ Undo/Redo go to the active panel.
+File ▸ Import/Export and files dropped on the window go to the first panel that offers `start_import(paths)` /
+`start_export()` (the Project panel).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import platform
+import sqlite3
+from importlib import metadata
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from workbench import APP_NAME, __version__
+from workbench.services.context import AppContext
+from workbench.ui.errors import show_error
+from workbench.ui.panels import PANELS
+from workbench.ui.theme import SETTINGS_KEY, THEMES, apply_theme
+
+log = logging.getLogger(__name__)
+PROJECT_FILTER = "Workbench projects (*.sqlite *.db);;All files (*)"
+DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+
+
+def package_version(name: str) -> str:
+    """Installed version of a distribution, read from its metadata (never imports it: torch stays out)."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def versions() -> list[tuple[str, str]]:
+    from PySide6 import QtCore, __version__ as pyside_version
+    import pyqtgraph
+
+    return [
+        (APP_NAME, __version__),
+        ("Qt", QtCore.qVersion()),
+        ("PySide6", pyside_version),
+        ("pyqtgraph", pyqtgraph.__version__),
+        ("Python", platform.python_version()),
+        ("SQLite", sqlite3.sqlite_version),
+        ("PyTorch", package_version("torch")),
+        ("Transformers", package_version("transformers")),
+        ("PEFT", package_version("peft")),
+    ]
+
+
+class MainWindow(QMainWindow):
+    """The application window; see the module docstring."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        self.panels: list[QWidget] = []
+        self._load_panels()
+        self._build_menus()
+        self.jobs_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.jobs_label)
+        ctx.project_changed.connect(self._on_project_changed)
+        ctx.supervisor.run_state_changed.connect(self._on_run_state)
+        self._on_project_changed()
+
+    # --- panels ---------------------------------------------------------------------------------------------
+    def _load_panels(self) -> None:
+        """Import and build each panel. A missing module is skipped; a panel that fails to build becomes a tab
+        saying so (with the error), so one broken panel never keeps the rest of the application from opening."""
+        for module_name, class_name in PANELS:
+            try:
+                module = importlib.import_module(module_name)
+                panel = getattr(module, class_name)(self.ctx, self)
+            except ModuleNotFoundError as exc:
+                if exc.name == module_name:
+                    log.info("panel %s not available in this build", module_name)
+                    continue
+                panel = self._broken_panel(class_name, exc)
+            except Exception as exc:  # noqa: BLE001 - shown in the tab, logged with its traceback
+                panel = self._broken_panel(class_name, exc)
+            self.panels.append(panel)
+            self.tabs.addTab(panel, getattr(panel, "title", class_name))
+
+    def _broken_panel(self, class_name: str, exc: BaseException) -> QWidget:
+        log.exception("panel %s failed to load", class_name, exc_info=exc)
+        label = QLabel(f"This panel could not be loaded: {exc}\nThis is a bug; please report it.")
+        label.setObjectName("hint")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.title = class_name.removesuffix("Panel")
+        return label
+
+    def panel(self, class_name: str) -> QWidget | None:
+        return next((p for p in self.panels if type(p).__name__ == class_name), None)
+
+    def _panel_with(self, method: str) -> QWidget | None:
+        return next((p for p in self.panels if callable(getattr(p, method, None))), None)
+
+    # --- menus ----------------------------------------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&New Project…", self.new_project_dialog, QKeySequence.StandardKey.New)
+        self._action(file, "&Open Project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        self.import_action = self._action(file, "&Import Dataset…", lambda: self.start_import(None), "Ctrl+I")
+        self.export_action = self._action(file, "&Export…", self.start_export, "Ctrl+E")
+        file.addSeparator()
+        self.close_project_action = self._action(file, "&Close Project", self.ctx.close_project)
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", lambda: self._route("undo"), QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "&Redo", lambda: self._route("redo"), QKeySequence.StandardKey.Redo)
+
+        view = bar.addMenu("&View")
+        for i in range(self.tabs.count()):
+            self._action(view, self.tabs.tabText(i), lambda _=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
+        view.addSeparator()
+        theme_menu = view.addMenu("&Theme")
+        group = QActionGroup(self)
+        current = str(self.ctx.settings.value(SETTINGS_KEY, "system"))
+        for name in THEMES:
+            act = self._action(theme_menu, name.capitalize(), lambda _=False, n=name: self.set_theme(n))
+            act.setCheckable(True)
+            act.setChecked(name == current)
+            group.addAction(act)
+
+        help_ = bar.addMenu("&Help")
+        self._action(help_, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self._action(help_, f"&About {APP_NAME}", self.show_about)
+        self.tabs.currentChanged.connect(lambda _: self._update_edit_actions())
+
+    def _route(self, method: str) -> None:
+        panel = self.tabs.currentWidget()
+        fn = getattr(panel, method, None)
+        if callable(fn):
+            fn()
+
+    def _update_edit_actions(self) -> None:
+        panel = self.tabs.currentWidget()
+        self.undo_action.setEnabled(callable(getattr(panel, "undo", None)))
+        self.redo_action.setEnabled(callable(getattr(panel, "redo", None)))
+
+    def set_theme(self, name: str) -> None:
+        self.ctx.settings.setValue(SETTINGS_KEY, name)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, name)
+
+    # --- projects -------------------------------------------------------------------------------------------
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.ctx.recent_projects()
+        for path in recent:
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _=False, p=path: self.open_project(p))
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def new_project_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / "project.sqlite"),
+                                              PROJECT_FILTER)
+        if path:
+            try:
+                self.ctx.new_project(path)
+            except Exception as exc:  # noqa: BLE001 - shown to the user
+                show_error(self, "Could not create the project", exc)
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str) -> bool:
+        try:
+            self.ctx.open_project(path)
+            return True
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            if not Path(path).exists():
+                self.ctx.remove_recent(path)
+            show_error(self, "Could not open the project", exc)
+            return False
+
+    def _on_project_changed(self) -> None:
+        path = self.ctx.project_path
+        self.setWindowTitle(f"{path.name} — {APP_NAME}" if path else APP_NAME)
+        for act in (self.import_action, self.export_action, self.close_project_action):
+            act.setEnabled(path is not None)
+        self._update_jobs()
+        self._update_edit_actions()
+
+    def _on_run_state(self, run_id: int, status: str) -> None:
+        self._update_jobs()
+
+    def _update_jobs(self) -> None:
+        n = len(self.ctx.supervisor.running_ids())
+        self.jobs_label.setText(f"{n} training job{'s' if n != 1 else ''} running" if n else "No jobs running")
+
+    # --- import / export, drag and drop ----------------------------------------------------------------------
+    def start_import(self, paths: list[str] | None) -> None:
+        if self.ctx.project is None:
+            show_error(self, "Import", "Open or create a project first (File ▸ Open Project or New Project).")
+            return
+        panel = self._panel_with("start_import")
+        if panel is None:
+            show_error(self, "Import", "Importing is not available in this build.")
+            return
+        self.tabs.setCurrentWidget(panel)
+        panel.start_import(paths)
+
+    def start_export(self) -> None:
+        panel = self._panel_with("start_export")
+        if panel is None:
+            show_error(self, "Export", "Exporting is not available in this build.")
+            return
+        self.tabs.setCurrentWidget(panel)
+        panel.start_export()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if _dataset_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = _dataset_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.start_import(paths)
+
+    # --- help -------------------------------------------------------------------------------------------------
+    def about_text(self) -> str:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in versions())
+        return (f"<h3>{APP_NAME} {__version__}</h3><p>Multi-objective preference alignment (LoRA DPO family) "
+                f"on your own workstation.</p><table>{rows}</table>")
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle(f"About {APP_NAME}")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.about_text())
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.open()
+        self.about_box = box
+
+    def shortcut_rows(self) -> list[tuple[str, str, str]]:
+        """(where, key, what) for every shortcut: the menus' and each panel's own."""
+        rows: list[tuple[str, str, str]] = []
+        for menu in self.menuBar().findChildren(type(self.recent_menu)):
+            for act in menu.actions():
+                if not act.shortcut().isEmpty():
+                    rows.append(("Window", act.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
+                                 act.text().replace("&", "").rstrip("…")))
+        for panel in self.panels:
+            helper = getattr(panel, "shortcut_help", None)
+            for key, text in (helper() if callable(helper) else []):
+                rows.append((getattr(panel, "title", ""), key, text))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Keyboard shortcuts")
+        view = QTextBrowser(dlg)
+        body = "".join(f"<tr><td>{w}</td><td><b>{k}</b></td><td>{t}</td></tr>" for w, k, t in self.shortcut_rows())
+        view.setHtml(f"<table cellpadding='4'><tr><th>Where</th><th>Key</th><th>Action</th></tr>{body}</table>")
+        lay = QVBoxLayout(dlg)
+        lay.addWidget(view)
+        dlg.resize(520, 560)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        self.shortcuts_dialog = dlg
+
+    # --- closing ----------------------------------------------------------------------------------------------
+    def confirm_stop_jobs(self, n: int) -> bool:
+        """Ask whether to stop `n` running jobs; False keeps the window open. (Tests replace this method.)"""
+        answer = QMessageBox.question(
+            self, "Training jobs are running",
+            f"{n} training job{'s are' if n != 1 else ' is'} still running. Quit and stop "
+            f"{'them' if n != 1 else 'it'}? A stopped run saves a checkpoint and can be resumed from the Runs panel.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        running = self.ctx.supervisor.running_ids()
+        if running and not self.confirm_stop_jobs(len(running)):
+            event.ignore()
+            return
+        for panel in self.panels:
+            close = getattr(panel, "shutdown", None)
+            if callable(close):
+                close()
+        self.ctx.shutdown(stop_runs=True)
+        event.accept()
+
+
+def _dataset_paths(mime) -> list[str]:
+    if not mime.hasUrls():
+        return []
+    paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+    return [p for p in paths if Path(p).suffix.lower() in DATASET_SUFFIXES]
+

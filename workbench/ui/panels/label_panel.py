@@ -1,0 +1,349 @@
+"""Label panel: keyboard-first preference labelling, one screen per pair, one row per objective.
+
+The annotator is picked at the start (no passwords). Keys (remappable, see label_keymap): 1/← prefer the left
+response, 2/→ the right one, T tie, S skip, Shift+1..3 strength, N note, Backspace/Ctrl+Z undo, Ctrl+Shift+Z redo,
+? key map. Each key answers the focused objective row; after the last row the next (prefetched) pair appears.
+Labels of other annotators are never shown. All store work goes through LabelSession on the DB thread.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QTimer, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from workbench.core.entities import Annotator, Objective
+from workbench.services.context import AppContext
+from workbench.services.label_session import ORDERS, LabelSession, Screen
+from workbench.ui.dialogs.keymap_dialog import KeyMapDialog, show_key_help
+from workbench.ui.errors import run_task, show_error
+from workbench.ui.widgets.label_keymap import KeyMap
+from workbench.ui.widgets.label_pair_view import PairView
+from workbench.ui.widgets.label_rows import LabelRows
+
+CHOICE_ACTIONS = {"prefer_left": "left", "prefer_right": "right", "tie": "tie", "skip": "skip"}
+ALL_OBJECTIVES = "All objectives (one row each)"
+
+
+def load_people(s) -> tuple[list[Objective], list[Annotator]]:
+    from workbench.store.annotators import list_annotators
+    from workbench.store.objectives import list_objectives
+
+    return list_objectives(s), [a for a in list_annotators(s) if a.name != "dataset"]
+
+
+def add_annotator(s, name: str) -> Annotator:
+    from workbench.store.annotators import get_or_create_annotator
+
+    return get_or_create_annotator(s, name)
+
+
+def annotator_total(s, annotator_id: int) -> int:
+    from workbench.store.labels import active_labels
+
+    return len(active_labels(s, annotator_id=annotator_id))
+
+
+class LabelPanel(QWidget):
+    """See the module docstring."""
+
+    title = "Label"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._reload_queued = False
+        self.keymap = KeyMap.load(ctx.settings)
+        self.objectives: list[Objective] = []
+        self.session: LabelSession | None = None
+        self.session_objectives: list[Objective] = []
+        self.pending_note = ""
+        self.total_before = 0
+        self.advance_ms: list[float] = []  # key that finished a screen -> next pair rendered
+        self._key_t0: float | None = None
+        self._build()
+        ctx.project_changed.connect(self.reload)
+        ctx.data_changed.connect(lambda what: self._later_reload() if what in ("objectives", "annotators") else None)
+        self.reload()
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.annotator = QComboBox()
+        self.annotator.setMinimumWidth(140)
+        self.new_name = QLineEdit()
+        self.new_name.setPlaceholderText("new annotator name")
+        self.new_name.setMinimumWidth(150)
+        self.new_button = QPushButton("Add annotator")
+        self.new_button.clicked.connect(self.create_annotator)
+        self.mode = QComboBox()
+        self.order = QComboBox()
+        for key, text in ORDERS.items():
+            self.order.addItem(text, key)
+        self.overlap = QSpinBox()
+        self.overlap.setRange(1, 20)
+        self.overlap.setPrefix("overlap ")
+        self.overlap.setToolTip("How many annotators should label each pair")
+        self.start_button = QPushButton("Start labelling")
+        self.start_button.clicked.connect(self.start_session)
+        self.keys_button = QPushButton("Keys…")
+        self.keys_button.clicked.connect(self.edit_keys)
+        self.agreement_button = QPushButton("Agreement…")
+        self.agreement_button.clicked.connect(self.show_agreement)
+        bar = QHBoxLayout()
+        for w in (QLabel("Annotator"), self.annotator, self.new_name, self.new_button, self.mode, self.order,
+                  self.overlap, self.start_button):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.keys_button)
+        bar.addWidget(self.agreement_button)
+        self.pair_view = PairView()
+        self.rows = LabelRows()
+        self.rows.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("Note for the focused row — Enter keeps it, Esc cancels")
+        self.note.hide()
+        self.note.returnPressed.connect(self._note_done)
+        self.key_hint = QLabel("")
+        self.key_hint.setObjectName("hint")
+        self.progress = QLabel("Pick an annotator and press Start labelling.")
+        self.progress.setObjectName("hint")
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.pair_view, 1)
+        layout.addWidget(self.rows)
+        layout.addWidget(self.note)
+        layout.addWidget(self.key_hint)
+        layout.addWidget(self.progress)
+        self._show_key_hint()
+
+    def _show_key_hint(self) -> None:
+        k = self.keymap.keys
+        parts = [(k("prefer_left"), "A better"), (k("prefer_right"), "B better"), (k("tie"), "tie"),
+                 (k("skip"), "skip"), (k("strength_1")[:1] + k("strength_3")[:1], "strength slight…strong"),
+                 (k("note"), "note"), (k("undo"), "undo"), (k("help"), "all keys")]
+        self.key_hint.setText("   ·   ".join(f"{' / '.join(keys)}: {text}" for keys, text in parts if keys))
+
+    def shortcut_help(self) -> list[tuple[str, str]]:
+        return self.keymap.help_rows()
+
+    # --- data -----------------------------------------------------------------------------------------------
+    def _later_reload(self) -> None:
+        """Reload from the event loop, not inside the task that notified (it may be finishing)."""
+        if not self._reload_queued:
+            self._reload_queued = True
+            QTimer.singleShot(0, self._queued_reload)
+
+    def _queued_reload(self) -> None:
+        self._reload_queued = False
+        self.reload()
+
+    def reload(self) -> None:
+        if self.ctx.project is None:
+            self.stop_session()
+            self.annotator.clear()
+            self.progress.setText("Open a project to label pairs.")
+            return
+        run_task(self._reload(), self, "Could not load annotators")
+
+    async def _reload(self) -> None:
+        self.objectives, annotators = await self.ctx.db.call(load_people)
+        current = self.annotator.currentData()
+        self.annotator.clear()
+        for a in annotators:
+            self.annotator.addItem(a.name, a.id)
+        if current is not None and self.annotator.findData(current) >= 0:
+            self.annotator.setCurrentIndex(self.annotator.findData(current))
+        mode = self.mode.currentText()
+        self.mode.clear()
+        self.mode.addItem(ALL_OBJECTIVES, None)
+        for obj in self.objectives:
+            self.mode.addItem(f"Only: {obj.name}", obj.id)
+        if self.mode.findText(mode) >= 0:
+            self.mode.setCurrentText(mode)
+
+    def create_annotator(self) -> None:
+        name = self.new_name.text().strip()
+        if not name:
+            show_error(self, "New annotator", "Type the new annotator's name first.")
+            return
+        run_task(self._create_annotator(name), self, "Could not add the annotator")
+
+    async def _create_annotator(self, name: str) -> None:
+        person = await self.ctx.db.call(add_annotator, name)
+        self.new_name.clear()
+        await self._reload()
+        self.annotator.setCurrentIndex(self.annotator.findData(person.id))
+        self.ctx.notify("annotators")
+
+    # --- session --------------------------------------------------------------------------------------------
+    def start_session(self) -> None:
+        annotator_id = self.annotator.currentData()
+        if annotator_id is None:
+            show_error(self, "Labelling", "Pick an annotator (or add one) before starting.")
+            return
+        only = self.mode.currentData()
+        chosen = [o for o in self.objectives if only is None or o.id == only]
+        if not chosen:
+            show_error(self, "Labelling", "The project has no objectives yet: add one in the Project panel.")
+            return
+        self.stop_session()
+        order = self.order.currentData()
+        margins = self._margins() if order == "active" else None
+        self.session_objectives = chosen
+        self.session = LabelSession(self.ctx.db, int(annotator_id), [o.id for o in chosen],
+                                    overlap=self.overlap.value(), order=order, margins=margins, parent=self)
+        self.session.pair_ready.connect(self._on_pair)
+        self.session.row_changed.connect(self._on_row)
+        self.session.label_committed.connect(lambda _: self._update_progress())
+        self.session.label_retracted.connect(lambda _: self._update_progress())
+        self.session.failed.connect(lambda msg: show_error(self, "Labelling", msg))
+        self.rows.set_objectives(chosen)
+        self.total_before = self.ctx.db.call_sync(annotator_total, int(annotator_id))
+        self.session.start()
+        self.rows.setFocus()
+
+    def _margins(self) -> dict[int, float] | None:
+        from workbench.ui.dialogs.agreement_dialog import latest_margins
+
+        return latest_margins(self.ctx.runs_root)
+
+    def stop_session(self) -> None:
+        if self.session is not None:
+            self.session.deleteLater()
+            self.session = None
+        self.pair_view.show_screen(None)
+
+    def _on_pair(self, screen: Screen | None) -> None:
+        self.pair_view.show_screen(screen)
+        self.rows.clear_all()
+        if screen is None:
+            self._update_progress()
+            return
+        for row, action in screen.answers.items():
+            self.rows.set_answer(row, _shown_of(action.choice, screen.swapped), action.strength)
+        if self._key_t0 is not None:
+            self.advance_ms.append((time.perf_counter() - self._key_t0) * 1000.0)
+            self._key_t0 = None
+        self._update_progress()
+
+    def _on_row(self, row: int) -> None:
+        self.rows.set_focus_row(row)
+        self.pending_note = ""
+
+    def _update_progress(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        name = self.annotator.currentText()
+        speed = s.labels_per_hour()
+        pace = f"{speed:,.0f} labels/hour" if speed is not None else "speed shown after the first minute"
+        n = s.committed
+        text = (f"{name}: {n} label{'s' if n != 1 else ''} this session · {self.total_before + n:,} in total · "
+                f"{pace}")
+        if s.current is None:
+            text += (" — No pair left for this annotator: every pair is labelled (or has enough annotators for the "
+                     "overlap setting). Import or generate more pairs.")
+        self.progress.setText(text)
+
+    # --- keys -----------------------------------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt override
+        """Claim our keys before window shortcuts (Ctrl+Z is also Edit ▸ Undo) while labelling."""
+        if event.type() == QEvent.Type.ShortcutOverride and self.session is not None and not self.note.hasFocus():
+            if self.keymap.action_for(event) is not None:
+                event.accept()
+                return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        action = self.keymap.action_for(event)
+        if self.note.hasFocus() and event.key() == Qt.Key.Key_Escape:
+            self.note.hide()
+            self.rows.setFocus()
+            return
+        if action is None or not self.perform(action):
+            super().keyPressEvent(event)
+
+    def perform(self, action: str) -> bool:
+        """Do what a key of the key map does; False when it does not apply now."""
+        if action == "help":
+            show_key_help(self, self.keymap)
+            return True
+        s = self.session
+        if s is None:
+            return False
+        if action in CHOICE_ACTIONS:
+            return self._answer(CHOICE_ACTIONS[action])
+        if action.startswith("strength_"):
+            self.rows.set_pending_strength(int(action[-1]))
+        elif action == "note":
+            self.note.setText(self.pending_note)
+            self.note.show()
+            self.note.setFocus()
+        elif action == "undo":
+            self.undo()
+        elif action == "redo":
+            self.redo()
+        return True
+
+    def _answer(self, shown: str) -> bool:
+        s = self.session
+        if s is None or s.current is None:
+            return False
+        row, before = s.row, s.current
+        self._key_t0 = time.perf_counter()
+        action = s.answer(shown, strength=self.rows.pending_strength, note=self.pending_note)
+        if action is None:
+            self._key_t0 = None
+            return False
+        if s.current is before:  # same pair still on screen: a middle row, or the next pair is not fetched yet
+            self.rows.set_answer(row, shown, action.strength)
+            if s.row < len(s.objective_ids):
+                self._key_t0 = None
+        return True
+
+    def _note_done(self) -> None:
+        self.pending_note = self.note.text().strip()
+        self.note.hide()
+        self.rows.setFocus()
+        if self.pending_note:
+            self.progress.setText(f"Note kept for this row: {self.pending_note}")
+
+    def undo(self) -> None:
+        if self.session is not None and self.session.undo() is not None:
+            self.rows.clear_answer(self.session.row)
+            self.rows.set_focus_row(self.session.row)
+
+    def redo(self) -> None:
+        if self.session is not None:
+            self.session.redo()
+
+    # --- dialogs --------------------------------------------------------------------------------------------
+    def edit_keys(self) -> KeyMapDialog:
+        dlg = KeyMapDialog(self.keymap, self)
+        dlg.accepted.connect(lambda: self.set_keymap(dlg.keymap()))
+        dlg.open()
+        return dlg
+
+    def set_keymap(self, keymap: KeyMap) -> None:
+        self.keymap = keymap
+        keymap.save(self.ctx.settings)
+        self._show_key_hint()
+
+    def show_agreement(self):
+        from workbench.ui.dialogs.agreement_dialog import AgreementDialog
+
+        dlg = AgreementDialog(self.ctx, self)
+        dlg.open()
+        return dlg
+
+    def shutdown(self) -> None:
+        self.stop_session()
+
+
+def _shown_of(choice: str, swapped: bool) -> str:
+    if choice in ("tie", "skip"):
+        return choice
+    return "left" if (choice == "a") != swapped else "right"

@@ -1,0 +1,407 @@
+"""Models panel: register models (local folder, GGUF file, hub id), see their info, load one into an inference
+worker, try it in a playground with streamed tokens, and generate candidate responses for labelling.
+
+Model work never runs in the GUI process: InferenceClient starts `python -m workbench worker infer` and talks the
+JSON-lines protocol (load / generate / cancel → status / token / result / ended). If the worker cannot serve, its
+`ended` message (or its last stderr line) is shown in the status line, in words.
+
+Generate candidates: for each chosen prompt, N responses with spread temperatures and distinct seeds; they are
+stored with the model and their generation settings (workbench.store.pairs.add_response) and paired neighbour by
+neighbour ((r0, r1), (r2, r3), ...) for the Label panel.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtCore import QTimer, Qt
+
+from workbench.core.entities import ModelInfo
+from workbench.services.context import AppContext
+from workbench.services.inference_client import InferenceClient
+from workbench.ui.errors import run_task, show_error
+
+SOURCES = {"local": "Local folder", "gguf": "GGUF file", "hub": "Hub id"}
+
+
+def list_models(s) -> list[ModelInfo]:
+    from workbench.store.models import list_models as models
+
+    return models(s)
+
+
+def register_model(s, name: str, source: str, location: str) -> ModelInfo:
+    from workbench.store.models import add_model
+
+    return add_model(s, name, source, location)
+
+
+def model_facts(model: ModelInfo) -> list[tuple[str, str]]:
+    """What we can say about a model without loading it (no torch here): its config.json or file size."""
+    facts = [("Source", SOURCES.get(model.source, model.source)), ("Location", model.location)]
+    path = Path(model.location)
+    if model.source == "local":
+        try:
+            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return facts + [("Config", "no readable config.json in this folder")]
+        arch = ", ".join(cfg.get("architectures", [])) or cfg.get("model_type", "?")
+        facts += [("Architecture", arch)]
+        for key, label in (("hidden_size", "Hidden size"), ("num_hidden_layers", "Layers"),
+                           ("num_attention_heads", "Attention heads"), ("vocab_size", "Vocabulary"),
+                           ("max_position_embeddings", "Context length"), ("torch_dtype", "Stored dtype")):
+            if key in cfg:
+                facts.append((label, str(cfg[key])))
+    elif model.source == "gguf":
+        size = path.stat().st_size if path.exists() else None
+        facts.append(("File size", f"{size / 2**20:,.1f} MiB" if size is not None else "file not found"))
+    else:
+        facts.append(("Download", "fetched from the hub when loaded (needs a connection the first time)"))
+    return facts
+
+
+def store_candidates(s, prompt: str, model: str, outputs: list[tuple[str, dict[str, Any]]]) -> list[int]:
+    """Store N generated responses to `prompt` and pair neighbours; returns the new pair ids."""
+    from workbench.store.pairs import add_pair, add_prompt, add_response
+
+    p = add_prompt(s, prompt, source="generated")
+    responses = [add_response(s, p.id, text, model=model, generation=gen) for text, gen in outputs]
+    pairs = []
+    for i in range(0, len(responses) - 1, 2):
+        pairs.append(add_pair(s, p.id, responses[i].id, responses[i + 1].id, source=f"generated:{model}").id)
+    return pairs
+
+
+def candidate_settings(n: int, temperature: float, seed: int, top_p: float, max_new_tokens: int
+                       ) -> list[dict[str, Any]]:
+    """N sampling settings: temperatures spread ±50% around the chosen one, seeds seed, seed+1, ..."""
+    spread = [temperature] if n == 1 else [temperature * (0.5 + i / (n - 1)) for i in range(n)]
+    return [{"temperature": round(t, 3), "top_p": top_p, "max_new_tokens": max_new_tokens, "seed": seed + i}
+            for i, t in enumerate(spread)]
+
+
+class ModelsPanel(QWidget):
+    """See the module docstring."""
+
+    title = "Models"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, client_factory=InferenceClient) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._reload_queued = False
+        self.client_factory = client_factory
+        self.client: InferenceClient | None = None
+        self.models: list[ModelInfo] = []
+        self.request: str | None = None
+        self.batch: dict[str, tuple[str, dict[str, Any]]] = {}  # request -> (prompt, settings) of candidates
+        self.collected: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.pairs_created: list[int] = []
+        self._build()
+        ctx.project_changed.connect(self.reload)
+        ctx.data_changed.connect(lambda what: self._later_reload() if what == "models" else None)
+        self.reload()
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.source = QComboBox()
+        for key, text in SOURCES.items():
+            self.source.addItem(text, key)
+        self.location = QLineEdit()
+        self.location.setPlaceholderText("folder, .gguf file or hub id (org/name)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self.browse)
+        self.add_button = QPushButton("Add model")
+        self.add_button.clicked.connect(self.add_model)
+        add_row = QHBoxLayout()
+        for w in (self.source, self.location, browse, self.add_button):
+            add_row.addWidget(w)
+        self.list = QListWidget()
+        self.list.currentRowChanged.connect(lambda _: self._show_info())
+        self.info = QLabel("")
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.info.setWordWrap(True)
+        self.load_button = QPushButton("Load in worker")
+        self.load_button.clicked.connect(self.load_selected)
+        self.unload_button = QPushButton("Unload")
+        self.unload_button.clicked.connect(self.unload)
+        self.status = QLabel("No model loaded.")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("hint")
+        left = QGroupBox("Models")
+        ll = QVBoxLayout(left)
+        ll.addLayout(add_row)
+        ll.addWidget(self.list, 1)
+        ll.addWidget(self.info)
+        lb = QHBoxLayout()
+        lb.addWidget(self.load_button)
+        lb.addWidget(self.unload_button)
+        lb.addStretch(1)
+        ll.addLayout(lb)
+        ll.addWidget(self.status)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self._playground())
+        split.setSizes([420, 620])
+        QVBoxLayout(self).addWidget(split)
+        self._update_buttons()
+
+    def _playground(self) -> QWidget:
+        box = QGroupBox("Playground")
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("Prompt (one per line for Generate candidates)")
+        self.temperature = _dspin(0.0, 5.0, 0.7, 0.05)
+        self.top_p = _dspin(0.05, 1.0, 0.95, 0.05)
+        self.max_new = QSpinBox()
+        self.max_new.setRange(1, 8192)
+        self.max_new.setValue(128)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.n_candidates = QSpinBox()
+        self.n_candidates.setRange(2, 16)
+        self.n_candidates.setValue(2)
+        form = QFormLayout()
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-p", self.top_p)
+        form.addRow("Max new tokens", self.max_new)
+        form.addRow("Seed", self.seed)
+        form.addRow("Candidates per prompt", self.n_candidates)
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.clicked.connect(self.generate)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        self.candidates_button = QPushButton("Generate candidates")
+        self.candidates_button.setToolTip("N responses per prompt line, stored and paired for labelling")
+        self.candidates_button.clicked.connect(self.generate_candidates)
+        row = QHBoxLayout()
+        for b in (self.generate_button, self.stop_button, self.candidates_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        self.output = QPlainTextEdit()
+        self.output.setReadOnly(True)
+        lay = QVBoxLayout(box)
+        lay.addWidget(self.prompt, 1)
+        lay.addLayout(form)
+        lay.addLayout(row)
+        lay.addWidget(self.output, 2)
+        return box
+
+    def shortcut_help(self) -> list[tuple[str, str]]:
+        return [("Generate", "stream a completion of the prompt"), ("Stop", "cancel the running generation")]
+
+    # --- model list -----------------------------------------------------------------------------------------
+    def _later_reload(self) -> None:
+        """Reload from the event loop, not inside the task that notified (it may be finishing)."""
+        if not self._reload_queued:
+            self._reload_queued = True
+            QTimer.singleShot(0, self._queued_reload)
+
+    def _queued_reload(self) -> None:
+        self._reload_queued = False
+        self.reload()
+
+    def reload(self) -> None:
+        self.add_button.setEnabled(self.ctx.project is not None)
+        if self.ctx.project is None:
+            self.models = []
+            self.list.clear()
+            return
+        run_task(self._reload(), self, "Could not list models")
+
+    async def _reload(self) -> None:
+        self.models = await self.ctx.db.call(list_models)
+        current = self.list.currentRow()
+        self.list.clear()
+        for m in self.models:
+            item = QListWidgetItem(f"{m.name}  ·  {SOURCES.get(m.source, m.source)}")
+            item.setToolTip(m.location)
+            self.list.addItem(item)
+        if self.models:
+            self.list.setCurrentRow(min(max(current, 0), len(self.models) - 1))
+        self._update_buttons()
+
+    def browse(self) -> None:
+        if self.source.currentData() == "local":
+            path = QFileDialog.getExistingDirectory(self, "Model folder")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "GGUF file", "", "GGUF models (*.gguf)")
+        if path:
+            self.location.setText(path)
+
+    def add_model(self) -> None:
+        source, location = self.source.currentData(), self.location.text().strip()
+        problem = _location_problem(source, location)
+        if problem:
+            show_error(self, "Add model", problem)
+            return
+        name = Path(location).name if source != "hub" else location
+        run_task(self._add(name, source, location), self, "Could not add the model")
+
+    async def _add(self, name: str, source: str, location: str) -> None:
+        await self.ctx.db.call(register_model, name, source, location)
+        self.location.clear()
+        self.ctx.notify("models")
+
+    def selected_model(self) -> ModelInfo | None:
+        row = self.list.currentRow()
+        return self.models[row] if 0 <= row < len(self.models) else None
+
+    def _show_info(self) -> None:
+        model = self.selected_model()
+        if model is None:
+            self.info.setText("")
+        else:
+            rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in model_facts(model))
+            self.info.setText(f"<table>{rows}</table>")
+        self._update_buttons()
+
+    # --- worker ---------------------------------------------------------------------------------------------
+    def load_selected(self) -> None:
+        model = self.selected_model()
+        if model is None:
+            show_error(self, "Load model", "Select a model in the list first.")
+            return
+        self.unload()
+        self.client = self.client_factory(self)
+        self.client.loaded.connect(self._on_loaded)
+        self.client.token.connect(self._on_token)
+        self.client.result.connect(self._on_result)
+        self.client.ended.connect(self._on_ended)
+        self.client.event.connect(self._on_event)
+        self.status.setText(f"Loading {model.name}…")
+        spec = {"model": model.location, "source": model.source, "revision": model.revision, "dtype": model.dtype,
+                "trust_remote_code": model.trust_remote_code}
+        self.client.start(spec)
+        self.loaded_model = model
+        self._update_buttons()
+
+    def unload(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            client.ended.disconnect(self._on_ended)
+            client.close()
+            client.deleteLater()
+            self.ctx.set_inference(None)
+            self.status.setText("No model loaded.")
+        self.request = None
+        self._update_buttons()
+
+    def _on_loaded(self, data: dict) -> None:
+        facts = ", ".join(f"{k}: {v}" for k, v in data.items()
+                          if k not in ("objectives", "model") and not isinstance(v, (dict, list)))
+        heads = f" Objectives: {', '.join(data['objectives'])}." if data.get("objectives") else ""
+        self.status.setText(f"Loaded {self.loaded_model.name} in the inference worker"
+                            f"{f' ({facts})' if facts else ''}.{heads}")
+        self.ctx.set_inference(self.client)
+        self._update_buttons()
+
+    def _on_event(self, msg) -> None:
+        if msg.type == "status" and msg.data.get("message"):
+            self.status.setText(str(msg.data["message"]))
+
+    def _on_ended(self, reason: str, error: str) -> None:
+        if reason in ("failed", "crashed"):
+            self.status.setText(f"The inference worker is unavailable: {error or reason}. Check the model and "
+                                "that this installation includes the inference backend.")
+        else:
+            self.status.setText("The inference worker stopped.")
+        self.ctx.set_inference(None)
+        if self.client is not None:
+            self.client.deleteLater()
+            self.client = None
+        self.request = None
+        self._update_buttons()
+
+    def _settings(self) -> dict[str, Any]:
+        return {"temperature": self.temperature.value(), "top_p": self.top_p.value(),
+                "max_new_tokens": self.max_new.value(), "seed": self.seed.value()}
+
+    def generate(self) -> None:
+        if self.client is None:
+            return
+        self.output.clear()
+        self.request = self.client.generate(self.prompt.toPlainText(), **self._settings())
+        self._update_buttons()
+
+    def stop(self) -> None:
+        if self.client is not None and self.request is not None:
+            self.client.cancel(self.request)
+        for request in list(self.batch):
+            if self.client is not None:
+                self.client.cancel(request)
+        self.request = None
+        self.batch.clear()
+        self._update_buttons()
+
+    def _on_token(self, request: str, text: str) -> None:
+        if request == self.request:
+            cursor = self.output.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            cursor.insertText(text)
+
+    def _on_result(self, request: str, data: dict) -> None:
+        if request == self.request:
+            self.request = None
+            self._update_buttons()
+        elif request in self.batch:
+            prompt, settings = self.batch.pop(request)
+            self.collected.setdefault(prompt, []).append((str(data.get("text", "")), settings))
+            if not any(p == prompt for p, _ in self.batch.values()):
+                outputs = self.collected.pop(prompt)
+                run_task(self._store(prompt, outputs), self, "Could not store the candidates")
+
+    def generate_candidates(self) -> None:
+        prompts = [p.strip() for p in self.prompt.toPlainText().splitlines() if p.strip()]
+        if self.client is None or not prompts:
+            show_error(self, "Generate candidates", "Load a model and type at least one prompt (one per line).")
+            return
+        s = self._settings()
+        for prompt in prompts:
+            for settings in candidate_settings(self.n_candidates.value(), s["temperature"], s["seed"], s["top_p"],
+                                               s["max_new_tokens"]):
+                self.batch[self.client.generate(prompt, **settings)] = (prompt, settings)
+        self.status.setText(f"Generating {len(self.batch)} candidates…")
+        self._update_buttons()
+
+    async def _store(self, prompt: str, outputs: list[tuple[str, dict[str, Any]]]) -> None:
+        model = self.loaded_model.location
+        pair_ids = await self.ctx.db.call(store_candidates, prompt, model, outputs)
+        self.pairs_created.extend(pair_ids)
+        self.status.setText(f"Stored {len(outputs)} candidates as {len(pair_ids)} pair(s) for labelling.")
+        self.ctx.notify("pairs")
+
+    def _update_buttons(self) -> None:
+        loaded = self.client is not None
+        busy = self.request is not None or bool(self.batch)
+        self.load_button.setEnabled(self.selected_model() is not None)
+        self.unload_button.setEnabled(loaded)
+        self.generate_button.setEnabled(loaded and not busy)
+        self.candidates_button.setEnabled(loaded and not busy and self.ctx.project is not None)
+        self.stop_button.setEnabled(loaded and busy)
+
+    def shutdown(self) -> None:
+        self.unload()
+
+
+def _location_problem(source: str, location: str) -> str:
+    if not location:
+        return "Enter a folder, a .gguf file or a hub id first."
+    if source == "local" and not Path(location).is_dir():
+        return f"{location} is not a folder: choose the folder that holds config.json."
+    if source == "gguf" and not (Path(location).is_file() and location.lower().endswith(".gguf")):
+        return f"{location} is not a .gguf file."
+    if source == "hub" and (location.count("/") != 1 or " " in location):
+        return f"{location!r} does not look like a hub id (organisation/name)."
+    return ""
+
+
+def _dspin(lo: float, hi: float, value: float, step: float) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(lo, hi)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    return spin

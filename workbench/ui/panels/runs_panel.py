@@ -1,0 +1,304 @@
+"""Runs panel: the runs table, New Run (with presets and a memory/time estimate), start/resume, stop, kill, clone,
+live metric plots of the selected runs (overlaid) and the selected run's log.
+
+Store calls run on the DB thread through `ctx.db` (functions below, imported lazily so SQLAlchemy is not loaded
+before a project is opened). Live data comes from the RunSupervisor; the plots read its SeriesStores on their own
+timer. A run that is not attached (an old run, or one from an earlier session) has its metrics loaded from the store
+once, when it is first selected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableView,
+                               QTabWidget, QToolBar, QVBoxLayout, QWidget)
+
+from workbench.core.entities import Run
+from workbench.core.protocol import Message
+from workbench.core.run_config import RunConfig
+from workbench.services.context import AppContext
+from workbench.ui.dialogs.new_run_dialog import NewRunDialog
+from workbench.ui.errors import run_task, show_error
+from workbench.ui.widgets.log_view import LogView, format_event, read_log_lines
+from workbench.ui.widgets.metric_plots import MetricPlots
+from workbench.ui.widgets.run_table import PROGRESS_COL, ProgressDelegate, RunTableModel
+
+RESUMABLE = ("created", "stopped", "crashed", "failed")
+
+
+# --- DB-thread functions -----------------------------------------------------------------------------------------
+def load_overview(s) -> tuple[list[Run], list[str], list[str], int]:
+    """Runs, objective names, model locations and the number of pairs (for the estimate)."""
+    from workbench.store.models import list_models
+    from workbench.store.objectives import list_objectives
+    from workbench.store.pairs import count_pairs
+    from workbench.store.runs import list_runs
+
+    return (list_runs(s), [o.name for o in list_objectives(s)], [m.location for m in list_models(s)],
+            int(count_pairs(s)))
+
+
+def load_metrics(s, run_id: int) -> dict[str, tuple[list[int], list[float]]]:
+    from workbench.store.runs import metric_keys, metric_series
+
+    return {key: tuple(metric_series(s, run_id, key)) for key in metric_keys(s, run_id)}
+
+
+def create_run(s, cfg: RunConfig, runs_root: Path) -> Run:
+    from workbench.store.run_prep import prepare_run
+
+    return prepare_run(s, cfg, runs_root)
+
+
+def mark_running(s, run_id: int) -> None:
+    from workbench.store.runs import set_run_status
+
+    set_run_status(s, run_id, "running")
+
+
+class RunsPanel(QWidget):
+    """See the module docstring."""
+
+    title = "Runs"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.sup = ctx.supervisor
+        self.objectives: list[str] = []
+        self.models: list[str] = []
+        self.train_pairs = 0
+        self.dialog: NewRunDialog | None = None
+        self._loaded_history: set[int] = set()
+        self._logs: dict[int, list[str]] = {}
+        self.model = RunTableModel(self.sup.live, self, last_value_for=self._last_value)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.table))
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(PROGRESS_COL, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
+        self.plots = MetricPlots(self.sup.series, self)
+        self.log_view = LogView()
+        self.config_view = QPlainTextEdit()
+        self.config_view.setReadOnly(True)
+        self.hint = QLabel("Open a project to launch runs.")
+        self.hint.setObjectName("hint")
+        self._build(self._toolbar())
+        self.sup.event.connect(self._on_event)
+        self.sup.run_state_changed.connect(self._on_run_state)
+        ctx.data_changed.connect(self._on_data_changed)
+        ctx.project_changed.connect(self.reload)
+        self._live_timer = QTimer(self)
+        self._live_timer.setInterval(500)
+        self._live_timer.timeout.connect(self.model.refresh_live)
+        self._live_timer.start()
+        self.reload()
+
+    def _toolbar(self) -> QToolBar:
+        bar = QToolBar()
+        self.new_action = bar.addAction("New Run…", self.new_run)
+        self.new_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
+        self.start_action = bar.addAction("Start / Resume", self.start_selected)
+        self.start_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.stop_action = bar.addAction("Stop", self.stop_selected)
+        self.stop_action.setShortcut(QKeySequence("Ctrl+."))
+        self.kill_action = bar.addAction("Kill", self.kill_selected)
+        self.clone_action = bar.addAction("Clone…", self.clone_selected)
+        bar.addSeparator()
+        bar.addAction("Refresh", self.reload).setShortcut(QKeySequence.StandardKey.Refresh)
+        for act in bar.actions():
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(act)
+        return bar
+
+    def _build(self, bar: QToolBar) -> None:
+        tabs = QTabWidget()
+        tabs.addTab(self.plots, "Plots")
+        tabs.addTab(self.log_view, "Log")
+        tabs.addTab(self.config_view, "Settings")
+        self.detail_tabs = tabs
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(tabs)
+        split.setSizes([220, 560])
+        layout = QVBoxLayout(self)
+        layout.addWidget(bar)
+        layout.addWidget(self.hint)
+        layout.addWidget(split, 1)
+
+    def _last_value(self, run_id: int, key: str) -> float | None:
+        series = self.sup.series(run_id).get(key)
+        last = series.last() if series is not None else None
+        return last[1] if last else None
+
+    def shortcut_help(self) -> list[tuple[str, str]]:
+        return [("Ctrl+Shift+N", "New run"), ("Ctrl+R", "Start or resume the selected runs"),
+                ("Ctrl+.", "Stop the selected runs (they save a checkpoint)"), ("F5", "Refresh the runs table")]
+
+    # --- loading ----------------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        has_project = self.ctx.project is not None
+        self.hint.setVisible(not has_project)
+        self.new_action.setEnabled(has_project)
+        if not has_project:
+            self.model.set_runs([])
+            self.plots.set_runs([])
+            return
+        run_task(self._reload(), self, "Could not load runs")
+
+    async def _reload(self) -> None:
+        runs, self.objectives, self.models, self.train_pairs = await self.ctx.db.call(load_overview)
+        selected = self.selected_ids()
+        self.model.set_runs(runs)
+        self.select_runs(selected)
+        self._update_actions()
+
+    def _on_data_changed(self, what: str) -> None:
+        if what in ("runs", "objectives", "models", "pairs"):
+            self.reload()
+
+    def selected_runs(self) -> list[Run]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.runs[r] for r in rows if r < len(self.model.runs)]
+
+    def selected_ids(self) -> list[int]:
+        return [r.id for r in self.selected_runs()]
+
+    def select_runs(self, run_ids: list[int]) -> None:
+        sel = self.table.selectionModel()
+        sel.clearSelection()
+        for rid in run_ids:
+            row = self.model.row_of(rid)
+            if row >= 0:
+                sel.select(self.model.index(row, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
+
+    def _on_selection(self) -> None:
+        runs = self.selected_runs()
+        for run in runs:
+            if self.ctx.project is not None and run.id not in self._loaded_history \
+                    and not self.sup.is_running(run.id):
+                self._loaded_history.add(run.id)
+                run_task(self._load_history(run.id), self, "Could not load metrics")
+        self.plots.set_runs([r.id for r in runs], {r.id: r.name for r in runs})
+        self._show_log(runs[0] if runs else None)
+        self.config_view.setPlainText(RunConfig.from_dict(runs[0].config).to_json() if runs and _valid(runs[0])
+                                      else "")
+        self._update_actions()
+
+    async def _load_history(self, run_id: int) -> None:
+        data = await self.ctx.db.call(load_metrics, run_id)
+        store = self.sup.series(run_id)
+        for key, (steps, values) in data.items():
+            if key not in store:  # live points win over the stored ones
+                store.series(key).append_many(steps, values)
+
+    def _show_log(self, run: Run | None) -> None:
+        self.log_run_id = run.id if run else None
+        if run is None:
+            self.log_view.set_lines([])
+        elif run.id in self._logs:
+            self.log_view.set_lines(self._logs[run.id])
+        else:
+            run_task(self._load_log(run), self, "Could not read the run's log")
+
+    async def _load_log(self, run: Run) -> None:
+        path = self.sup.run_dir(run) / "events.jsonl"
+        lines = await self.ctx.db.call_plain(read_log_lines, path)
+        if self.log_run_id == run.id and run.id not in self._logs:
+            self.log_view.set_lines(lines)
+
+    def _on_event(self, run_id: int, msg: Message) -> None:
+        line = format_event(msg)
+        if line is None:
+            return
+        self._logs.setdefault(run_id, []).append(line)
+        if getattr(self, "log_run_id", None) == run_id:
+            self.log_view.append_line(line)
+        if msg.type in ("status", "ended"):
+            self.model.refresh_live()
+
+    # --- actions ----------------------------------------------------------------------------------------------
+    def _on_run_state(self, run_id: int, status: str) -> None:
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        runs = self.selected_runs()
+        running = set(self.sup.running_ids())
+        self.start_action.setEnabled(any(r.status in RESUMABLE and r.id not in running for r in runs))
+        self.stop_action.setEnabled(any(r.id in running for r in runs))
+        self.kill_action.setEnabled(any(r.id in running for r in runs))
+        self.clone_action.setEnabled(len(runs) == 1 and _valid(runs[0]))
+
+    def new_run(self, initial: RunConfig | None = None) -> NewRunDialog | None:
+        if self.ctx.project is None:
+            show_error(self, "New run", "Open or create a project first (File ▸ Open Project).")
+            return None
+        initial = initial or RunConfig(name=f"run-{len(self.model.runs) + 1}")
+        dlg = NewRunDialog(self.objectives, self.models, train_pairs=self.train_pairs, initial=initial, parent=self)
+        dlg.accepted.connect(lambda: self.launch(dlg.config()))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        self.dialog = dlg
+        return dlg
+
+    def launch(self, cfg: RunConfig) -> None:
+        """Create the run folder and row for `cfg` and start its worker."""
+        run_task(self._launch(cfg), self, "Could not start the run")
+
+    async def _launch(self, cfg: RunConfig) -> Run:
+        run = await self.ctx.db.call(create_run, cfg, self.ctx.runs_root)
+        await self.ctx.db.call(mark_running, run.id)
+        self._logs[run.id] = []
+        self._loaded_history.add(run.id)
+        self.sup.start(run)
+        self.ctx.notify("runs")
+        await self._reload()
+        self.select_runs([run.id])
+        return run
+
+    def start_selected(self) -> None:
+        running = set(self.sup.running_ids())
+        for run in self.selected_runs():
+            if run.status in RESUMABLE and run.id not in running:
+                run_task(self._resume(run), self, "Could not resume the run")
+
+    async def _resume(self, run: Run) -> None:
+        await self.ctx.db.call(mark_running, run.id)
+        self._logs.setdefault(run.id, [])
+        self.sup.start(run)
+        self.ctx.notify("runs")
+
+    def stop_selected(self) -> None:
+        for rid in self.selected_ids():
+            self.sup.stop(rid)
+
+    def kill_selected(self) -> None:
+        for rid in self.selected_ids():
+            self.sup.kill(rid)
+
+    def clone_selected(self) -> NewRunDialog | None:
+        runs = self.selected_runs()
+        if len(runs) != 1 or not _valid(runs[0]):
+            return None
+        cfg = RunConfig.from_dict(runs[0].config)
+        return self.new_run(dataclasses.replace(cfg, name=f"{cfg.name}-copy"))
+
+    def shutdown(self) -> None:
+        self.plots.stop()
+        self._live_timer.stop()
+
+
+def _valid(run: Run) -> bool:
+    try:
+        RunConfig.from_dict(run.config)
+        return True
+    except (TypeError, ValueError):
+        return False

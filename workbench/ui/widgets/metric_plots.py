@@ -1,0 +1,277 @@
+"""Live metric plots: one pyqtgraph plot per metric group, several runs overlaid, EMA smoothing with the raw curve
+as a faint shadow (MLflow #2720's ask; TensorBoard's debiased EMA from workbench.core.series).
+
+Redraws happen on a QTimer (REDRAW_MS), never once per message (DESIGN.md §3): each tick compares every series'
+`version` with the one last drawn and calls setData only for series that changed. Curves use
+`setDownsampling(auto=True, method="peak")` and `setClipToView(True)` with float64 x (pyqtgraph discussion #2710:
+searchsorted on int x against a float bound is 10⁴× slower), so a curve of a million points stays interactive.
+
+Groups (SeriesStore.group_by_prefix): "rewards", "logps", "eval", one per objective prefix; keys without a prefix
+("loss", "grad_norm", ...) get a plot each, since their scales have nothing in common.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
+
+from workbench.core.series import SeriesStore
+from workbench.ui.theme import plot_colors, series_color
+
+REDRAW_MS = 150
+MIN_TICK_MS = 30
+SPARE_DELAY_MS = REDRAW_MS // 2  # build a spare plot between two redraws, not right after one
+SPARE_POOL = 4  # plots built ahead when runs are selected (the usual first groups: loss, rewards, logps, ...)
+SHADOW_ALPHA = 60
+_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+# Order in which groups appear: training loss first, then the TRL reward/logp families, evaluation last.
+_FIRST = ("loss", "rewards", "logps", "grad_norm", "learning_rate")
+
+
+def group_of(key: str) -> str:
+    prefix, sep, _ = key.partition("/")
+    return prefix if sep else key
+
+
+def _sort_key(group: str) -> tuple[int, str]:
+    if group in _FIRST:
+        return (_FIRST.index(group), group)
+    return (len(_FIRST) + (1 if group == "eval" else 0), group)
+
+
+class _Curve:
+    """The raw (shadow) and smoothed curves of one series of one run."""
+
+    def __init__(self, plot: pg.PlotItem, name: str | None, color: QColor, style: Qt.PenStyle) -> None:
+        shadow = QColor(color)
+        shadow.setAlpha(SHADOW_ALPHA)
+        # Width-1 pens and no grid: in the raster engine a width-2 pen or grid lines cost 2-3x the paint time
+        # (measured in tests/benchmarks/bench_plot.py), and the plots must repaint within one timer tick.
+        # "peak" keeps each bin's min and max, so one bin per pixel column (autoDownsampleFactor 1 instead of
+        # pyqtgraph's default 5) draws the same envelope with a fifth of the line segments.
+        kw = dict(autoDownsampleFactor=1.0)
+        self.raw = plot.plot([], [], pen=pg.mkPen(shadow, width=1, style=style), **kw)
+        self.smooth = plot.plot([], [], pen=pg.mkPen(color, width=1, style=style), name=name, **kw)
+        for item in (self.raw, self.smooth):
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+        self.drawn: tuple[int, float] | None = None
+
+
+class MetricPlots(QWidget):
+    """Plots of every metric of the selected runs; `set_runs` picks them, the timer keeps them current."""
+
+    def __init__(self, series_for: Callable[[int], SeriesStore], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.series_for = series_for
+        self.run_ids: list[int] = []
+        self.run_names: dict[int, str] = {}
+        self.plots: dict[str, pg.PlotWidget] = {}
+        self.curves: dict[tuple[int, str], _Curve] = {}
+        self._spare: list[pg.PlotWidget] = []
+        self._last_group = ""
+        self.smoothing = 0.6
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 99)
+        self.slider.setValue(int(self.smoothing * 100))
+        self.slider.setToolTip("Exponential moving average weight (TensorBoard's smoothing): 0 shows raw values; "
+                               "the raw curve stays visible as a faint shadow.")
+        self.slider.valueChanged.connect(self._on_slider)
+        self.slider_label = QLabel()
+        self._on_slider(self.slider.value())
+        self.empty_label = QLabel("Select one or more runs to plot their metrics.")
+        self.empty_label.setObjectName("hint")
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.slider_label)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(scroll, 1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    # --- what to show -------------------------------------------------------------------------------------------
+    def set_runs(self, run_ids: list[int], names: dict[int, str] | None = None) -> None:
+        """Overlay these runs (in this order: it fixes their colours)."""
+        if list(run_ids) == self.run_ids and (names or {}) == self.run_names:
+            return
+        self.run_ids = list(run_ids)
+        self.run_names = dict(names or {})
+        for plot in self.plots.values():
+            plot.setParent(None)
+            plot.deleteLater()
+        self.plots.clear()
+        self.curves.clear()
+        self.empty_label.setVisible(not self.run_ids)
+        self._ensure_spare(SPARE_POOL)
+        self.redraw()
+
+    def _on_slider(self, value: int) -> None:
+        self.smoothing = value / 100.0
+        self.slider_label.setText(f"{self.smoothing:.2f}")
+
+    # --- drawing ------------------------------------------------------------------------------------------------
+    def _new_plot_widget(self) -> pg.PlotWidget:
+        bg, fg = plot_colors()
+        plot = pg.PlotWidget(self.grid_host, background=bg)
+        plot.hide()
+        plot.setMinimumHeight(220)
+        plot.setLabel("bottom", "step")
+        legend_bg = QColor(bg)
+        legend_bg.setAlpha(210)  # readable over the curves it covers
+        plot.addLegend(offset=(-10, 10), labelTextColor=fg, brush=legend_bg, verSpacing=-6)
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen(fg)
+            plot.getAxis(axis).enableAutoSIPrefix(False)  # a loss of 0.002 reads better than "2 (x0.001)"
+        plot.getAxis("left").setWidth(56)  # fixed: tick labels changing width would re-layout every tick
+        return plot
+
+    def _ensure_spare(self, count: int = 1) -> None:
+        """Keep plot widgets built ahead: constructing a PlotWidget costs ~25 ms, too much to add to a tick while
+        a run streams. `set_runs` (a click) fills the pool; afterwards one is rebuilt, in its own turn of the
+        event loop, only when the pool is empty."""
+        while len(self._spare) < count and self.run_ids:
+            self._spare.append(self._new_plot_widget())
+
+    def _plot(self, group: str) -> pg.PlotWidget:
+        plot = self.plots.get(group)
+        if plot is None:
+            plot = self._spare.pop() if self._spare else self._new_plot_widget()
+            plot.setObjectName(f"plot:{group}")
+            plot.setTitle(group, color=plot_colors()[1])
+            plot.show()
+            self.plots[group] = plot
+            self._relayout()
+            if not self._spare:
+                QTimer.singleShot(SPARE_DELAY_MS, self._ensure_spare)
+        return plot
+
+    def _relayout(self) -> None:
+        for i, group in enumerate(sorted(self.plots, key=_sort_key)):
+            self.grid.addWidget(self.plots[group], i // 2, i % 2)
+
+    def _curve(self, run_index: int, run_id: int, key: str, keys_in_group: list[str]) -> _Curve:
+        """One run's curve for `key`. One run: a colour per key. Several runs: a colour per run and a dash style
+        per key, and the legend lists runs and keys once each (not runs × keys entries over the curves)."""
+        found = self.curves.get((run_id, key))
+        if found is None:
+            k = keys_in_group.index(key)
+            label = key.split("/", 1)[-1] if "/" in key else key
+            plot = self._plot(group_of(key)).getPlotItem()
+            if len(self.run_ids) == 1:
+                found = _Curve(plot, label, series_color(k), _STYLES[0])
+            else:
+                color, style = series_color(run_index), _STYLES[k % len(_STYLES)]
+                found = _Curve(plot, None, color, style)
+                self._legend_entry(plot, str(self.run_names.get(run_id, run_id)), color, Qt.PenStyle.SolidLine)
+                if len(keys_in_group) > 1:  # a one-key group is named by the plot's title already
+                    self._legend_entry(plot, label, plot_colors()[1], style)
+            self.curves[(run_id, key)] = found
+        return found
+
+    def _legend_entry(self, plot: pg.PlotItem, label: str, color: QColor, style: Qt.PenStyle) -> None:
+        legend = plot.legend
+        if legend is None or any(lab.text == label for _, lab in legend.items):
+            return
+        legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2, style=style)), label)
+
+    def _stale(self) -> list[tuple[int, int, str, list[str]]]:
+        """(run index, run id, key, keys of its group) of every series whose curve is out of date."""
+        out = []
+        for run_index, run_id in enumerate(self.run_ids):
+            store = self.series_for(run_id)
+            groups: dict[str, list[str]] = {}
+            for key in store.keys():
+                groups.setdefault(group_of(key), []).append(key)
+            for keys in groups.values():
+                for key in keys:
+                    curve = self.curves.get((run_id, key))
+                    if curve is None or curve.drawn != (store.get(key).version, self.smoothing):
+                        out.append((run_index, run_id, key, keys))
+        return out
+
+    def is_current(self) -> bool:
+        """True when every curve shows its series' latest data (tests wait for this)."""
+        return not self._stale()
+
+    def redraw(self, only_group: str | None = None) -> int:
+        """Push changed series to their curves (all groups, or one); returns how many curves were updated."""
+        updated = 0
+        touched: set[str] = set()
+        created = False
+        for run_index, run_id, key, keys in self._stale():
+            group = group_of(key)
+            if only_group is not None and group != only_group:
+                continue
+            if group not in self.plots:
+                if created:
+                    continue  # one new plot per call: building one costs ~25 ms, a tick must stay short
+                created = True
+            curve = self._curve(run_index, run_id, key, keys)
+            series = self.series_for(run_id).get(key)
+            curve.drawn = (series.version, self.smoothing)
+            self._draw(curve, series)
+            touched.add(group)
+            updated += 1
+        for group in touched:
+            # Settle the auto-range now rather than in prepareForPaint, which would schedule a second paint.
+            self.plots[group].getViewBox().updateAutoRange()
+        return updated
+
+    def _tick(self) -> None:
+        """Timer slot: redraw ONE stale group per tick, round robin, ticking REDRAW_MS / groups apart.
+
+        Every plot is then refreshed about every REDRAW_MS while the work per turn of the event loop stays at one
+        plot's setData + repaint (~10 ms for 10⁴ points), however many plots a run has.
+        """
+        stale = sorted({group_of(key) for _, _, key, _ in self._stale()}, key=_sort_key)
+        n_groups = max(1, len(self.plots))
+        self.timer.setInterval(max(MIN_TICK_MS, REDRAW_MS // n_groups))
+        if not stale:
+            return
+        order = sorted(self.plots, key=_sort_key)
+        last = order.index(self._last_group) if self._last_group in order else -1
+        after = [g for g in order[last + 1:] + order[: last + 1] if g in stale]
+        new = [g for g in stale if g not in self.plots]
+        group = after[0] if after else new[0]
+        self._last_group = group
+        self.redraw(only_group=group)
+
+    def _draw(self, curve: _Curve, series) -> None:
+        x = series.steps.astype(np.float64)
+        y = np.array(series.values, dtype=np.float64)  # a copy: the series may thin its buffer in place later
+        # pyqtgraph re-checks finiteness on every display pass unless told; one check here is cheaper (a NaN
+        # loss does happen and must then be drawn as a gap).
+        finite = bool(np.isfinite(y).all())
+        if self.smoothing > 0:
+            curve.raw.setData(x, y, skipFiniteCheck=finite)
+            curve.smooth.setData(x, series.ema(self.smoothing), skipFiniteCheck=finite)
+        else:
+            curve.raw.setData([], [])
+            curve.smooth.setData(x, y, skipFiniteCheck=finite)
+
+    def curve_data(self, run_id: int, key: str, *, raw: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The full (not downsampled) arrays a curve holds: the raw values, or the smoothed ones."""
+        curve = self.curves[(run_id, key)]
+        item = curve.raw if raw and self.smoothing > 0 else curve.smooth
+        x, y = item.getOriginalDataset()
+        return (np.asarray(x), np.asarray(y)) if x is not None else (np.empty(0), np.empty(0))
+
+    def stop(self) -> None:
+        self.timer.stop()
