@@ -78,6 +78,12 @@ class RunConfig:
     max_prompt_length: int = _f(256, "Max prompt tokens; pairs whose prompt is longer are dropped and counted.")
     logprob_chunk: int = _f(1024, "Tokens per chunk when computing log-probs (bounds the logits memory).")
     eval_fraction: float = _f(0.1, "Fraction of pairs held out for evaluation.")
+    # --- evaluation (reward vectors) ------------------------------------------------------------------------
+    eval_scorers: dict = _f({}, "Objective -> scorer (built-in or from the project's scorers.py) rating generations; "
+                                "objectives without one are rated by held-out implicit-reward accuracy.")
+    eval_prompts: int = _f(16, "Held-out prompts generated on when evaluating a checkpoint or mixture.")
+    eval_max_new_tokens: int = _f(64, "Max new tokens per evaluation generation.")
+    sweep_points: int = _f(5, "Sweep: weight vectors on the simplex grid per objective axis (2 objectives: points).")
     # --- bookkeeping ------------------------------------------------------------------------------------------
     checkpoint_every: int = _f(50, "Save a checkpoint every N optimizer steps (and always at the end).")
     eval_every: int = _f(25, "Evaluate on held-out pairs every M optimizer steps (0 = only at the end).")
