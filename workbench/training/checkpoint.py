@@ -1,12 +1,14 @@
 """Checkpoints that resume exactly (DESIGN.md §3): run_dir/checkpoints/step-N/ holds the PEFT adapter
 (`PeftModel.from_pretrained` loads it as it is) and trainer_state.pt with the optimizer, scheduler, grad scaler,
-every RNG and the data position, so a stopped run continues with the same batches and the same numbers."""
+every RNG and the data position, so a stopped run continues with the same batches and the same numbers.
+A method with its own trainable modules (MAH-DPO's heads) writes them into the same folder via `save_files`."""
 
 from __future__ import annotations
 
 import random
 import shutil
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +50,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, position: Position, *, scaler: Any = None,
-                    extra: dict[str, Any] | None = None) -> str:
-    """Write step-N/ atomically (a temp folder renamed into place); returns its path relative to run_dir."""
+                    extra: dict[str, Any] | None = None, save_files: Callable[[Path], None] | None = None) -> str:
+    """Write step-N/ atomically (a temp folder renamed into place); returns its path relative to run_dir.
+    `save_files(folder)` adds files next to the adapter before the rename (so they are atomic with it)."""
     final = checkpoint_dir(run_dir, position.step)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save_pretrained(str(tmp), safe_serialization=True)
+    if save_files is not None:
+        save_files(tmp)
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng_state(),
                 "position": asdict(position), "extra": extra or {}}, tmp / STATE_FILE)

@@ -45,9 +45,17 @@ def hidden_states(model: torch.nn.Module, batch: Batch) -> Tensor:
     return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
 
 
+HeadInput = Callable[[Tensor, Tensor], Tensor]  # (hidden [n, H], batch row of each [n]) -> head input [n, H]
+
+
 def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 1024,
-                   head: Callable[[Tensor], Tensor] | None = None, with_wpo: bool = False) -> SeqLogps:
-    """Sum of log p(completion token) per row; the head runs on completion positions only, in chunks."""
+                   head: Callable[[Tensor], Tensor] | None = None, with_wpo: bool = False,
+                   head_input: HeadInput | None = None) -> SeqLogps:
+    """Sum of log p(completion token) per row; the head runs on completion positions only, in chunks.
+
+    `head_input` rewrites the hidden states of each chunk before the head sees them, knowing which batch row each
+    token belongs to: MAH-DPO adds the row's objective head delta there (workbench.training.heads), so the body
+    runs once per batch and every row still gets its own head."""
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be >= 1")
     head = head or _causal_lm(model).get_output_embeddings()
@@ -58,7 +66,8 @@ def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 
     token_lp, token_lse2 = [], []
     for s in range(0, rows.numel(), chunk_tokens):
         r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
-        logits = head(h[r, c])
+        x = h[r, c]
+        logits = head(head_input(x, r) if head_input is not None else x)
         logp = F.log_softmax(logits.to(_at_least_fp32(logits.dtype)), dim=-1)
         token_lp.append(logp.gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
         if with_wpo:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from workbench.training.data import TokenizedData, collate
-from workbench.training.logprobs import sequence_logps
+from workbench.training.logprobs import HeadInput, sequence_logps
 
 
 def data_fingerprint(data: TokenizedData, model_id: str) -> str:
@@ -43,7 +43,8 @@ def reference_logps(model: torch.nn.Module, data: TokenizedData, *, batch_size: 
             if progress:
                 progress(len(data), len(data))
             return cached["logps"]
-    out = _compute(model, data, batch_size, chunk_tokens, pad_id, progress)
+    out = logps_table(model, data, batch_size=batch_size, chunk_tokens=chunk_tokens, pad_id=pad_id,
+                      progress=progress)
     if path is not None:
         tmp = path.with_suffix(".tmp")
         torch.save({"fingerprint": fp, "logps": out}, tmp)
@@ -51,19 +52,40 @@ def reference_logps(model: torch.nn.Module, data: TokenizedData, *, batch_size: 
     return out
 
 
-def _compute(model: torch.nn.Module, data: TokenizedData, batch_size: int, chunk_tokens: int, pad_id: int,
-             progress: Callable[[int, int], None] | None) -> Tensor:
+def _adapter_context(model: torch.nn.Module, adapter: str | None) -> contextlib.AbstractContextManager:
+    """Adapter disabled (the reference) when `adapter` is None, else that named adapter active for the block."""
+    if adapter is None:
+        return model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def switched():
+        previous = model.active_adapter
+        model.set_adapter(adapter)
+        try:
+            yield
+        finally:
+            model.set_adapter(previous)  # also makes `previous` trainable again (PEFT ties that to activation)
+
+    return switched()
+
+
+def logps_table(model: torch.nn.Module, data: TokenizedData, *, batch_size: int, chunk_tokens: int,
+                pad_id: int = 0, progress: Callable[[int, int], None] | None = None,
+                adapter: str | None = None, head_input: HeadInput | None = None) -> Tensor:
+    """[N, 2] (chosen, rejected) summed completion log-probs of every pair, no grad, eval mode, length-sorted
+    batches; under the reference (adapter None) or under the named PEFT adapter `adapter` (MODPO margins), with
+    an optional head-input rewrite (a MAH-DPO head, see logprobs.sequence_logps)."""
     device = next(model.parameters()).device
     out = torch.zeros(len(data), 2, dtype=torch.float32)
-    disable = model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
     was_training = model.training
     model.eval()
     try:
-        with disable, torch.no_grad():
+        with _adapter_context(model, adapter), torch.no_grad():
             order = sorted(range(len(data)), key=data.length)
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
-                lp = sequence_logps(model, collate(data, idx, pad_id, device), chunk_tokens=chunk_tokens).sum
+                lp = sequence_logps(model, collate(data, idx, pad_id, device), chunk_tokens=chunk_tokens,
+                                    head_input=head_input).sum
                 out[idx, 0] = lp[: len(idx)].float().cpu()
                 out[idx, 1] = lp[len(idx):].float().cpu()
                 if progress:

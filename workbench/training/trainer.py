@@ -1,7 +1,8 @@
 """The training loop (DESIGN.md §5), readable top to bottom like nanoGPT's train.py.
 
-prepare(): load model -> attach LoRA -> tokenize -> reference log-probs once (skipped for reference-free losses)
--> optimizer + schedule (-> restore a checkpoint when resuming).
+prepare(): load model -> attach LoRA -> tokenize (the method's pairs) -> reference log-probs once (skipped for
+reference-free losses) -> the method's one-off work (MAH-DPO heads, MODPO margins) -> optimizer + schedule
+(-> restore a checkpoint, with the method's files, when resuming).
 run():     per optimizer step: k micro-batches of (policy log-probs -> loss / k -> backward) -> clip -> AdamW step
 -> schedule -> metrics; evaluation every eval_every steps, a checkpoint every checkpoint_every steps and at the end.
 A stop request is honoured between steps: checkpoint, then return "stopped".
@@ -26,7 +27,7 @@ from workbench.training.checkpoint import Position, latest_checkpoint, load_chec
 from workbench.training.data import Batch, collate, length_grouped_batches, read_run_data, tokenize_pairs
 from workbench.training.failures import check_finite
 from workbench.training.lora import attach_lora
-from workbench.training.methods import make_method
+from workbench.training.methods import MethodContext, make_method, method_class
 from workbench.training.model_loading import load_model
 from workbench.training.reference import reference_logps
 from workbench.training.schedule import make_scheduler
@@ -96,6 +97,9 @@ class Trainer:
         self._tokenize()
         self.method = make_method(cfg, self.data.objectives)
         self._reference()
+        self.method.prepare(MethodContext(self.model, self.data, self.rows, self.run_dir, self.device,
+                                          self.tokenizer.pad_token_id, self.ref,
+                                          lambda message, fraction: self._status("reference", message, fraction)))
         params = [p for p in self.model.parameters() if p.requires_grad] + self.method.extra_parameters()
         self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.scheduler = make_scheduler(self.optimizer, total_steps=self.total_steps,
@@ -111,6 +115,7 @@ class Trainer:
         rows = read_run_data(self.run_dir / "data.jsonl")
         if cfg.objectives:
             rows = [r for r in rows if r.objective in set(cfg.objectives)]
+        self.rows = rows = method_class(cfg).train_rows(cfg, rows)
         self.data = tokenize_pairs(rows, self.tokenizer, max_length=cfg.max_length,
                                    max_prompt_length=cfg.max_prompt_length)
         self.train_idx, self.eval_idx = self.data.indices("train"), self.data.indices("eval")
@@ -141,6 +146,7 @@ class Trainer:
             self.emit("log", level="warning", message="no checkpoint to resume from; starting at step 0")
             return
         self.pos, _ = load_checkpoint(path, self.model, self.optimizer, self.scheduler, scaler=self.scaler)
+        self.method.load_files(path)
         self.emit("log", level="info", message=f"resumed from {path.name}")
 
     # ---- data --------------------------------------------------------------------------------------------
@@ -263,7 +269,7 @@ class Trainer:
     def save(self) -> str:
         self._status("saving", f"saving checkpoint at step {self.pos.step}")
         path = save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, self.pos,
-                               scaler=self.scaler)
+                               scaler=self.scaler, save_files=self.method.save_files)
         self.emit("checkpoint", step=self.pos.step, path=path)
         return path
 
