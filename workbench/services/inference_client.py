@@ -6,11 +6,13 @@
 worker, not the window.
 
 Conventions this client relies on (the Models panel starts it, the Trade-offs panel steers it):
-- `load` carries the model description (RunConfig-style keys: model, gguf_file, revision, adapters, ...) and is
+- `load` carries the model description (RunConfig-style keys: model, gguf_file, revision, trust_remote_code, dtype,
+  device, and optionally adapter = a run or checkpoint folder, or soup_adapters = {objective: folder}) and is
   answered by `result` with request "load" whose data may list `objectives` (MAH-DPO heads or soup adapters):
-  those are what the steering sliders mix.
+  those are what the steering sliders mix. The full protocol is in workbench/inference/worker.py.
 - `generate` carries {request, prompt, ...sampling settings}; the worker streams `token` {request, text} and
-  finishes with `result` {request, data: {text, ...}}.
+  finishes with `result` {request, data: {text, ...}} — or {request, data: {error, text: ""}} when the request
+  could not run (bad setting, prompt longer than the context, out of memory): the worker keeps serving.
 - `set_weights` carries {weights: {objective: w}} (normalised by the caller).
 - A worker that cannot serve (no inference backend in this build, model not loadable) says so with `ended`
   {reason: "failed", error: "<what to do>"}; a worker that cannot even start, or exits with an error status,
