@@ -1,4 +1,5 @@
-"""`workbench worker train --run-dir D [--resume]` and `workbench worker infer ...` (internal commands).
+"""`workbench worker train --run-dir D [--resume]`, `workbench worker eval ...` and `workbench worker infer ...`
+(internal commands).
 
 Nothing here imports Qt or torch at module level: the worker starts, moves its stdout aside, and only then
 imports the heavy libraries (DESIGN.md §2)."""
@@ -7,6 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.core.errors import InputError
+
+if TYPE_CHECKING:
+    from workbench.training.eval_worker import EvalJob
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,8 +23,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train = sub.add_parser("train", help="run one training job from a run folder")
     train.add_argument("--run-dir", required=True, help="the run folder (config.json + data.jsonl)")
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    evaluate = sub.add_parser("eval", help="evaluate checkpoints or mixtures of run folders (eval events)")
+    evaluate.add_argument("--run-dir", required=True, action="append", dest="run_dirs",
+                          help="a run folder; repeat together with --checkpoint to evaluate several runs")
+    evaluate.add_argument("--checkpoint", action="append", dest="checkpoints", default=[],
+                          help="checkpoint folder relative to its run folder (checkpoints/step-N); none for a soup")
+    evaluate.add_argument("--weights-json", default="",
+                          help='weight vectors to evaluate, e.g. \'[{"a": 1, "b": 0}, {"a": 0.5, "b": 0.5}]\'')
     infer = sub.add_parser("infer", help="run the long-lived inference worker")
-    infer.add_argument("rest", nargs=argparse.REMAINDER, help="arguments of the inference worker")
+    infer.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (a load may override)")
+
+
+def parse_weights(text: str) -> list[dict[str, float]] | None:
+    """The --weights-json list of {objective: weight} objects (None when empty); InputError when malformed."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--weights-json is not valid JSON ({exc.msg}); give a list of {{objective: weight}}") \
+            from None
+    if not isinstance(value, list) or not all(isinstance(w, dict) for w in value):
+        raise InputError("--weights-json must be a list of {objective: weight} objects")
+    try:
+        return [{str(k): float(v) for k, v in w.items()} for w in value]
+    except (TypeError, ValueError):
+        raise InputError("--weights-json weights must be numbers") from None
+
+
+def eval_jobs(args: argparse.Namespace) -> list[EvalJob]:
+    """One EvalJob per --run-dir; checkpoints pair up with run folders in order (none at all: soup runs)."""
+    from workbench.training.eval_worker import EvalJob
+
+    if args.checkpoints and len(args.checkpoints) != len(args.run_dirs):
+        raise InputError(f"give one --checkpoint per --run-dir ({len(args.run_dirs)} run folder(s), "
+                         f"{len(args.checkpoints)} checkpoint(s)), or none for soup runs")
+    weights = parse_weights(args.weights_json)
+    checkpoints = args.checkpoints or [None] * len(args.run_dirs)
+    return [EvalJob(Path(d), c or None, weights) for d, c in zip(args.run_dirs, checkpoints)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,9 +68,13 @@ def run(args: argparse.Namespace) -> int:
         from workbench.training.worker import main
 
         return main(args.run_dir, resume=args.resume)
+    if args.kind == "eval":
+        from workbench.training.eval_worker import main as eval_main
+
+        return eval_main(eval_jobs(args))
     if importlib.util.find_spec("workbench.inference.worker") is None:
         print("workbench: the inference worker is not available in this build")
         return 2
     from workbench.inference import worker as inference_worker
 
-    return int(inference_worker.main(args.rest) or 0)
+    return int(inference_worker.main(["--device", args.device]) or 0)
