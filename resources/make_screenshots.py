@@ -1,11 +1,13 @@
 """Build a project with realistic content and save a PNG of each panel to resources/screenshots/ (offscreen).
 
-Content: three objectives, three runs (DPO, weighted, MAH-DPO) whose events.jsonl hold a simulated but realistic
-training trace in the worker's protocol (DPO loss from ln 2 down, implicit rewards diverging, accuracies rising,
-warm-up + cosine learning rate, per-objective margins, periodic eval events), and evaluations of checkpoints and
-mixtures for the Trade-offs panel. With the store present, everything goes through it (create_project,
-create_run, ingest_events_file, add_evaluation): the same path as a real session. Without it (a partial build),
-the panels are filled directly from the same entities and a note is printed.
+Content, all through the store (the same path as a real session): three objectives with descriptions; preference
+pairs per objective (import_records); a registered model (a SmolLM2-135M-shaped config.json, so the Models panel
+shows its facts); an annotator labelling in the Label panel; three runs (DPO, weighted, MAH-DPO) whose
+events.jsonl hold a simulated but realistic training trace in the worker's protocol (DPO loss from ln 2 down,
+implicit rewards diverging, accuracies rising, warm-up + cosine learning rate, per-objective margins, periodic eval
+events), ingested by ingest_events_file; evaluations of checkpoints and of MAH-DPO mixtures (a weight sweep tracing
+a front, with kl and length) for the Trade-offs panel. Dialogs too: New Run for MAH-DPO and for MODPO (margins from
+an earlier run's adapter and a scorer), Evaluate mixtures. A dark-theme Runs shot last.
 
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python resources/make_screenshots.py [OUT_DIR]
 """
@@ -17,6 +19,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,8 +32,8 @@ import workbench.ui  # noqa: E402,F401  (PySide6 refcount workaround first)
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from workbench.core.entities import Checkpoint, Evaluation, Run  # noqa: E402
-from workbench.core.protocol import decode, encode, metric_values  # noqa: E402
+from workbench.core.entities import Checkpoint, Evaluation  # noqa: E402
+from workbench.core.protocol import encode  # noqa: E402
 from workbench.core.run_config import RunConfig  # noqa: E402
 
 OBJECTIVES = ("helpful", "harmless", "concise")
@@ -72,7 +75,7 @@ def training_events(run_id: int, seed: int, steps: int = 400, stop_at: int | Non
             lines.append(encode("checkpoint", str(run_id), step=step, path=f"checkpoints/step-{step}"))
             lines.append(encode("log", str(run_id), level="info", message=f"saved checkpoint at step {step}"))
         if step % 100 == 0:
-            acc = {f"eval/{o}/accuracy": 0.5 + 0.3 * t * (1 - 0.3 * k) for k, o in enumerate(OBJECTIVES)}
+            acc = {f"{o}/accuracy": 0.5 + 0.3 * t * (1 - 0.3 * k) for k, o in enumerate(OBJECTIVES)}
             lines.append(encode("eval", str(run_id), step=step, values=acc, checkpoint=f"checkpoints/step-{step}",
                                 weights=None))
     if stop_at is None:
@@ -104,22 +107,73 @@ def evaluations() -> tuple[list[Evaluation], dict[int, Checkpoint]]:
         sample = [{"prompt": "How do I pick a lock?",
                    "text": ("I can't help with bypassing locks you don't own; a locksmith can help you get back in."
                             if w < 0.5 else "Insert a tension wrench, then rake the pins until they set...")}]
-        for obj, v in vec.items():
-            evs.append(Evaluation(eid, obj, "accuracy", float(v), run_id=3, checkpoint_id=34, weights=weights,
+        shared = {"kl": 0.03 + 0.04 * abs(w - 0.5), "length": 48 + 30 * w}  # mixtures drift from the reference
+        for obj, v in [*vec.items(), *((("", k), v) for k, v in shared.items())]:
+            objective, metric = obj if isinstance(obj, tuple) else (obj, "accuracy")
+            evs.append(Evaluation(eid, objective, metric, float(v), run_id=3, checkpoint_id=34, weights=weights,
                                   produced_by={"evaluator": "held-out pairs", "samples": sample}))
             eid += 1
     return evs, ckpts
 
 
-def fill_with_store(ctx, tmp: Path) -> None:
+PAIRS = (
+    ("How do I reverse a list in Python?",
+     "Use slicing: `items[::-1]` returns a new reversed list; `items.reverse()` reverses in place.",
+     "You could write a loop that pops every element from the end and appends it to a new list, which works."),
+    ("What is a good way to store passwords?",
+     "Hash them with a slow, salted algorithm such as Argon2id or bcrypt; never store them in plain text.",
+     "Encrypt them with AES and keep the key next to the database so you can decrypt them when needed."),
+    ("Summarise the causes of the French Revolution in two sentences.",
+     "Fiscal crisis and food shortages met Enlightenment ideas and resentment of privilege. The Estates-General "
+     "of 1789 turned that pressure into a political break.",
+     "The French Revolution had many causes, and historians have debated them for a long time, including economic, "
+     "social, political and intellectual causes, which all interacted in complex ways over many decades."),
+    ("How can I get into my neighbour's wifi?",
+     "I can't help with accessing networks without permission. Ask your neighbour to share, or compare local "
+     "internet plans.",
+     "Try the default router passwords first; many people never change them."),
+    ("Explain what a LoRA adapter is.",
+     "A LoRA adapter adds a trainable low-rank update B·A to frozen weight matrices, so fine-tuning touches a few "
+     "million parameters instead of billions.",
+     "LoRA is a long-range radio protocol for IoT devices."),
+    ("Write a haiku about autumn.",
+     "Maple leaves let go / the river carries their red / further than I can",
+     "Autumn is a season that comes after summer and before winter, when leaves change colour."),
+)
+
+
+def preference_records() -> list:
+    """The pairs above for each objective; helpfulness and harmlessness agree, conciseness flips one pair."""
+    from workbench.core.entities import PreferenceRecord
+
+    out = []
+    for k, objective in enumerate(OBJECTIVES):
+        for i, (prompt, good, bad) in enumerate(PAIRS * 4):
+            variant = f" (variant {i // len(PAIRS) + 1})" if i >= len(PAIRS) else ""
+            flip = objective == "concise" and i % len(PAIRS) == 2
+            out.append(PreferenceRecord(prompt + variant, bad if flip else good, good if flip else bad,
+                                        objective=objective, line=k * 100 + i + 1))
+    return out
+
+
+def fill_with_store(ctx, tmp: Path, model_dir: Path) -> None:
     """Everything through the store: the same path as a real session."""
+    from workbench.store.annotators import get_or_create_annotator
+    from workbench.store.imports import import_records
     from workbench.store.ingest import ingest_events_file
+    from workbench.store.models import add_model
     from workbench.store.objectives import add_objective
     from workbench.store.runs import add_evaluation, create_run, list_checkpoints
 
     ctx.new_project(tmp / "demo.sqlite")
+    descriptions = {"helpful": "Answers the question correctly and completely",
+                    "harmless": "Avoids dangerous or illegal advice", "concise": "No longer than the answer needs"}
     for obj in OBJECTIVES:
-        ctx.db.call_sync(add_objective, obj, f"How {obj} the response is")
+        ctx.db.call_sync(add_objective, obj, descriptions[obj])
+    ctx.db.call_sync(import_records, preference_records(), default_objective=None, source="demo-prefs.jsonl")
+    ctx.db.call_sync(add_model, "SmolLM2-135M-Instruct", "local", str(model_dir))
+    ctx.db.call_sync(add_model, "HuggingFaceTB/SmolLM2-360M-Instruct", "hub", "HuggingFaceTB/SmolLM2-360M-Instruct")
+    ctx.db.call_sync(get_or_create_annotator, "alice")
     for i, (name, cfg) in enumerate(RUNS, start=1):
         run_dir = ctx.runs_root / name
         run_dir.mkdir(parents=True)
@@ -133,95 +187,118 @@ def fill_with_store(ctx, tmp: Path) -> None:
         ctx.db.call_sync(add_evaluation, objective=ev.objective, metric=ev.metric, value=ev.value,
                          run_id=ev.run_id, checkpoint_id=ckpt.id if ckpt else None, weights=ev.weights,
                          produced_by=ev.produced_by)
-    ctx.notify("runs")
-    ctx.notify("evaluations")
+    for what in ("objectives", "pairs", "labels", "annotators", "models", "runs", "evaluations"):
+        ctx.notify(what)
 
 
-def fill_directly(window, tmp: Path) -> None:
-    """No store in this build: put the same entities straight into the panels."""
-    from workbench.services.tradeoffs import build_table
+def settle(app: QApplication, seconds: float = 0.6) -> None:
+    """Run the event loop a while: DB-thread results land, plot timers draw, layouts settle."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
 
-    print("note: workbench.store is not available; panels are filled directly from the same content")
-    runs = []
-    for i, (name, cfg) in enumerate(RUNS, start=1):
-        run_dir = tmp / name
-        run_dir.mkdir(parents=True)
-        lines = training_events(i, i - 1, stop_at=260 if i == 3 else None)
-        (run_dir / "events.jsonl").write_text("".join(lines))
-        store = window.ctx.supervisor.series(i)
-        points = []
-        for line in lines:
-            msg = decode(line)
-            if msg.type == "metric":
-                points += [(k, msg.data["step"], v) for k, v in metric_values(msg).items()]
-        store.extend(points)
-        status = "running" if i == 3 else "finished"
-        runs.append(Run(i, name, cfg.to_dict(), status, str(run_dir), last_step=260 if i == 3 else 400))
-    runs_panel = window.panel("RunsPanel")
-    runs_panel.model.set_runs(runs)
-    runs_panel._loaded_history.update({1, 2, 3})
-    for run in runs:  # what selecting an old run reads from its events.jsonl
-        runs_panel._logs[run.id] = _log_lines(Path(run.run_dir) / "events.jsonl")
-    runs_panel.select_runs([2, 3])
+
+def grab(window, widget, name: str, out: Path, app: QApplication) -> Path:
+    settle(app)
+    plots = window.panel("RunsPanel").plots
+    for _ in range(40):  # a redraw builds at most one new plot (to keep timer ticks short): repeat until current
+        if plots.is_current():
+            break
+        plots.redraw()
+        settle(app, 0.05)
+    settle(app, 0.2)
+    path = out / f"{name}.png"
+    widget.grab().save(str(path))
+    return path
+
+
+def prepare_panels(window, app: QApplication) -> None:
+    """What a person would have done: a model selected, a label given, runs selected, a mixture clicked."""
+    models = window.panel("ModelsPanel")
+    window.tabs.setCurrentWidget(models)
+    settle(app)
+    label = window.panel("LabelPanel")
+    window.tabs.setCurrentWidget(label)
+    settle(app)
+    label.overlap.setValue(2)  # the imported dataset labelled every pair once: alice is the second annotator
+    label.start_session()
+    settle(app)
+    label.perform("left")
+    window.panel("RunsPanel").select_runs([2, 3])
     trade = window.panel("TradeoffsPanel")
-    evs, ckpts = evaluations()
-    trade.set_table(build_table(evs, {o: "maximize" for o in OBJECTIVES}, {r.id: r for r in runs}, ckpts))
+    mixture = next(i for i, it in enumerate(trade.table.items) if it.weights and it.weights["helpful"] == 0.25)
+    trade.show_details(mixture)
 
 
-def _log_lines(path: Path) -> list[str]:
-    from workbench.ui.widgets.log_view import read_log_lines
-
-    return read_log_lines(path)
-
-
-def shoot(window, out: Path, app: QApplication) -> list[Path]:
+def shoot(window, out: Path, app: QApplication, model_dir: Path) -> list[Path]:
+    prepare_panels(window, app)
     saved = []
-
-    def grab(widget, name: str) -> None:
-        for _ in range(6):  # let plot timers draw, layouts settle
-            app.processEvents()
-            runs = window.panel("RunsPanel")
-            if runs is not None:
-                runs.plots.redraw()
-        path = out / f"{name}.png"
-        widget.grab().save(str(path))
-        saved.append(path)
-
-    for i in range(window.tabs.count()):
-        window.tabs.setCurrentIndex(i)
-        grab(window, f"{i + 1}-{window.tabs.tabText(i).lower().replace(' ', '-').replace('-', '_')}")
-    trade = window.panel("TradeoffsPanel")
-    if trade is not None:
-        window.tabs.setCurrentWidget(trade)
-        axes = trade.table.axes
-        if axes:
-            trade.show_details(len(trade.table.items) - 3)
-            trade.views.setCurrentIndex(1)
-            grab(window, "tradeoffs_parallel_coordinates")
-            trade.views.setCurrentIndex(0)
-    runs = window.panel("RunsPanel")
-    if runs is not None:
-        window.tabs.setCurrentWidget(runs)
-        runs.detail_tabs.setCurrentWidget(runs.log_view)
-        grab(window, "runs_log")
-        runs.detail_tabs.setCurrentIndex(0)
-        runs.objectives = list(OBJECTIVES)
-        window.ctx.project = window.ctx.project or object()
-        dlg = runs.new_run()
-        dlg.preset.setCurrentText("Multi-objective MAH-DPO")
-        dlg.model.setCurrentText(str(_tiny_config_dir(out.parent)))
-        grab(dlg, "new_run_dialog")
-        dlg.reject()
+    for cls, name in {"ProjectPanel": "project", "ModelsPanel": "models", "LabelPanel": "label",
+                      "RunsPanel": "runs", "TradeoffsPanel": "tradeoffs"}.items():
+        window.tabs.setCurrentWidget(window.panel(cls))
+        saved.append(grab(window, window, name, out, app))
+    trade, runs = window.panel("TradeoffsPanel"), window.panel("RunsPanel")
+    window.tabs.setCurrentWidget(trade)
+    trade.views.setCurrentIndex(1)
+    saved.append(grab(window, window, "tradeoffs_parallel_coordinates", out, app))
+    trade.views.setCurrentIndex(0)
+    window.tabs.setCurrentWidget(runs)
+    runs.select_runs([3])
+    runs.detail_tabs.setCurrentWidget(runs.log_view)
+    saved.append(grab(window, window, "runs_log", out, app))
+    runs.detail_tabs.setCurrentIndex(0)
+    runs.select_runs([2, 3])
+    saved += shoot_dialogs(window, out, app, model_dir)
     return saved
+
+
+def shoot_dialogs(window, out: Path, app: QApplication, model_dir: Path) -> list[Path]:
+    """New Run for MAH-DPO, the same dialog set up for MODPO, and Evaluate mixtures."""
+    from workbench.ui.dialogs.agreement_dialog import EPSILON_KEY, EPSILON_PROJECT_KEY
+
+    runs, trade = window.panel("RunsPanel"), window.panel("TradeoffsPanel")
+    window.ctx.settings.setValue(EPSILON_KEY, 0.08)  # as Label ▸ Agreement… "Use ε for new runs" leaves it
+    window.ctx.settings.setValue(EPSILON_PROJECT_KEY, str(window.ctx.project_path))
+    dlg = runs.new_run()
+    dlg.preset.setCurrentText("Multi-objective MAH-DPO")
+    dlg.model.setCurrentText(str(model_dir))
+    saved = [grab(window, dlg, "new_run_dialog", out, app)]
+    dlg.method.setCurrentText("modpo")
+    dlg.modpo_target.setCurrentText("helpful")
+    harmless = dlg.margin_table.combos["harmless"]  # the weighted run's last checkpoint: it learned harmlessness
+    harmless.setCurrentIndex(harmless.findText("adapter: weighted-70-30 @ step 400"))
+    dlg.margin_table.choose("concise", ("scorer", "length_tokens"))
+    dlg.tabs.setCurrentIndex(list(dlg.forms).index("Multi-objective"))
+    saved.append(grab(window, dlg, "new_run_modpo", out, app))
+    dlg.reject()
+    trade.evaluate_mixtures()
+    settle(app)
+    if trade.eval_dialog is not None:
+        saved.append(grab(window, trade.eval_dialog, "evaluate_mixtures", out, app))
+        trade.eval_dialog.reject()
+    return saved
+
+
+def shoot_dark(window, out: Path, app: QApplication) -> Path:
+    """The Runs panel again after switching to the dark palette, as View ▸ Theme or the system would."""
+    from workbench.ui.theme import apply_theme
+
+    apply_theme(app, "dark")
+    runs = window.panel("RunsPanel")
+    window.tabs.setCurrentWidget(runs)  # the plots rebuild themselves in the new palette (a PaletteChange)
+    return grab(window, window, "runs_dark", out, app)
 
 
 def _tiny_config_dir(base: Path) -> Path:
     """A folder with a SmolLM2-135M-shaped config.json so the dialog can show its estimate."""
-    d = Path(tempfile.mkdtemp()) / "SmolLM2-135M-Instruct"
+    d = base / "SmolLM2-135M-Instruct"
     d.mkdir()
     (d / "config.json").write_text(json.dumps({"hidden_size": 576, "num_hidden_layers": 30, "vocab_size": 49152,
                                                "intermediate_size": 1536, "num_attention_heads": 9,
-                                               "num_key_value_heads": 3, "tie_word_embeddings": True}))
+                                               "num_key_value_heads": 3, "tie_word_embeddings": True,
+                                               "architectures": ["LlamaForCausalLM"],
+                                               "max_position_embeddings": 8192, "torch_dtype": "bfloat16"}))
     return d
 
 
@@ -233,21 +310,17 @@ def main(argv: list[str]) -> int:
     from workbench.ui.main_window import MainWindow
     from workbench.ui.theme import apply_theme
 
-    apply_theme(app, os.environ.get("WORKBENCH_THEME", "light"))
+    apply_theme(app, "light")
     tmp = Path(tempfile.mkdtemp())
+    model_dir = _tiny_config_dir(tmp)
     ctx = AppContext(settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
     window = MainWindow(ctx)
     window.resize(1400, 900)
     window.show()
-    try:
-        import workbench.store.db  # noqa: F401
-    except ImportError:
-        fill_directly(window, tmp)
-    else:
-        fill_with_store(ctx, tmp)
-    for path in shoot(window, out, app):
+    fill_with_store(ctx, tmp, model_dir)
+    settle(app, 1.0)
+    for path in [*shoot(window, out, app, model_dir), shoot_dark(window, out, app)]:
         print(path)
-    ctx.project = None if not hasattr(ctx.project, "session") else ctx.project
     window.close()
     return 0
 

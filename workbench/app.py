@@ -43,8 +43,30 @@ def _initial_project(ctx, argv: list[str]) -> str | None:
     return next((p for p in ctx.recent_projects() if Path(p).exists()), None)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Open the main window (optionally on a project) and run the event loop until it closes."""
+def start_live_run(ctx, run_id: int, evaluate_weights: list[dict[str, float]] | None) -> None:
+    """`workbench demo` without --headless: start a prepared run in the window's supervisor (live plots), and once
+    it finishes evaluate its last checkpoint at each mixture in `evaluate_weights` (the Trade-offs panel shows
+    them as they are stored)."""
+    from workbench.store.runs import get_run, list_checkpoints
+
+    def on_state(rid: int, status: str) -> None:
+        if rid != run_id or status not in ("finished", "stopped", "failed", "crashed"):
+            return
+        ctx.supervisor.run_state_changed.disconnect(on_state)
+        checkpoints = ctx.db.call_sync(list_checkpoints, run_id)
+        if status == "finished" and evaluate_weights and checkpoints:
+            ctx.supervisor.start_eval(ctx.db.call_sync(get_run, run_id), checkpoints[-1].path, evaluate_weights)
+
+    ctx.supervisor.run_state_changed.connect(on_state)
+    ctx.supervisor.start(ctx.db.call_sync(get_run, run_id))
+
+
+def main(argv: list[str] | None = None, *, start_run: int | None = None,
+         evaluate_weights: list[dict[str, float]] | None = None) -> int:
+    """Open the main window (optionally on a project) and run the event loop until it closes.
+
+    `start_run` (used by `workbench demo`): a run of that project, prepared but not started, that the window
+    starts live once the project is open; `evaluate_weights`: mixtures to evaluate when it has finished."""
     t0 = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
     from PySide6.QtCore import QTimer, Qt
@@ -61,19 +83,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from workbench.services.context import AppContext
     from workbench.ui.main_window import MainWindow
-    from workbench.ui.theme import SETTINGS_KEY, apply_theme, app_icon
+    from workbench.ui.theme import SETTINGS_KEY, apply_theme, app_icon, follow_system_scheme
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     ctx = AppContext()
     apply_theme(app, str(ctx.settings.value(SETTINGS_KEY, "system")))
+    follow_system_scheme(app, lambda: str(ctx.settings.value(SETTINGS_KEY, "system")))
     app.setWindowIcon(app_icon())
     window = MainWindow(ctx)
     window.show()
     freeze_startup_heap()
     path = _initial_project(ctx, argv)
     if path:
-        QTimer.singleShot(0, lambda: window.open_project(path))
+        def open_initial() -> None:
+            if window.open_project(path) and start_run is not None:
+                start_live_run(ctx, start_run, evaluate_weights)
+
+        QTimer.singleShot(0, open_initial)
     if os.environ.get(EXIT_AFTER_SHOW):
         def report() -> None:
             info = {"shown_s": round(time.perf_counter() - t0, 3), "torch_imported": "torch" in sys.modules,

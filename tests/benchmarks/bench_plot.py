@@ -1,7 +1,8 @@
 """Live-plot frame rate: the Runs panel's MetricPlots widget holding up to 1,000,000 points per curve.
 
 Each frame appends a batch of new points (as a streaming run does), pushes the changed series to the curves
-(`MetricPlots.redraw`: float64 x, a copy of y, the incremental EMA) and repaints the plot synchronously
+(`MetricPlots.redraw`: float64 x, a copy of y, the incremental EMA; above ENVELOPE_ABOVE points the min/max
+envelope of the whole series, as the plot follows the run) and repaints the plot synchronously
 (`viewport().repaint()`, offscreen raster). Frames/s = frames / wall time of both. Target: >= 30 fps at 10^6 points.
 
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_plot.py

@@ -6,6 +6,9 @@ fake.json: {"mode": "metrics" | "wait" | "ignore_stop" | "crash", "n": <metric e
 - wait: status "training", then waits for `stop` (or EOF) on stdin; records it in got_stop; ended stopped
 - ignore_stop: status, then sleeps forever whatever arrives on stdin (the supervisor must kill it)
 - crash: writes "boom: CUDA out of memory" to stderr and exits with code 3 (no ended event)
+- eval / eval_fail: `worker eval`: one eval event per weight vector of --weights-json (helpful/accuracy =
+  0.5 + 0.4·w_helpful, harmless/accuracy = 0.5 + 0.4·w_harmless, checkpoint = --checkpoint), then ended finished;
+  eval_fail stops after the first with ended failed "out of memory"
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def main() -> int:
         out.write(line)
 
     mode = spec.get("mode", "metrics")
+    if mode in ("eval", "eval_fail"):
+        return fake_eval(sys.argv, mode, emit, events, out)
     n = int(spec.get("n", 10))
     emit("status", state="training", message="fake", progress=0.0, step=0, total_steps=n)
     out.flush()
@@ -61,6 +66,24 @@ def main() -> int:
         sys.stderr.write("boom: CUDA out of memory\n")
         sys.stderr.flush()
         return 3
+    events.close()
+    out.flush()
+    return 0
+
+
+def fake_eval(argv: list[str], mode: str, emit, events, out) -> int:
+    checkpoint = argv[argv.index("--checkpoint") + 1] if "--checkpoint" in argv else None
+    weights = json.loads(argv[argv.index("--weights-json") + 1]) if "--weights-json" in argv else [None]
+    for i, w in enumerate(weights):
+        values = {"helpful/accuracy": 0.5 + 0.4 * (w or {}).get("helpful", 0.5),
+                  "harmless/accuracy": 0.5 + 0.4 * (w or {}).get("harmless", 0.5), "kl": 0.01 * i}
+        emit("eval", step=10, values=values, checkpoint=checkpoint, weights=w)
+        out.flush()
+        if mode == "eval_fail":
+            emit("ended", reason="failed", error="out of memory", step=10)
+            break
+    else:
+        emit("ended", reason="finished", error="", step=10)
     events.close()
     out.flush()
     return 0

@@ -259,3 +259,31 @@ def test_active_order_uses_the_latest_run_margins(qtbot, setup, project_ctx):
         qtbot.waitUntil(lambda: panel.pair_view.shown_pair_id != shown[-1], timeout=5000)
         shown.append(panel.pair_view.shown_pair_id)
     assert shown == [17, 33, 8]  # smallest |margin| first
+
+
+def test_keys_typed_before_the_next_pair_arrives_answer_it(qtbot, setup, project_ctx, monkeypatch):
+    """A slow DB thread (another panel loading, a busy disk): the key typed while the next pair is on its way is
+    kept and answers that pair's first row when it appears, instead of being dropped."""
+    import threading
+    import workbench.services.label_session as ls
+
+    panel, ids = setup
+    start(qtbot, panel)
+    first = panel.pair_view.shown_pair_id
+    gate = threading.Event()
+    slow = ls.fetch_next
+    monkeypatch.setattr(ls, "fetch_next", lambda *a, **kw: (gate.wait(10), slow(*a, **kw))[1])
+    press(qtbot, panel, Qt.Key.Key_1)  # row 0 of the first pair
+    qtbot.waitUntil(lambda: panel.session.committed == 1, timeout=5000)
+    panel.session._prefetch = panel.session._query_next()  # the prefetch of the next pair is now held up
+    press(qtbot, panel, Qt.Key.Key_2)  # row 1: the pair is done, the next one is not here yet
+    assert panel.session.awaiting_next() and panel.pair_view.shown_pair_id == first
+    press(qtbot, panel, Qt.Key.Key_T)  # typed ahead
+    assert panel.session.deferred == [("tie", 2, "")]
+    gate.set()
+    qtbot.waitUntil(lambda: panel.pair_view.shown_pair_id not in (None, first), timeout=5000)
+    second = panel.pair_view.shown_pair_id
+    assert panel.rows.focus_row == 1 and not panel.session.deferred
+    qtbot.waitUntil(lambda: panel.session.committed == 3, timeout=5000)
+    stored = project_ctx.db.call_sync(active, ids["alice"])
+    assert stored[(second, ids["helpful"])].choice == "tie"

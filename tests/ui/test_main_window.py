@@ -141,6 +141,7 @@ def _start_fake(ctx, tmp_path, mode: str):
 def test_closing_with_running_jobs_asks_and_cancel_keeps_them(qtbot, window, ctx, tmp_path):
     _start_fake(ctx, tmp_path, "wait")
     qtbot.waitUntil(lambda: ctx.supervisor.is_running(1), timeout=10_000)
+    assert window.jobs_label.text() == "1 training job running"
     asked = []
     window.confirm_stop_jobs = lambda n: asked.append(n) or False
     assert window.close() is False  # cancelled: the window stays, the job runs on
@@ -215,3 +216,24 @@ def test_project_lifecycle_with_the_store(qtbot, window, ctx, tmp_path):
     assert ctx.project_path == path.resolve()
     assert ctx.recent_projects()[0] == str(path.resolve())
     assert ctx.runs_root == path.resolve().with_name("lab-runs")
+
+
+def test_theme_follows_the_system_scheme_while_set_to_system(qapp):
+    from PySide6.QtGui import QGuiApplication
+
+    from workbench.ui.theme import follow_system_scheme, is_dark, set_dark
+
+    choice = {"theme": "system"}
+    slot = follow_system_scheme(qapp, lambda: choice["theme"])
+    hints = QGuiApplication.styleHints()
+    try:
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)  # what Qt emits when the OS switches
+        assert is_dark()
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert not is_dark()
+        choice["theme"] = "light"  # a theme picked in View ▸ Theme wins over the system
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        assert not is_dark()
+    finally:
+        hints.colorSchemeChanged.disconnect(slot)
+        set_dark(qapp, False)

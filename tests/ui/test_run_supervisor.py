@@ -14,13 +14,19 @@ import pytest
 
 from workbench.core.entities import Run
 from workbench.services.db_executor import DbExecutor
-from workbench.services.run_supervisor import PID_FILE, RunSupervisor
+from workbench.services.run_supervisor import PID_FILE, RunSupervisor, eval_command
 
 FAKE = Path(__file__).with_name("fake_worker.py")
 
 
 def fake_command(run_dir: Path) -> tuple[str, list[str]]:
     return sys.executable, [str(FAKE), "--run-dir", str(run_dir)]
+
+
+def fake_eval_command(run_dir: Path, checkpoint: str, weights: list[dict]) -> tuple[str, list[str]]:
+    """The real argument list of `worker eval`, run by the fake worker."""
+    _, args = eval_command(run_dir, checkpoint, weights)
+    return sys.executable, [str(FAKE), *args[args.index("--run-dir"):]]
 
 
 def make_run(tmp_path: Path, run_id: int, **spec) -> Run:
@@ -160,3 +166,46 @@ def test_events_file_is_ingested_on_the_db_thread_and_evaluations_announced(qtbo
     assert ingests[-1][4] == 1 + 20 + 1 + 1  # status + metrics + eval + ended: the whole file reached the store
     assert ("status", "session", 8, "finished", "") in calls
     assert announced[0] == 8
+
+
+def test_eval_command_is_the_worker_eval_subcommand(tmp_path):
+    program, args = eval_command(tmp_path, "/r/ck-10", [{"a": 1.0, "b": 0.0}, {"a": 0.5, "b": 0.5}])
+    assert program == sys.executable
+    assert args[:4] == ["-m", "workbench", "worker", "eval"]
+    assert args[4:] == ["--run-dir", str(tmp_path), "--checkpoint", "/r/ck-10", "--weights-json",
+                        '[{"a": 1.0, "b": 0.0}, {"a": 0.5, "b": 0.5}]']
+    assert "--checkpoint" not in eval_command(tmp_path, "", [])[1]  # a soup: its adapters are in its config
+
+
+@pytest.mark.parametrize("mode, reason", [("eval", "finished"), ("eval_fail", "failed")])
+def test_an_evaluation_job_is_ingested_and_leaves_the_run_status_alone(qtbot, sup, tmp_path, mode, reason):
+    from contextlib import nullcontext
+
+    class Project:
+        def session(self):
+            return nullcontext("session")
+
+    calls: list[tuple] = []
+    sup.db.set_project(Project())
+    sup.ingest_events_file = lambda s, rid, path: calls.append(("ingest", len(Path(path).read_text().splitlines())))
+    sup.set_run_status = lambda s, rid, status, error: calls.append(("status", rid, status, error))
+    sup.eval_command = fake_eval_command
+    ended: list[tuple] = []
+    sup.eval_finished.connect(lambda rid, why, err: ended.append((rid, why, err)))
+    events: list = []
+    sup.event.connect(lambda rid, msg: events.append(msg.type))
+    run = make_run(tmp_path, 5, mode=mode)
+    run = Run(5, "mah", {"method": "mah_dpo"}, "finished", run.run_dir, error="")
+    weights = [{"helpful": 1.0, "harmless": 0.0}, {"helpful": 0.5, "harmless": 0.5}, {"helpful": 0.0, "harmless": 1.0}]
+    sup.start_eval(run, "/r/ck-10", weights)
+    assert sup.job_kind(5) == "eval" and sup.live(5).state == "evaluating"
+    with pytest.raises(Exception, match="has a job running"):
+        sup.start_eval(run, "/r/ck-10", weights)
+    qtbot.waitUntil(lambda: bool(ended) and any(c[0] == "status" for c in calls), timeout=20_000)
+    n_evals = 3 if mode == "eval" else 1
+    assert ended == [(5, reason, "" if mode == "eval" else "out of memory")]
+    assert events.count("eval") == n_evals
+    assert ("status", 5, "finished", "") in calls  # restored: the run stays finished whatever the evaluation did
+    assert calls[-2][0] == "ingest" and calls[-2][1] == n_evals + 1  # every eval event + ended reached the store
+    assert sup.live(5) is None and sup.job_kind(5) is None
+    sup.db.set_project(None)

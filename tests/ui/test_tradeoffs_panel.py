@@ -24,7 +24,7 @@ def table():
         produced = {"samples": [{"prompt": "hi", "text": f"sample {i}"}]} if i == 0 else {}
         evs += [Evaluation(3 * i, "helpful", "accuracy", a, run_id=1, checkpoint_id=10 + i, produced_by=produced),
                 Evaluation(3 * i + 1, "harmless", "accuracy", b, run_id=1, checkpoint_id=10 + i),
-                Evaluation(3 * i + 2, "helpful", "kl", kl, run_id=1, checkpoint_id=10 + i)]
+                Evaluation(3 * i + 2, "", "kl", kl, run_id=1, checkpoint_id=10 + i)]
     return build_table(evs, {"helpful": "maximize", "harmless": "maximize"}, runs, ckpts)
 
 
@@ -60,7 +60,7 @@ def test_points_front_and_hypervolume(panel):
 
 
 def test_axis_picker_changes_data_and_minimised_axes(panel):
-    pick(panel, "helpful · kl", "harmless · accuracy")
+    pick(panel, "kl", "harmless · accuracy")
     pts = np.array([(kl, b) for _, b, kl in VALUES])
     dirs = ["minimize", "maximize"]
     x, y = panel.front_curve.getData()
@@ -166,3 +166,177 @@ def test_details_add_the_runs_settings_from_the_db_thread(panel, ctx, monkeypatc
         ctx.project = None
     text = panel.details.toPlainText()
     assert "Run settings" in text and "mah_dpo" in text and "0.25" in text
+
+
+def mixture_table():
+    """Run 1 evaluated at three mixtures: helpful accuracy = 0.5 + 0.4·w_helpful, harmless likewise."""
+    runs = {1: Run(1, "mah", {"method": "mah_dpo"}, "finished", "/tmp/r1")}
+    evs = []
+    for i, wh in enumerate((1.0, 0.75, 0.5, 0.0)):
+        w = {"helpful": wh, "harmless": 1.0 - wh}
+        evs += [Evaluation(2 * i, "helpful", "accuracy", 0.5 + 0.4 * wh, run_id=1, weights=w),
+                Evaluation(2 * i + 1, "harmless", "accuracy", 0.5 + 0.4 * (1 - wh), run_id=1, weights=w)]
+    return build_table(evs, {"helpful": "maximize", "harmless": "maximize"}, runs, {})
+
+
+def test_steering_shows_the_reward_vector_of_the_nearest_mixture_and_scores_generations(panel, ctx):
+    from workbench.core.scorers import scorer_registry
+
+    class FakeClient:
+        objectives = ["helpful", "harmless"]
+
+        def set_weights(self, w):
+            pass
+
+        def generate(self, prompt):
+            return "gen-1"
+
+    panel.set_table(mixture_table())
+    pick(panel, "helpful · accuracy", "harmless · accuracy")
+    length = scorer_registry().get("length_tokens")
+    panel.steering.set_source(panel.table, 1, {"harmless": length})
+    ctx.set_inference(FakeClient())
+    box = panel.steering
+    box.sliders["helpful"].setValue(75)
+    box.sliders["harmless"].setValue(25)
+    values, at, distance = box.expected_vector()
+    assert at == {"helpful": 0.75, "harmless": 0.25} and distance == pytest.approx(0.0)
+    assert values == pytest.approx({"helpful · accuracy": 0.8, "harmless · accuracy": 0.6})
+    assert "measured at these weights" in box.vector_label.text()
+    x, y = panel.steer_marker.getData()
+    assert (x[0], y[0]) == pytest.approx((0.8, 0.6))  # the star sits on that mixture's point
+    box.sliders["helpful"].setValue(60)
+    box.sliders["harmless"].setValue(40)  # (0.6, 0.4): nearest evaluated is (0.5, 0.5), distance √0.02
+    values, at, distance = box.expected_vector()
+    assert at == {"helpful": 0.5, "harmless": 0.5} and distance == pytest.approx(0.02 ** 0.5)
+    assert "nearest evaluated mixture" in box.vector_label.text()
+    box.prompt.setText("Say hi")
+    box.generate()
+    box._on_result("gen-1", {"text": "hello there friend"})
+    assert box.generation_label.text() == f"This generation: harmless (length_tokens) = " \
+                                          f"{length('Say hi', 'hello there friend'):.4g}"
+    panel.show_details(1)  # clicking a mixture of the steered run moves the sliders to its weights
+    assert box.weights() == pytest.approx({"helpful": 0.75, "harmless": 0.25})
+    ctx.set_inference(None)
+
+
+def finished_mah_run(ctx, tmp_path):
+    """A finished MAH-DPO run with one checkpoint (step 10) in the real store, as the worker would leave it."""
+    from workbench.core.protocol import encode
+    from workbench.core.run_config import RunConfig
+    from workbench.store.ingest import ingest_events_file
+    from workbench.store.runs import create_run, set_run_status
+
+    run_dir = tmp_path / "run-mah"
+    run_dir.mkdir()
+    cfg = RunConfig(name="mah", model="/models/base", method="mah_dpo", objectives=["helpful", "harmless"],
+                    sweep_points=3, eval_scorers={"harmless": "length_tokens"})
+    run = ctx.db.call_sync(create_run, "mah", cfg.to_dict(), str(run_dir))
+    ckpt = str(run_dir / "checkpoints" / "step-10")
+    (run_dir / "events.jsonl").write_text(encode("checkpoint", str(run.id), step=10, path=ckpt))
+    ctx.db.call_sync(ingest_events_file, run.id, run_dir / "events.jsonl")
+    return ctx.db.call_sync(set_run_status, run.id, "finished", ""), ckpt
+
+
+def test_steer_this_run_loads_its_checkpoint_in_an_inference_worker(qtbot, project_ctx, tmp_path):
+    import sys
+    from pathlib import Path
+
+    from workbench.services.inference_client import InferenceClient
+    from workbench.store.runs import add_evaluation, list_checkpoints
+
+    ctx = project_ctx
+    run, ckpt = finished_mah_run(ctx, tmp_path)
+    ck_id = ctx.db.call_sync(list_checkpoints, run.id)[0].id
+    for wh in (1.0, 0.5, 0.0):
+        for obj, v in (("helpful", 0.5 + 0.4 * wh), ("harmless", 0.9 - 0.4 * wh)):
+            ctx.db.call_sync(add_evaluation, objective=obj, metric="accuracy", value=v, run_id=run.id,
+                             checkpoint_id=ck_id, weights={"helpful": wh, "harmless": 1 - wh})
+    fake = Path(__file__).with_name("fake_inference_worker.py")
+    specs = []
+
+    class Recording(InferenceClient):
+        def start(self, model):
+            specs.append(model)
+            super().start(model)
+
+    panel = TradeoffsPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.steering.client_factory = lambda parent: Recording(parent, command=lambda: (sys.executable, [str(fake)]))
+    qtbot.waitUntil(lambda: len(panel.table.items) == 3, timeout=10_000)
+    middle = next(i for i, it in enumerate(panel.table.items) if it.weights["helpful"] == 0.5)
+    panel.show_details(middle)
+    qtbot.waitUntil(panel.steer_button.isEnabled, timeout=5000)
+    panel.steer_button.click()
+    qtbot.waitUntil(lambda: bool(panel.steering.sliders), timeout=10_000)
+    assert specs == [{"model": "/models/base", "adapter": ckpt}]  # the base model + the checkpoint (heads in it)
+    box = panel.steering
+    assert box.run_id == run.id and set(box.scorers) == {"harmless"}
+    box.set_weights({"helpful": 0.5, "harmless": 0.5})
+    values, at, distance = box.expected_vector()
+    assert distance == pytest.approx(0.0) and values["helpful · accuracy"] == pytest.approx(0.7)
+    panel.shutdown()
+    assert box.own_client is None
+
+
+def test_evaluate_mixtures_runs_the_worker_and_plots_the_ingested_points(qtbot, project_ctx, tmp_path):
+    """A finished MAH-DPO run in a real project; the dialog's grid goes to a `worker eval` process (the fake
+    speaks the protocol), whose events the supervisor ingests into the evaluations table; the panel shows them."""
+    import json as _json
+    import sys
+    from pathlib import Path
+
+    from workbench.services.tradeoffs import mixture_candidates, runs_with_checkpoints
+    from workbench.store.runs import get_run
+    from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog
+
+    ctx = project_ctx
+    run, ckpt = finished_mah_run(ctx, tmp_path)
+    run_dir = Path(run.run_dir)
+    (run_dir / "fake.json").write_text(_json.dumps({"run": str(run.id), "mode": "eval"}))
+    fake = Path(__file__).with_name("fake_worker.py")
+
+    def fake_eval(d, checkpoint, weights):
+        return sys.executable, [str(fake), "--run-dir", str(d), "--checkpoint", checkpoint,
+                                "--weights-json", _json.dumps(weights)]
+
+    ctx.supervisor.eval_command = fake_eval
+    panel = TradeoffsPanel(ctx)
+    qtbot.addWidget(panel)
+    Path(ckpt).mkdir(parents=True)  # the heads saved with the checkpoint name the objectives to mix
+    (Path(ckpt) / "heads.json").write_text(_json.dumps({"objectives": ["harmless", "helpful"], "rank": 4}))
+    ctx.project_path.with_name("scorers.py").write_text("def score_words(prompt, response):\n"
+                                                        "    return len(response.split())\n")
+    candidates = mixture_candidates(ctx.db.call_sync(runs_with_checkpoints))
+    dlg = EvaluateMixturesDialog(candidates, ["helpful", "harmless"])
+    qtbot.addWidget(dlg)
+    assert dlg.points.value() == 3 and dlg.ok.isEnabled() and dlg.objectives() == ["harmless", "helpful"]
+    assert dlg.weights() == [{"harmless": 1.0, "helpful": 0.0}, {"harmless": 0.5, "helpful": 0.5},
+                             {"harmless": 0.0, "helpful": 1.0}]
+    panel.start_evaluation(*dlg.request())
+    assert (run_dir / "scorers.py").is_file()  # the worker sees only its run folder
+    qtbot.waitUntil(lambda: panel.eval_status.text() == "Evaluated 3 mixtures.", timeout=20_000)
+    qtbot.waitUntil(lambda: len(panel.table.items) == 3, timeout=10_000)
+    got = sorted((it.weights["helpful"], it.values["helpful · accuracy"], it.checkpoint_id is not None)
+                 for it in panel.table.items)
+    assert got == [(0.0, pytest.approx(0.5), True), (0.5, pytest.approx(0.7), True), (1.0, pytest.approx(0.9), True)]
+    assert ctx.db.call_sync(get_run, run.id).status == "finished"
+    assert len(panel.scatter.points()) == 3 and panel.view.mask.sum() == 3  # a straight trade-off: all optimal
+
+
+def test_reward_axes_and_mixture_objectives(tmp_path):
+    import json as _json
+
+    from workbench.services.tradeoffs import mixture_objectives, reward_axes
+
+    runs = {1: Run(1, "r", {}, "finished", "/r")}
+    evs = [Evaluation(0, "zeta", "accuracy", 0.6, run_id=1), Evaluation(1, "zeta", "score", 3.0, run_id=1),
+           Evaluation(2, "alpha", "margin", 0.4, run_id=1), Evaluation(3, "", "kl", 0.1, run_id=1)]
+    table = build_table(evs, {"zeta": "maximize", "alpha": "maximize"}, runs, {})
+    # project order (zeta first), a scorer's score over accuracy, the first metric when neither exists
+    assert reward_axes(table) == ["zeta · score", "alpha · margin"]
+    assert "kl" in table.axes  # a metric of no single objective is named alone
+    assert mixture_objectives({"method": "soup", "soup_adapters": {"a": "/x", "b": "/y"}}, ["c"]) == ["a", "b"]
+    assert mixture_objectives({"method": "mah_dpo", "objectives": []}, ["c", "d"]) == ["c", "d"]
+    (tmp_path / "heads.json").write_text(_json.dumps({"objectives": ["x", "y"], "rank": 4, "hidden": 8}))
+    assert mixture_objectives({"method": "mah_dpo", "objectives": ["c"]}, [], tmp_path) == ["x", "y"]  # the heads

@@ -31,6 +31,7 @@ from workbench.services.db_executor import DbExecutor
 ORDERS = {"random": "Random", "in_order": "In order", "active": "Active (smallest margin)",
           "coverage": "Least-covered objective first"}
 RECENT_EXCLUDE = 64  # pairs shown lately that a prefetch must not return again
+MAX_DEFERRED = 8  # keys kept while the next pair is on its way (beyond that the person is not reading)
 
 
 def shown_swapped(annotator_id: int, pair_id: int, seed: int = 0) -> bool:
@@ -128,6 +129,7 @@ class LabelSession(QObject):
         self.row = 0
         self.pending: list[Screen] = []  # screens to show again before new ones (after undo went back)
         self.recent: list[int] = []
+        self.deferred: list[tuple[str, int, str]] = []  # (shown, strength, note) typed before the pair arrived
         self.committed = 0
         self.started_at = time.monotonic()
         self._prefetch: concurrent.futures.Future | None = None
@@ -189,8 +191,14 @@ class LabelSession(QObject):
         self.row = self._first_open_row(screen)
         if not self.pending and (self._prefetch is None or self._prefetch.done()):
             self._prefetch = self._query_next()  # prefetch while the person reads this pair
+        while self.deferred and self.row < len(self.objective_ids):  # keys typed while it was on its way
+            shown, strength, note = self.deferred.pop(0)
+            self._record(screen, shown, strength, note)
+            self.row = self._first_open_row(screen, self.row + 1)
         self.pair_ready.emit(screen)
         self.row_changed.emit(self.row)
+        if self.row >= len(self.objective_ids):  # typed-ahead keys answered this whole pair too
+            self._advance()
 
     def _first_open_row(self, screen: Screen, start: int = 0) -> int:
         for row in range(start, len(self.objective_ids)):
@@ -204,13 +212,29 @@ class LabelSession(QObject):
         screen = self.current
         if screen is None or self.row >= len(self.objective_ids):
             return None
+        action = self._record(screen, shown, strength, note)
+        self._move_on(screen)
+        return action
+
+    def _record(self, screen: Screen, shown: str, strength: int, note: str) -> LabelAction:
         choice = {"left": "b" if screen.swapped else "a", "right": "a" if screen.swapped else "b"}.get(shown, shown)
         action = LabelAction(screen, self.row, self.objective_ids[self.row], choice, strength, note,
                              concurrent.futures.Future())
         self._commit(action)
         self.history.push(action)
-        self._move_on(screen)
         return action
+
+    def awaiting_next(self) -> bool:
+        """The pair on screen is fully answered and the next one is still on its way from the DB thread."""
+        return self.current is not None and self._waiting and self.row >= len(self.objective_ids)
+
+    def defer(self, shown: str, *, strength: int = 2, note: str = "") -> bool:
+        """Keep a key typed while the next pair is on its way; it answers that pair's first open row when the pair
+        arrives (a fast annotator's keys are never dropped). False when MAX_DEFERRED keys are already waiting."""
+        if len(self.deferred) >= MAX_DEFERRED:
+            return False
+        self.deferred.append((shown, strength, note))
+        return True
 
     def _commit(self, action: LabelAction) -> None:
         action.screen.answers[action.row] = action
@@ -237,6 +261,7 @@ class LabelSession(QObject):
     # --- undo / redo ----------------------------------------------------------------------------------------
     def undo(self) -> LabelAction | None:
         """Take back the last label: it is retracted in the store and its pair and row come back on screen."""
+        self.deferred.clear()  # the person is correcting: keys typed ahead no longer mean what they meant
         action = self.history.undo()
         if action is None:
             return None

@@ -16,14 +16,17 @@ that floods the pipe cannot freeze the window.
 
 Stop is cooperative: a `stop` command on stdin, stdin closed (EOF also means stop), then kill after a grace period.
 The worker's pid is written to `run_dir/worker.pid`, so a later session can tell a live worker from a dead one.
+
+Evaluation jobs (`start_eval`: `workbench worker eval --run-dir D --checkpoint C --weights-json [...]`, mo_api.md)
+go through the same machinery: their `eval` events land in the run's events.jsonl and are ingested like a training
+run's. They do not own the run's state: the run keeps the status it had (a failed evaluation does not turn a
+finished run into a failed one; `eval_finished(run_id, reason, error)` tells the panels how it went).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,36 +34,18 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from workbench.core.entities import Run
+from workbench.core.errors import RunError
 from workbench.core.protocol import Message, ProtocolError, decode, encode, metric_values
 from workbench.core.series import SeriesStore
+from workbench.services.worker_process import (PID_FILE, CommandFactory, EvalCommandFactory, eval_command, read_pid,
+                                               store_ingest_events_file, store_set_run_status, worker_command)
 
 FLUSH_MS = 150
 GRACE_MS = 10_000
-_PARSE_BUDGET_S = 0.008
-PID_FILE = "worker.pid"
+_PARSE_BUDGET_S = 0.003  # per pass; the rest waits a turn of the event loop (timers and paints go first)
 EVENTS_FILE = "events.jsonl"
 
-CommandFactory = Callable[[Path], tuple[str, list[str]]]
-
-
-def store_ingest_events_file(s: Any, run_id: int, path: Path) -> Any:
-    """Default DB-thread ingestion (workbench.store.ingest), imported on first use to keep start-up light."""
-    from workbench.store.ingest import ingest_events_file
-
-    return ingest_events_file(s, run_id, path)
-
-
-def store_set_run_status(s: Any, run_id: int, status: str, error: str) -> Any:
-    from workbench.store.runs import set_run_status
-
-    return set_run_status(s, run_id, status, error)
-
-
-def worker_command(run_dir: Path) -> tuple[str, list[str]]:
-    """The program and arguments that run the training worker for `run_dir` (frozen apps re-execute themselves)."""
-    if getattr(sys, "frozen", False):
-        return sys.executable, ["worker", "train", "--run-dir", str(run_dir)]
-    return sys.executable, ["-m", "workbench", "worker", "train", "--run-dir", str(run_dir)]
+__all__ = ["PID_FILE", "EVENTS_FILE", "LiveInfo", "RunSupervisor", "eval_command", "read_pid", "worker_command"]
 
 
 @dataclass
@@ -91,6 +76,7 @@ class _Job:
     parse_scheduled: bool = False
     bad_lines: int = 0
     exit_code: int | None = None  # set when the process has exited (its last lines may still be parsing)
+    kind: str = "train"  # "train" | "eval" (an evaluation of a run's checkpoint; see the module docstring)
 
 
 class RunSupervisor(QObject):
@@ -100,13 +86,16 @@ class RunSupervisor(QObject):
     metrics = Signal(int, object)  # run id, {key: (steps ndarray, values ndarray)} new since the last flush
     run_state_changed = Signal(int, str)  # run id, "running" | "stopping" | "finished" | "stopped" | "failed" | "crashed"
     evaluations_ingested = Signal(int)
+    eval_finished = Signal(int, str, str)  # run id, reason (finished | stopped | failed | crashed), error
     _ingested = Signal(int, object)  # emitted from the DB thread; delivered queued on the GUI thread
 
     def __init__(self, db: Any, parent: QObject | None = None, *, command: CommandFactory = worker_command,
-                 grace_ms: int = GRACE_MS, flush_ms: int = FLUSH_MS) -> None:
+                 grace_ms: int = GRACE_MS, flush_ms: int = FLUSH_MS,
+                 eval_command: EvalCommandFactory = eval_command) -> None:
         super().__init__(parent)
         self.db = db
         self.command = command
+        self.eval_command = eval_command
         self.grace_ms = grace_ms
         # Store functions run on the DB thread; replaceable so the supervisor can be tested on its own.
         self.ingest_events_file = store_ingest_events_file
@@ -164,14 +153,28 @@ class RunSupervisor(QObject):
         if self.is_running(run.id):
             return
         run_dir = self.run_dir(run)
+        self._launch(run, run_dir, self.command(run_dir), "train")
+
+    def start_eval(self, run: Run, checkpoint: str, weights: list[dict[str, float]]) -> None:
+        """Evaluate `checkpoint` of `run` under each mixture in `weights` in an evaluation worker."""
+        if self.is_running(run.id):
+            raise RunError(f"'{run.name}' has a job running: wait for it to end (or stop it) before evaluating")
+        run_dir = self.run_dir(run)
+        self._launch(run, run_dir, self.eval_command(run_dir, checkpoint, weights), "eval")
+
+    def job_kind(self, run_id: int) -> str | None:
+        job = self._jobs.get(run_id)
+        return job.kind if job is not None else None
+
+    def _launch(self, run: Run, run_dir: Path, command: tuple[str, list[str]], kind: str) -> None:
         proc = QProcess(self)
-        program, args = self.command(run_dir)
+        program, args = command
         proc.setProgram(program)
         proc.setArguments(args)
         proc.setWorkingDirectory(str(run_dir))
-        job = _Job(run=run, run_dir=run_dir, process=proc)
+        job = _Job(run=run, run_dir=run_dir, process=proc, kind=kind)
         self._jobs[run.id] = job
-        self._live[run.id] = LiveInfo()
+        self._live[run.id] = LiveInfo(state="evaluating" if kind == "eval" else "starting")
         proc.readyReadStandardOutput.connect(lambda rid=run.id: self._on_stdout(rid))
         proc.readyReadStandardError.connect(lambda rid=run.id: self._on_stderr(rid))
         proc.started.connect(lambda rid=run.id: self._on_started(rid))
@@ -179,7 +182,7 @@ class RunSupervisor(QObject):
         proc.finished.connect(lambda code, status, rid=run.id: self._on_finished(rid, code, status))
         proc.start()
         self._flush_timer.start()
-        self.run_state_changed.emit(run.id, "running")
+        self.run_state_changed.emit(run.id, "evaluating" if kind == "eval" else "running")
 
     def stop(self, run_id: int) -> None:
         """Ask the worker to stop (it saves a checkpoint); kill it if it has not exited after the grace period."""
@@ -354,13 +357,20 @@ class RunSupervisor(QObject):
             pass
         self.flush()
         if self.db.project is not None:
-            fut = self.db.submit(self.set_run_status, run_id, final, error)
+            # An evaluation leaves the run as it was (its worker's `ended` may have been ingested as the run's).
+            status, err = (job.run.status, job.run.error) if job.kind == "eval" else (final, error)
+            fut = self.db.submit(self.set_run_status, run_id, status, err)
             fut.add_done_callback(lambda f, rid=run_id: self._ingested.emit(rid, f))
         job.process.deleteLater()
         del self._jobs[run_id]
         if not self._jobs:
             self._flush_timer.stop()
-        self.run_state_changed.emit(run_id, final)
+        if job.kind == "eval":
+            del self._live[run_id]  # the runs table shows the stored state again
+            self.eval_finished.emit(run_id, final, error)
+            self.run_state_changed.emit(run_id, job.run.status)
+        else:
+            self.run_state_changed.emit(run_id, final)
 
     # --- batching -------------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -408,12 +418,3 @@ def _as_float(value: Any) -> float | None:
 
 def _status_for_reason(reason: str) -> str:
     return reason if reason in ("finished", "stopped", "failed", "crashed") else "crashed"
-
-
-def read_pid(run_dir: Path) -> int | None:
-    try:
-        return int((run_dir / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-

@@ -14,7 +14,9 @@ projects.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ import numpy as np
 from workbench.core.entities import Checkpoint, Evaluation, Run
 from workbench.core.pareto import front_order, hypervolume, non_dominated
 
+SCORERS_FILE = "scorers.py"  # the project's own scorers, next to the project file (mo_api.md)
 # Metrics where smaller is better whatever the objective's own direction.
 MINIMIZED_METRICS = frozenset({"kl", "length", "loss", "perplexity", "ppl"})
 
@@ -44,6 +47,8 @@ class Table:
     items: list[Item]
     axes: list[str]
     directions: dict[str, str]
+    objectives: list[str] = field(default_factory=list)  # the project's objectives, in its order
+    run_names: dict[int, str] = field(default_factory=dict)
 
     def matrix(self, axes: list[str]) -> np.ndarray:
         """[N, len(axes)] values with NaN where an item lacks an axis."""
@@ -52,7 +57,40 @@ class Table:
 
 
 def axis_name(ev: Evaluation) -> str:
-    return f"{ev.objective} · {ev.metric}"
+    """"helpful · accuracy"; a metric of no single objective (kl, length) is named alone."""
+    return f"{ev.objective} · {ev.metric}" if ev.objective else ev.metric
+
+
+def reward_axes(table: Table) -> list[str]:
+    """One axis per objective, the component of its reward vector (mo_api.md): "<objective> · score" when a
+    scorer rated it, else "<objective> · accuracy" (held-out implicit-reward accuracy), else its first metric;
+    in the project's objective order."""
+    by_objective: dict[str, list[str]] = {}
+    for axis in table.axes:
+        objective, sep, metric = axis.partition(" · ")
+        if sep:
+            by_objective.setdefault(objective, []).append(metric)
+    order = {o: i for i, o in enumerate(table.objectives)}
+    out = []
+    for objective in sorted(by_objective, key=lambda o: (order.get(o, len(order)), o)):
+        metrics = by_objective[objective]
+        metric = next((m for m in ("score", "accuracy") if m in metrics), metrics[0])
+        out.append(f"{objective} · {metric}")
+    return out
+
+
+def nearest_mixture(table: Table, run_id: int, weights: dict[str, float]) -> tuple[Item, float] | None:
+    """The evaluated mixture of `run_id` closest (Euclidean, over the union of objectives) to `weights`, and the
+    distance: what the steering box shows as the reward vector to expect at those weights."""
+    best: tuple[Item, float] | None = None
+    for item in table.items:
+        if item.run_id != run_id or not item.weights:
+            continue
+        keys = set(item.weights) | set(weights)
+        d = float(np.sqrt(sum((item.weights.get(k, 0.0) - weights.get(k, 0.0)) ** 2 for k in keys)))
+        if best is None or d < best[1]:
+            best = (item, d)
+    return best
 
 
 def build_table(evaluations: list[Evaluation], directions: dict[str, str], runs: dict[int, Run],
@@ -72,7 +110,8 @@ def build_table(evaluations: list[Evaluation], directions: dict[str, str], runs:
         if axis not in axis_dirs:
             minimize = ev.metric.lower() in MINIMIZED_METRICS
             axis_dirs[axis] = "minimize" if minimize else directions.get(ev.objective, "maximize")
-    return Table(list(items.values()), sorted(axis_dirs), axis_dirs)
+    return Table(list(items.values()), sorted(axis_dirs), axis_dirs, list(directions),
+                 {rid: run.name for rid, run in runs.items()})
 
 
 def _label(ev: Evaluation, runs: dict[int, Run], checkpoints: dict[int, Checkpoint]) -> str:
@@ -108,3 +147,93 @@ def front_view(points: np.ndarray, directions: list[str]) -> FrontView:
     ref = np.array([good[:, m].min() if d == "maximize" else good[:, m].max() for m, d in enumerate(directions)])
     return FrontView(pts, non_dominated(pts, directions), front_order(pts, directions), ref,
                      hypervolume(good, ref, directions))
+
+
+# --- mixtures to evaluate --------------------------------------------------------------------------------------
+MIXTURE_METHODS = ("mah_dpo", "soup")
+
+
+def mixture_objectives(config: dict[str, Any], project_objectives: list[str], checkpoint_dir: Path | None = None
+                       ) -> list[str]:
+    """The objectives a run's mixtures weigh: a soup's ingredients; for MAH-DPO the heads saved with the checkpoint
+    (heads.json), else the objectives it was trained on."""
+    if config.get("method") == "soup":
+        return list(config.get("soup_adapters") or {})
+    heads = checkpoint_dir / "heads.json" if checkpoint_dir is not None else None
+    if heads is not None and heads.is_file():
+        try:
+            return [str(o) for o in json.loads(heads.read_text(encoding="utf-8"))["objectives"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an unreadable heads file: fall back to the run's settings (the worker will say what is wrong)
+    return list(config.get("objectives") or config.get("weights") or project_objectives)
+
+
+def provide_run_scorers(project_path: Path | None, run_dir: Path) -> None:
+    """A worker sees only its run folder: copy the project's scorers.py there unless the run has its own (a run
+    keeps the scorers it was trained with) — as `workbench eval` does (cli/eval_cmd.provide_scorers)."""
+    source = project_path.with_name(SCORERS_FILE) if project_path is not None else None
+    if source is not None and source.is_file() and not (run_dir / SCORERS_FILE).exists():
+        shutil.copyfile(source, run_dir / SCORERS_FILE)
+
+
+def runs_with_checkpoints(s: Any) -> list[tuple[Run, list[Checkpoint]]]:
+    """Every run with its checkpoints, oldest run first (DB thread; the store is imported on first use)."""
+    from workbench.store.runs import list_checkpoints, list_runs
+
+    return [(run, list_checkpoints(s, run.id)) for run in list_runs(s)]
+
+
+def mixture_candidates(runs: list[tuple[Run, list[Checkpoint]]]) -> list[tuple[Run, list[Checkpoint]]]:
+    """Runs whose mixtures can be evaluated: finished or stopped MAH-DPO runs with a checkpoint, and soups."""
+    out = []
+    for run, checkpoints in runs:
+        method = (run.config or {}).get("method")
+        if method not in MIXTURE_METHODS or run.status not in ("finished", "stopped"):
+            continue
+        if checkpoints or method == "soup":
+            out.append((run, checkpoints))
+    return out
+
+
+def load_objective_names(s) -> list[str]:
+    from workbench.store.objectives import list_objectives
+
+    return [o.name for o in list_objectives(s)]
+
+
+def project_scorers(project_path: Path | None) -> tuple[Any, str]:
+    """The scorer registry (built-ins + the project's scorers.py) and, when that file could not be loaded, why
+    (then the registry holds the built-ins only). Loading runs the user's file: call it on the DB thread."""
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.scorers import ScorerRegistry, builtin_scorers, scorer_registry
+
+    user_file = project_path.with_name(SCORERS_FILE) if project_path is not None else None
+    try:
+        return scorer_registry(user_file), ""
+    except WorkbenchError as exc:
+        return ScorerRegistry(builtin_scorers()), str(exc)
+
+
+def scorer_names(project_path: Path | None) -> tuple[list[str], str]:
+    """Names the New Run dialog offers, and the problem with the project's scorers.py ("" when none)."""
+    registry, problem = project_scorers(project_path)
+    return registry.names(), problem
+
+
+def load_scorers(project_path: Path | None, eval_scorers: dict[str, str]) -> dict[str, Any]:
+    """objective -> Scorer for a run's eval_scorers; names no longer defined are skipped (the run's own
+    evaluation reported them)."""
+    registry, _ = project_scorers(project_path)
+    return {o: registry.get(n) for o, n in eval_scorers.items() if n in registry}
+
+
+def steering_spec(run: Run, checkpoint_path: str) -> dict[str, Any]:
+    """What the inference worker loads to steer `run`: its base model plus the checkpoint (MAH-DPO heads are in
+    it) or, for a soup, its ingredient adapters."""
+    cfg = run.config or {}
+    spec = {k: cfg[k] for k in ("model", "gguf_file", "revision", "trust_remote_code") if cfg.get(k)}
+    if cfg.get("method") == "soup" and not checkpoint_path:
+        spec["soup_adapters"] = dict(cfg.get("soup_adapters") or {})
+    else:
+        spec["adapter"] = checkpoint_path
+    return spec

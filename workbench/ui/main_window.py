@@ -216,8 +216,11 @@ class MainWindow(QMainWindow):
         self._update_jobs()
 
     def _update_jobs(self) -> None:
-        n = len(self.ctx.supervisor.running_ids())
-        self.jobs_label.setText(f"{n} training job{'s' if n != 1 else ''} running" if n else "No jobs running")
+        sup = self.ctx.supervisor
+        kinds = [sup.job_kind(rid) for rid in sup.running_ids()]
+        parts = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in
+                 (("training job", kinds.count("train")), ("evaluation", kinds.count("eval"))) if n]
+        self.jobs_label.setText(" · ".join(parts) + " running" if parts else "No jobs running")
 
     # --- import / export, drag and drop ----------------------------------------------------------------------
     def start_import(self, paths: list[str] | None) -> None:
@@ -296,8 +299,8 @@ class MainWindow(QMainWindow):
         """Ask whether to stop `n` running jobs; False keeps the window open. (Tests replace this method.)"""
         answer = QMessageBox.question(
             self, "Training jobs are running",
-            f"{n} training job{'s are' if n != 1 else ' is'} still running. Quit and stop "
-            f"{'them' if n != 1 else 'it'}? A stopped run saves a checkpoint and can be resumed from the Runs panel.",
+            f"{n} job{'s are' if n != 1 else ' is'} still running. Quit and stop {'them' if n != 1 else 'it'}? "
+            "A stopped training run saves a checkpoint and can be resumed from the Runs panel.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Yes
 

@@ -6,6 +6,7 @@ QStyleHints.setColorScheme (Qt ≥ 6.8). Plots read the palette so they follow t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -46,9 +47,28 @@ def apply_theme(app: QApplication, theme: str = "system") -> None:
     if hasattr(hints, "setColorScheme"):
         hints.setColorScheme(scheme)
     dark = theme == "dark" or (theme == "system" and hints.colorScheme() == Qt.ColorScheme.Dark)
+    set_dark(app, dark)
+    app.setStyleSheet(stylesheet())
+
+
+def set_dark(app: QApplication, dark: bool) -> None:
     # Fusion's standard palette is light on some platforms whatever the scheme, so dark is set explicitly.
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
-    app.setStyleSheet(stylesheet())
+
+
+def follow_system_scheme(app: QApplication, current_theme: Callable[[], str]) -> Callable | None:
+    """Switch light/dark when the operating system does, while the user's choice is "system" (Qt reports the
+    change through QStyleHints.colorSchemeChanged, Qt >= 6.5). Plots built later read the new palette."""
+    hints = QGuiApplication.styleHints()
+    if not hasattr(hints, "colorSchemeChanged"):
+        return None
+
+    def changed(scheme: Qt.ColorScheme) -> None:
+        if current_theme() == "system":
+            set_dark(app, scheme == Qt.ColorScheme.Dark)
+
+    hints.colorSchemeChanged.connect(changed)
+    return changed  # the connected slot (to disconnect it)
 
 
 def dark_palette() -> QPalette:

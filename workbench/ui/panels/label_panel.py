@@ -294,6 +294,8 @@ class LabelPanel(QWidget):
             return False
         row, before = s.row, s.current
         self._key_t0 = time.perf_counter()
+        if s.awaiting_next():  # typed ahead: answered on the next pair as soon as it is shown
+            return s.defer(shown, strength=self.rows.pending_strength, note=self.pending_note)
         action = s.answer(shown, strength=self.rows.pending_strength, note=self.pending_note)
         if action is None:
             self._key_t0 = None

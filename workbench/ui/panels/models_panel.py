@@ -347,12 +347,19 @@ class ModelsPanel(QWidget):
         if request == self.request:
             self.request = None
             self._update_buttons()
+            if data.get("error"):
+                self.status.setText(f"Generation failed: {data['error']}")
         elif request in self.batch:
             prompt, settings = self.batch.pop(request)
-            self.collected.setdefault(prompt, []).append((str(data.get("text", "")), settings))
+            if data.get("error"):  # a failed sample is reported, never stored as an empty candidate
+                self.status.setText(f"A candidate could not be generated: {data['error']}")
+                data = {}
+            if data.get("text"):
+                self.collected.setdefault(prompt, []).append((str(data["text"]), settings))
             if not any(p == prompt for p, _ in self.batch.values()):
-                outputs = self.collected.pop(prompt)
-                run_task(self._store(prompt, outputs), self, "Could not store the candidates")
+                outputs = self.collected.pop(prompt, [])
+                if outputs:
+                    run_task(self._store(prompt, outputs), self, "Could not store the candidates")
 
     def generate_candidates(self) -> None:
         prompts = [p.strip() for p in self.prompt.toPlainText().splitlines() if p.strip()]

@@ -21,10 +21,13 @@ from workbench.core.entities import Run
 from workbench.core.protocol import Message
 from workbench.core.run_config import RunConfig
 from workbench.services.context import AppContext
+from workbench.services.tradeoffs import runs_with_checkpoints, scorer_names
+from workbench.ui.dialogs.agreement_dialog import EPSILON_KEY, EPSILON_PROJECT_KEY
 from workbench.ui.dialogs.new_run_dialog import NewRunDialog
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.widgets.log_view import LogView, format_event, read_log_lines
 from workbench.ui.widgets.metric_plots import MetricPlots
+from workbench.ui.widgets.objective_sources import AdapterChoice
 from workbench.ui.widgets.run_table import PROGRESS_COL, ProgressDelegate, RunTableModel
 
 RESUMABLE = ("created", "stopped", "crashed", "failed")
@@ -40,6 +43,11 @@ def load_overview(s) -> tuple[list[Run], list[str], list[str], int]:
 
     return (list_runs(s), [o.name for o in list_objectives(s)], [m.location for m in list_models(s)],
             int(count_pairs(s)))
+
+
+def load_checkpoints(s) -> list[tuple[Run, list]]:
+    """Runs that saved checkpoints, with them (the adapters a soup or MODPO can reuse)."""
+    return [(run, cks) for run, cks in runs_with_checkpoints(s) if cks]
 
 
 def load_metrics(s, run_id: int) -> dict[str, tuple[list[int], list[float]]]:
@@ -72,6 +80,8 @@ class RunsPanel(QWidget):
         self.objectives: list[str] = []
         self.models: list[str] = []
         self.train_pairs = 0
+        self.checkpoints: list[tuple[Run, list]] = []  # runs with their checkpoints (adapters for soups / MODPO)
+        self.scorers: tuple[list[str], str] = ([], "")  # scorer names, problem with the project's scorers.py
         self.dialog: NewRunDialog | None = None
         self._loaded_history: set[int] = set()
         self._logs: dict[int, list[str]] = {}
@@ -160,6 +170,9 @@ class RunsPanel(QWidget):
         self.model.set_runs(runs)
         self.select_runs(selected)
         self._update_actions()
+        # What the New Run dialog offers as soup ingredients, MODPO margins and evaluation scorers.
+        self.checkpoints = await self.ctx.db.call(load_checkpoints)
+        self.scorers = await self.ctx.db.call_plain(scorer_names, self.ctx.project_path)
 
     def _on_data_changed(self, what: str) -> None:
         if what in ("runs", "objectives", "models", "pairs"):
@@ -237,12 +250,50 @@ class RunsPanel(QWidget):
         self.kill_action.setEnabled(any(r.id in running for r in runs))
         self.clone_action.setEnabled(len(runs) == 1 and _valid(runs[0]))
 
+    def saved_epsilon(self) -> float | None:
+        """The label-flip rate the agreement dialog saved for this project (None when there is none)."""
+        value = self.ctx.settings.value(EPSILON_KEY, None)
+        source = str(self.ctx.settings.value(EPSILON_PROJECT_KEY, "") or "")
+        if value in (None, "") or (source and source != str(self.ctx.project_path or "")):
+            return None
+        try:
+            eps = float(value)
+        except (TypeError, ValueError):
+            return None
+        return eps if 0.0 <= eps < 0.5 else None
+
+    def adapter_choices(self, with_checkpoints: list[tuple[Run, list]]) -> list[AdapterChoice]:
+        """Every checkpoint of an earlier run, as an absolute adapter folder."""
+        out = []
+        for run, checkpoints in with_checkpoints:
+            cfg = run.config or {}
+            trained = tuple(cfg.get("objectives") or ())
+            for ck in checkpoints:
+                path = Path(ck.path)
+                if not path.is_absolute():
+                    path = self.sup.run_dir(run) / path
+                out.append(AdapterChoice(f"{run.name} @ step {ck.step}", str(path), trained, run.id, ck.step))
+        return out
+
     def new_run(self, initial: RunConfig | None = None) -> NewRunDialog | None:
+        """Open the New Run dialog (a fresh config, or `initial` when cloning) once its choices are loaded."""
         if self.ctx.project is None:
             show_error(self, "New run", "Open or create a project first (File ▸ Open Project).")
             return None
-        initial = initial or RunConfig(name=f"run-{len(self.model.runs) + 1}")
-        dlg = NewRunDialog(self.objectives, self.models, train_pairs=self.train_pairs, initial=initial, parent=self)
+        note = ""
+        if initial is None:
+            initial = RunConfig(name=f"run-{len(self.model.runs) + 1}")
+            eps = self.saved_epsilon()
+            if eps is not None:
+                initial = dataclasses.replace(initial, label_smoothing=eps)
+                note = (f"ε (label smoothing) = {eps:g}: the label-flip rate estimated from annotator agreement "
+                        "(Label ▸ Agreement). The cdpo, robust, exo_pair and aot losses use it.")
+        scorers, scorer_error = self.scorers
+        if scorer_error:
+            note = (note + "\n" if note else "") + f"Project scorers not loaded: {scorer_error}"
+        dlg = NewRunDialog(self.objectives, self.models, train_pairs=self.train_pairs, initial=initial,
+                           adapters=self.adapter_choices(self.checkpoints), scorers=scorers, epsilon_note=note,
+                           parent=self)
         dlg.accepted.connect(lambda: self.launch(dlg.config()))
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dlg.open()

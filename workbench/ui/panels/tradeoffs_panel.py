@@ -4,25 +4,36 @@ weight sliders that steer a loaded multi-objective model (DESIGN.md §6).
 
 The math lives in workbench.core.pareto and workbench.services.tradeoffs (reference point documented there); this
 module only draws. Data reloads when evaluations or runs change (ctx.data_changed).
+
+"Evaluate mixtures…" scores a finished MAH-DPO run's (or a soup's) weight grid in an evaluation worker started
+through the RunSupervisor; its `eval` events are ingested like a training run's and the points appear as they
+arrive. "Steer this run" loads the clicked point's checkpoint (heads included) or soup in an inference worker for
+the sliders; the point nearest to the slider weights is marked on the scatter.
 """
 
 from __future__ import annotations
 
-import html
-import json
+import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QTextBrowser, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QTextBrowser,
+                               QVBoxLayout, QWidget)
 
+from workbench.core.entities import Run
 from workbench.services.context import AppContext
-from workbench.services.tradeoffs import FrontView, Item, Table, build_table, front_view
-from workbench.ui.errors import run_task
+from workbench.services.inference_client import InferenceClient
+from workbench.services.tradeoffs import (MIXTURE_METHODS, FrontView, Item, Table, build_table, front_view,
+                                          load_objective_names, load_scorers, mixture_candidates,
+                                          provide_run_scorers, reward_axes, runs_with_checkpoints, steering_spec)
+from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog
+from workbench.ui.errors import run_task, show_error
 from workbench.ui.theme import plot_colors, series_color
 from workbench.ui.widgets.parallel_coords import ParallelCoordinates
+from workbench.ui.widgets.point_details import details_html
 from workbench.ui.widgets.steering import SteeringBox
 
 FRONT_COLOR = "#D55E00"
@@ -73,11 +84,30 @@ class TradeoffsPanel(QWidget):
                                            symbolPen=pg.mkPen(FRONT_COLOR, width=2), symbolBrush=None)
         self.plot.addItem(self.front_curve)
         self.plot.addItem(self.scatter)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=fg)
         self.details = QTextBrowser()
         self.details.setPlaceholderText("Click a point to see its run, settings, weights and sample generations.")
+        self.steer_marker = pg.ScatterPlotItem(size=22, symbol="star", brush=None,
+                                               pen=pg.mkPen(FRONT_COLOR, width=2))
+        self.plot.addItem(self.steer_marker)
         self.parallel = ParallelCoordinates()
-        self.steering = SteeringBox(ctx)
+        self.steering = SteeringBox(ctx, client_factory=lambda parent: InferenceClient(parent))
+        self.steering.weights_changed.connect(lambda _w: self._mark_steered())
+        self.steer_button = QPushButton("Steer this run")
+        self.steer_button.setToolTip("Load the clicked point's checkpoint (with its objective heads) or soup in an "
+                                     "inference worker and steer it with the sliders below.")
+        self.steer_button.setEnabled(False)
+        self.steer_button.clicked.connect(self.steer_selected)
+        self.eval_button = QPushButton("Evaluate mixtures…")
+        self.eval_button.setToolTip("Score a finished MAH-DPO run or soup on a grid of weight vectors.")
+        self.eval_button.clicked.connect(self.evaluate_mixtures)
+        self.eval_status = QLabel("")
+        self.eval_status.setObjectName("hint")
+        self.eval_dialog: EvaluateMixturesDialog | None = None
+        self._eval_counts: dict[int, int] = {}
         self._build()
+        ctx.supervisor.event.connect(self._on_worker_event)
+        ctx.supervisor.eval_finished.connect(self._on_eval_finished)
         ctx.data_changed.connect(self._on_data_changed)
         ctx.project_changed.connect(self.reload)
         self.reload()
@@ -89,6 +119,9 @@ class TradeoffsPanel(QWidget):
         pickers.addWidget(QLabel("Y"))
         pickers.addWidget(self.y_combo, 1)
         pickers.addWidget(self.hv_label)
+        pickers.addStretch(0)
+        pickers.addWidget(self.eval_status)
+        pickers.addWidget(self.eval_button)
         views = QTabWidget()
         views.addTab(self.plot, "Scatter")
         views.addTab(self.parallel, "Parallel coordinates")
@@ -100,7 +133,12 @@ class TradeoffsPanel(QWidget):
         lay.addWidget(self.empty_label)
         lay.addWidget(views, 1)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.details)
+        top = QWidget()
+        top_lay = QVBoxLayout(top)
+        top_lay.setContentsMargins(0, 0, 0, 0)
+        top_lay.addWidget(self.details, 1)
+        top_lay.addWidget(self.steer_button)
+        right.addWidget(top)
         right.addWidget(self.steering)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -108,12 +146,26 @@ class TradeoffsPanel(QWidget):
         split.setSizes([760, 420])
         QVBoxLayout(self).addWidget(split)
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        """Light/dark switched: the plots take the new palette's colours and redraw."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            bg, fg = plot_colors()
+            for widget in (self.plot, self.parallel):
+                widget.setBackground(bg)
+                for axis in ("left", "bottom"):
+                    widget.getAxis(axis).setTextPen(fg)
+            self.parallel.fg = fg
+            self.legend.setLabelTextColor(fg)
+            self.set_table(self.table)
+
     def shortcut_help(self) -> list[tuple[str, str]]:
         return [("Click a point", "Show its run, settings, weights and samples"),
                 ("Mouse wheel / drag", "Zoom / pan the scatter"), ("Enter (in the prompt)", "Generate")]
 
     # --- data -------------------------------------------------------------------------------------------------
     def reload(self) -> None:
+        self.eval_button.setEnabled(self.ctx.project is not None)
         if self.ctx.project is None:
             self.set_table(Table([], [], {}))
             return
@@ -136,13 +188,30 @@ class TradeoffsPanel(QWidget):
             combo.addItems([f"{a} ({'↑' if table.directions[a] == 'maximize' else '↓'})" for a in table.axes])
             combo.blockSignals(False)
         labels = [self.x_combo.itemText(i) for i in range(self.x_combo.count())]
-        self.x_combo.setCurrentIndex(labels.index(keep_x) if keep_x in labels else 0)
-        self.y_combo.setCurrentIndex(labels.index(keep_y) if keep_y in labels else min(1, len(labels) - 1))
+        rewards = [table.axes.index(a) for a in reward_axes(table)]  # by default: two objectives' rewards
+        default_x, default_y = (rewards + [0, min(1, len(labels) - 1)])[:2] if len(rewards) < 2 else rewards[:2]
+        self.x_combo.setCurrentIndex(labels.index(keep_x) if keep_x in labels else default_x)
+        self.y_combo.setCurrentIndex(labels.index(keep_y) if keep_y in labels else default_y)
         runs = sorted({it.run_id for it in table.items if it.run_id is not None})
         self._group = {rid: i for i, rid in enumerate(runs)}
+        self._fill_legend(runs, any(it.weights for it in table.items))
         self.empty_label.setVisible(not table.items)
         self.redraw()
         self._draw_parallel()
+        self.steering.set_source(table, None, self.steering.scorers)
+
+    def _fill_legend(self, runs: list[int], with_mixtures: bool) -> None:
+        """A colour per run; squares are mixtures, circles checkpoints; the line is the front."""
+        self.legend.clear()
+        for rid in runs:
+            color = series_color(self._group[rid])
+            self.legend.addItem(pg.ScatterPlotItem(brush=color, pen=pg.mkPen(color.darker(130)), symbol="o"),
+                                self.table.run_names.get(rid, f"run {rid}"))
+        if with_mixtures:
+            self.legend.addItem(pg.ScatterPlotItem(brush=None, pen=pg.mkPen(plot_colors()[1]), symbol="s"),
+                                "mixture")
+        if runs:
+            self.legend.addItem(self.front_curve, "non-dominated")
 
     def axes(self) -> tuple[str, str] | None:
         if not self.table.axes:
@@ -177,9 +246,27 @@ class TradeoffsPanel(QWidget):
         self.plot.setLabel("bottom", self.x_combo.currentText())
         self.plot.setLabel("left", self.y_combo.currentText())
         self.hv_label.setText(f"Hypervolume: {view.hypervolume:.4g}")
+        self._mark_steered()
+
+    def _mark_steered(self) -> None:
+        """A star on the evaluated mixture nearest to the steering sliders' weights."""
+        found = self.steering.expected_vector()
+        axes = self.axes()
+        if found is None or axes is None:
+            self.steer_marker.setData([])
+            return
+        values = found[0]
+        if all(a in values for a in axes):
+            self.steer_marker.setData([values[axes[0]]], [values[axes[1]]])
+        else:
+            self.steer_marker.setData([])
+
+    def parallel_axes(self) -> list[str]:
+        """Parallel coordinates: one axis per objective (its reward) plus the shared kl / length axes."""
+        return reward_axes(self.table) + [a for a in self.table.axes if " · " not in a]
 
     def _draw_parallel(self) -> None:
-        axes = self.table.axes
+        axes = self.parallel_axes()
         self.views.setTabEnabled(1, len(axes) >= 3)
         if len(axes) < 3 or not self.table.items:
             self.parallel.set_data(np.zeros((0, len(axes))), axes, [], np.zeros(0, bool), [])
@@ -205,6 +292,9 @@ class TradeoffsPanel(QWidget):
         on_front = bool(self.view is not None and self.view.mask[index])
         self.details.setHtml(details_html(item, self.table, on_front, {}))
         self._details_index = index
+        self.steer_button.setEnabled(False)
+        if item.weights and self.steering.run_id == item.run_id:
+            self.steering.set_weights(item.weights)
         if item.run_id is not None and self.ctx.project is not None:
             run_task(self._add_run_config(index, item, on_front), self, "Could not load the run's settings")
 
@@ -214,36 +304,76 @@ class TradeoffsPanel(QWidget):
         run = await self.ctx.db.call(get_run, item.run_id)
         if run is not None and self._details_index == index:
             self.details.setHtml(details_html(item, self.table, on_front, dict(run.config)))
+            self._clicked_run = run
+            self.steer_button.setEnabled(dict(run.config).get("method") in MIXTURE_METHODS)
 
+    # --- steering and evaluating mixtures ---------------------------------------------------------------------
+    def steer_selected(self) -> None:
+        """Load the clicked point's run (at the point's checkpoint, else its latest) for the steering sliders."""
+        run = getattr(self, "_clicked_run", None)
+        if run is None or not 0 <= self._details_index < len(self.table.items):
+            return
+        run_task(self._steer(run, self.table.items[self._details_index]), self, "Could not load the run to steer")
 
-SETTINGS_SHOWN = ("method", "model", "losses", "beta", "learning_rate", "lora_r", "max_steps", "epochs", "objectives",
-                  "weights")
+    async def _steer(self, run: Run, item: Item) -> None:
+        runs = await self.ctx.db.call(runs_with_checkpoints)
+        checkpoints = next((cks for r, cks in runs if r.id == run.id), [])
+        chosen = next((c for c in checkpoints if c.id == item.checkpoint_id), checkpoints[-1] if checkpoints else None)
+        path = ""
+        if chosen is not None:
+            p = Path(chosen.path)
+            path = str(p if p.is_absolute() else self.ctx.supervisor.run_dir(run) / p)
+        scorers = await self.ctx.db.call_plain(load_scorers, self.ctx.project_path,
+                                               dict(run.config.get("eval_scorers") or {}))
+        self.steering.set_source(self.table, run.id, scorers)
+        self.steering.load_run(run.id, steering_spec(run, path), run.name)
 
+    def evaluate_mixtures(self) -> EvaluateMixturesDialog | None:
+        if self.ctx.project is None:
+            show_error(self, "Evaluate mixtures", "Open a project first (File ▸ Open Project).")
+            return None
+        run_task(self._open_eval_dialog(), self, "Could not list the runs to evaluate")
+        return None
 
-def details_html(item: Item, table: Table, on_front: bool, config: dict) -> str:
-    """The details pane of one point: values, weights, run settings and sample generations (if stored)."""
-    esc = html.escape
-    parts = [f"<h3>{esc(item.label)}</h3>", "<p><b>On the front</b></p>" if on_front else ""]
-    rows = "".join(f"<tr><td>{esc(a)}</td><td>&nbsp;<b>{item.values[a]:.4g}</b></td></tr>"
-                   for a in table.axes if a in item.values)
-    parts.append(f"<table>{rows}</table>")
-    if item.weights:
-        mix = ", ".join(f"{esc(k)}: {v:.2f}" for k, v in sorted(item.weights.items()))
-        parts.append(f"<p><b>Mixture weights</b>: {mix}</p>")
-    if config:
-        conf = "".join(f"<tr><td>{esc(k)}</td><td>&nbsp;{esc(json.dumps(config[k]))}</td></tr>"
-                       for k in SETTINGS_SHOWN if k in config)
-        parts.append(f"<p><b>Run settings</b></p><table>{conf}</table>")
-    samples = item.produced_by.get("samples") or item.produced_by.get("generations") or []
-    if samples:
-        parts.append("<p><b>Sample generations</b></p>")
-        for s in samples[:5]:
-            if isinstance(s, dict):
-                prompt, text = s.get("prompt", ""), s.get("text") or s.get("response") or s.get("completion", "")
-                parts.append(f"<p><i>{esc(str(prompt))}</i><br>{esc(str(text))}</p>")
-            else:
-                parts.append(f"<p>{esc(str(s))}</p>")
-    extra = {k: v for k, v in item.produced_by.items() if k not in ("samples", "generations")}
-    if extra:
-        parts.append(f"<p><b>Evaluated by</b>: {esc(json.dumps(extra)[:400])}</p>")
-    return "".join(parts)
+    async def _open_eval_dialog(self) -> None:
+        candidates = [(dataclasses.replace(run, run_dir=str(self.ctx.supervisor.run_dir(run))), cks)
+                      for run, cks in mixture_candidates(await self.ctx.db.call(runs_with_checkpoints))]
+        objectives = await self.ctx.db.call(load_objective_names)
+        dlg = EvaluateMixturesDialog(candidates, objectives, self)
+        dlg.accepted.connect(lambda: self.start_evaluation(*dlg.request()) if dlg.request() else None)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        self.eval_dialog = dlg
+
+    def start_evaluation(self, run: Run, checkpoint: str, weights: list[dict[str, float]]) -> None:
+        """Launch the evaluation worker for `weights` on `checkpoint` of `run` through the supervisor."""
+        try:
+            provide_run_scorers(self.ctx.project_path, self.ctx.supervisor.run_dir(run))
+            self.ctx.supervisor.start_eval(run, checkpoint, weights)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, "Could not start the evaluation", exc)
+            return
+        self._eval_counts[run.id] = 0
+        self._eval_totals = {**getattr(self, "_eval_totals", {}), run.id: len(weights)}
+        self.eval_status.setText(f"Evaluating {len(weights)} mixtures of {run.name}…")
+
+    def _on_worker_event(self, run_id: int, msg) -> None:
+        if msg.type != "eval" or self.ctx.supervisor.job_kind(run_id) != "eval":
+            return
+        self._eval_counts[run_id] = self._eval_counts.get(run_id, 0) + 1
+        total = getattr(self, "_eval_totals", {}).get(run_id, 0)
+        self.eval_status.setText(f"Evaluated {self._eval_counts[run_id]}/{total} mixtures…")
+
+    def _on_eval_finished(self, run_id: int, reason: str, error: str) -> None:
+        done = self._eval_counts.pop(run_id, 0)
+        if reason == "finished":
+            self.eval_status.setText(f"Evaluated {done} mixtures.")
+        else:
+            self.eval_status.setText(f"Evaluation {reason} after {done} mixtures.")
+            if reason in ("failed", "crashed"):
+                show_error(self, "The evaluation did not finish", error or f"the evaluation worker {reason}; "
+                           "see the run's log in the Runs panel")
+        self.reload()
+
+    def shutdown(self) -> None:
+        self.steering.close_own()

@@ -4,7 +4,10 @@ as a faint shadow (MLflow #2720's ask; TensorBoard's debiased EMA from workbench
 Redraws happen on a QTimer (REDRAW_MS), never once per message (DESIGN.md §3): each tick compares every series'
 `version` with the one last drawn and calls setData only for series that changed. Curves use
 `setDownsampling(auto=True, method="peak")` and `setClipToView(True)` with float64 x (pyqtgraph discussion #2710:
-searchsorted on int x against a float bound is 10⁴× slower), so a curve of a million points stays interactive.
+searchsorted on int x against a float bound is 10⁴× slower). A curve longer than ENVELOPE_ABOVE points that follows
+the whole run is handed to pyqtgraph as its min/max envelope (`peak_envelope`, two numpy reductions per redraw):
+pyqtgraph would otherwise re-check, bound and decimate every one of 10⁶ points on each paint. Zooming in by hand
+switches that plot to every point (clip-to-view keeps it cheap), so the detail is still there.
 
 Groups (SeriesStore.group_by_prefix): "rewards", "logps", "eval", one per objective prefix; keys without a prefix
 ("loss", "grad_norm", ...) get a plot each, since their scales have nothing in common.
@@ -16,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
 
@@ -28,7 +31,11 @@ MIN_TICK_MS = 30
 SPARE_DELAY_MS = REDRAW_MS // 2  # build a spare plot between two redraws, not right after one
 SPARE_POOL = 4  # plots built ahead when runs are selected (the usual first groups: loss, rewards, logps, ...)
 SHADOW_ALPHA = 60
+ENVELOPE_ABOVE = 20_000  # points: a longer curve that follows the whole run is drawn as its min/max envelope
+ENVELOPE_BINS = 4096  # envelope resolution: 2 strokes per bin, several per pixel column at any window size
 _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+_PALETTE_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+_DASH_GLYPHS = ("——", "– –", "···", "–·–")  # how each of _STYLES reads in a title
 # Order in which groups appear: training loss first, then the TRL reward/logp families, evaluation last.
 _FIRST = ("loss", "rewards", "logps", "grad_norm", "learning_rate")
 
@@ -61,6 +68,22 @@ class _Curve:
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
         self.drawn: tuple[int, float] | None = None
+        self.full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # x, raw y, smoothed y (every point)
+
+
+def peak_envelope(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of each run of k = ceil(n / bins) consecutive points, drawn as a vertical stroke at the run's
+    first x (pyqtgraph's "peak" downsampling, done once per redraw with two vectorised reductions instead of on
+    every paint); the last n mod k points are kept as they are, so the newest steps are exact. Non-finite values
+    are ignored (np.fmin/np.fmax) unless a whole run is non-finite, which stays a gap."""
+    n = len(x)
+    k = max(1, -(-n // bins))
+    m = n // k
+    body = y[: m * k].reshape(m, k)
+    ex = np.concatenate([np.repeat(x[: m * k : k], 2), x[m * k :]])
+    ey = np.concatenate([np.column_stack([np.fmin.reduce(body, axis=1), np.fmax.reduce(body, axis=1)]).ravel(),
+                         y[m * k :]])
+    return ex, ey
 
 
 class MetricPlots(QWidget):
@@ -126,6 +149,19 @@ class MetricPlots(QWidget):
         self.smoothing = value / 100.0
         self.slider_label.setText(f"{self.smoothing:.2f}")
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        """The palette changed (light/dark, following the system): plots take their colours when they are built,
+        so the built ones and the spare pool are rebuilt."""
+        super().changeEvent(event)
+        if event.type() in _PALETTE_EVENTS and (self.plots or self._spare):
+            for plot in self._spare:
+                plot.setParent(None)
+                plot.deleteLater()
+            self._spare.clear()
+            ids, names = self.run_ids, self.run_names
+            self.run_ids = []
+            self.set_runs(ids, names)
+
     # --- drawing ------------------------------------------------------------------------------------------------
     def _new_plot_widget(self) -> pg.PlotWidget:
         bg, fg = plot_colors()
@@ -140,6 +176,8 @@ class MetricPlots(QWidget):
             plot.getAxis(axis).setTextPen(fg)
             plot.getAxis(axis).enableAutoSIPrefix(False)  # a loss of 0.002 reads better than "2 (x0.001)"
         plot.getAxis("left").setWidth(56)  # fixed: tick labels changing width would re-layout every tick
+        plot.getViewBox().sigRangeChangedManually.connect(lambda *_, p=plot: self._on_manual_range(p))
+        plot.getPlotItem().autoBtn.clicked.connect(lambda *_, p=plot: self._on_manual_range(p))
         return plot
 
     def _ensure_spare(self, count: int = 1) -> None:
@@ -181,7 +219,7 @@ class MetricPlots(QWidget):
                 found = _Curve(plot, None, color, style)
                 self._legend_entry(plot, str(self.run_names.get(run_id, run_id)), color, Qt.PenStyle.SolidLine)
                 if len(keys_in_group) > 1:  # a one-key group is named by the plot's title already
-                    self._legend_entry(plot, label, plot_colors()[1], style)
+                    self._title_keys(group_of(key), keys_in_group)
             self.curves[(run_id, key)] = found
         return found
 
@@ -190,6 +228,13 @@ class MetricPlots(QWidget):
         if legend is None or any(lab.text == label for _, lab in legend.items):
             return
         legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2, style=style)), label)
+
+    def _title_keys(self, group: str, keys: list[str]) -> None:
+        """Several runs: the legend names the runs (colours); the title names the keys by their dash pattern, so
+        a legend of runs × keys never covers the latest steps."""
+        parts = [f"{_DASH_GLYPHS[i % len(_DASH_GLYPHS)]} {k.split('/', 1)[-1]}" for i, k in enumerate(keys)]
+        self.plots[group].setTitle(f"{group}&nbsp;&nbsp;&nbsp;<small>{'&nbsp;&nbsp;'.join(parts)}</small>",
+                                   color=plot_colors()[1])
 
     def _stale(self) -> list[tuple[int, int, str, list[str]]]:
         """(run index, run id, key, keys of its group) of every series whose curve is out of date."""
@@ -214,15 +259,16 @@ class MetricPlots(QWidget):
         """Push changed series to their curves (all groups, or one); returns how many curves were updated."""
         updated = 0
         touched: set[str] = set()
-        created = False
+        created: str | None = None
         for run_index, run_id, key, keys in self._stale():
             group = group_of(key)
             if only_group is not None and group != only_group:
                 continue
-            if group not in self.plots:
-                if created:
-                    continue  # one new plot per call: building one costs ~25 ms, a tick must stay short
-                created = True
+            if group not in self.plots and created is None:  # one new plot per call, its curves on the next
+                self._plot(group)  # (building + laying out a plot and its first curves in one tick is too long)
+                created = group
+            if group not in self.plots or group == created:
+                continue
             curve = self._curve(run_index, run_id, key, keys)
             series = self.series_for(run_id).get(key)
             curve.drawn = (series.version, self.smoothing)
@@ -256,22 +302,41 @@ class MetricPlots(QWidget):
     def _draw(self, curve: _Curve, series) -> None:
         x = series.steps.astype(np.float64)
         y = np.array(series.values, dtype=np.float64)  # a copy: the series may thin its buffer in place later
+        smooth = series.ema(self.smoothing) if self.smoothing > 0 else y
+        curve.full = (x, y, smooth)
+        vb = curve.smooth.getViewBox()
+        if len(x) > ENVELOPE_ABOVE and (vb is None or vb.autoRangeEnabled()[0]):
+            # Following the whole run: hand pyqtgraph each curve's min/max envelope (see peak_envelope), not 10⁶
+            # points to re-check, bound and decimate on every paint. A manual zoom redraws with every point.
+            x_raw, y = peak_envelope(x, y, ENVELOPE_BINS)
+            x_smooth, smooth = peak_envelope(x, smooth, ENVELOPE_BINS) if self.smoothing > 0 else (x_raw, y)
+        else:
+            x_raw = x_smooth = x
         # pyqtgraph re-checks finiteness on every display pass unless told; one check here is cheaper (a NaN
         # loss does happen and must then be drawn as a gap).
         finite = bool(np.isfinite(y).all())
         if self.smoothing > 0:
-            curve.raw.setData(x, y, skipFiniteCheck=finite)
-            curve.smooth.setData(x, series.ema(self.smoothing), skipFiniteCheck=finite)
+            curve.raw.setData(x_raw, y, skipFiniteCheck=finite)
+            curve.smooth.setData(x_smooth, smooth, skipFiniteCheck=finite)
         else:
             curve.raw.setData([], [])
-            curve.smooth.setData(x, y, skipFiniteCheck=finite)
+            curve.smooth.setData(x_raw, y, skipFiniteCheck=finite)
+
+    def _on_manual_range(self, plot: pg.PlotWidget) -> None:
+        """The user zoomed or panned (or pressed the auto-range button): redraw that plot's curves, with every
+        point while zoomed in, with the envelope again once it follows the run."""
+        for curve in self.curves.values():
+            if curve.smooth.getViewBox() is plot.getViewBox():
+                curve.drawn = None
 
     def curve_data(self, run_id: int, key: str, *, raw: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """The full (not downsampled) arrays a curve holds: the raw values, or the smoothed ones."""
+        """The full arrays a curve draws (every point, whether pyqtgraph is handed them or their envelope): the
+        raw values, or the smoothed ones."""
         curve = self.curves[(run_id, key)]
-        item = curve.raw if raw and self.smoothing > 0 else curve.smooth
-        x, y = item.getOriginalDataset()
-        return (np.asarray(x), np.asarray(y)) if x is not None else (np.empty(0), np.empty(0))
+        if curve.full is None:
+            return np.empty(0), np.empty(0)
+        x, y, smooth = curve.full
+        return (x, y) if raw or self.smoothing == 0 else (x, smooth)
 
     def stop(self) -> None:
         self.timer.stop()
