@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.cli.launch import self_command
 from workbench.cli.supervise import WorkerProcess
 from workbench.cli.sweep_grid import Weights, format_table, reward_directions, reward_vector, weight_grid
 from workbench.cli.train import progress_line
@@ -53,7 +53,7 @@ def provide_scorers(project_path: str | Path, run_dir: Path) -> None:
 
 def eval_argv(jobs: Iterable[tuple[Path, str | None]], weights: list[Weights] | None) -> list[str]:
     """The worker command line: `--run-dir D [--checkpoint C]` per job (no checkpoints at all for soups)."""
-    argv = [sys.executable, "-m", "workbench", "worker", "eval"]
+    argv = self_command() + ["worker", "eval"]
     for run_dir, checkpoint in jobs:
         argv += ["--run-dir", str(run_dir)] + (["--checkpoint", checkpoint] if checkpoint else [])
     return argv + (["--weights-json", json.dumps(weights)] if weights is not None else [])
