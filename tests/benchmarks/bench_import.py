@@ -3,13 +3,15 @@
 Run as a script (`python tests/benchmarks/bench_import.py [--pairs 100000] [--chat]`); prints one row per stage:
 writing the file (setup, not part of the target), reading + checking it (`formats.read_dataset`, auto-detected),
 `import_records` in one transaction, and the whole `workbench import` command as a user runs it (a subprocess,
-interpreter start-up included).
+interpreter start-up included). Wall-clock and CPU seconds are both printed: on a shared machine the CPU time of
+this process (of the subprocess for the CLI row) is the number that does not depend on what else is running.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -43,10 +45,17 @@ def write_pairs(path: Path, n: int, chat: bool) -> None:
             fh.write(json.dumps(row) + "\n")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process plus its finished children (the CLI subprocess)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def timed(fn):  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
+    """(value, (wall seconds, CPU seconds))."""
+    start, cpu = time.perf_counter(), _cpu()
     value = fn()
-    return value, time.perf_counter() - start
+    return value, (time.perf_counter() - start, _cpu() - cpu)
 
 
 def main() -> None:
@@ -77,15 +86,16 @@ def main() -> None:
         if done.returncode != 0:
             raise SystemExit(done.stderr)
         size_mb = data.stat().st_size / 1e6
+    both = (t_read[0] + t_import[0], t_read[1] + t_import[1])
     rows = [("write file (setup)", t_write), ("read + check", t_read), ("import_records", t_import),
-            ("read + import_records", t_read + t_import), ("`workbench import` end to end", t_cli)]
+            ("read + import_records", both), ("`workbench import` end to end", t_cli)]
     form = "chat messages" if args.chat else "strings"
     print(f"{args.pairs:,} TRL pairs ({form}), {size_mb:.1f} MB; target read + import_records < {TARGET_S:.0f} s")
-    print(f"{'stage':<32}{'seconds':>9}{'pairs/s':>11}")
-    for name, seconds in rows:
-        print(f"{name:<32}{seconds:>9.2f}{args.pairs / seconds:>11,.0f}")
-    verdict = "met" if t_read + t_import < TARGET_S else "MISSED"
-    print(f"target {verdict}: read + import_records = {t_read + t_import:.2f} s")
+    print(f"{'stage':<32}{'wall s':>9}{'CPU s':>9}{'pairs/s (wall)':>16}")
+    for name, (wall, cpu) in rows:
+        print(f"{name:<32}{wall:>9.2f}{cpu:>9.2f}{args.pairs / wall:>16,.0f}")
+    verdict = "met" if both[0] < TARGET_S else "MISSED"
+    print(f"target {verdict}: read + import_records = {both[0]:.2f} s wall ({both[1]:.2f} s CPU)")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ def test_init_import_stats_export(tmp_path: Path) -> None:
         ("2+2?", "4", "5"), ("Capital of France?", "Paris", "Lyon"), ("Sky colour?", "Blue", "Green"),
         ("Largest planet?", "Jupiter", "Mars")]
     assert {r["objective"] for r in rows} == {"helpfulness"} and rows[0]["votes_a"] == 1
+    assert rows[0]["score_chosen"] == 9.0 and "score_chosen" not in rows[1]  # imported extra columns come back
 
     # the exported file imports into a fresh project unchanged: same four pairs, nothing duplicated
     fresh = tmp_path / "fresh.sqlite"

@@ -123,3 +123,17 @@ def test_session_commits_or_rolls_back(project) -> None:
         add_objective(s, "kept")
     with project.session() as s:
         assert [o.name for o in list_objectives(s)] == ["kept"]
+
+
+def test_every_past_schema_version_has_an_upgrade_fixture() -> None:
+    """Each revision before head needs tests/store/fixtures/project_v<rev>.sqlite (tests/store/make_fixtures.py),
+    so adding a migration without a fixture of the schema it replaces fails here."""
+    from alembic.script import ScriptDirectory
+
+    from workbench.store.db import alembic_config
+
+    revisions = [r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+    past = sorted(set(revisions) - {head_revision()})
+    assert past, "there is at least one past schema version (0001)"
+    missing = [rev for rev in past if not (FIXTURE.parent / f"project_v{rev}.sqlite").exists()]
+    assert missing == []

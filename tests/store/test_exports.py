@@ -10,8 +10,12 @@ import pytest
 from tests.store.helpers import make_pairs
 from workbench.core.errors import ProjectError
 from workbench.store.annotators import get_or_create_annotator
+from workbench.core.entities import PreferenceRecord
+from workbench.formats.trl import read as read_trl
+from workbench.formats.trl import write_trl
 from workbench.store.db import Project
 from workbench.store.exports import export_run_data, iter_preferences, split_of
+from workbench.store.imports import import_records
 from workbench.store.labels import add_label
 from workbench.store.objectives import add_objective
 
@@ -52,6 +56,37 @@ def test_relabel_changes_the_export(project: Project) -> None:
         assert [r.chosen for r in iter_preferences(s, "o")] == ["answer B0"]
         with pytest.raises(ProjectError, match="no objective named 'nope'"):
             list(iter_preferences(s, "nope"))
+
+
+def test_imported_extra_columns_survive_a_trl_round_trip(project: Project, tmp_path: Path) -> None:
+    """TRL columns like score_chosen go into pair.extra on import and come back out on export; when the majority
+    later prefers the imported `rejected`, the per-side columns swap names with it."""
+    records = [PreferenceRecord("2+2?", "4", "5", "math", extra={"score_chosen": 9.0, "score_rejected": 2.5,
+                                                                   "prompt_id": "q1"}, line=1),
+               PreferenceRecord("1+1?", "2", "3", "math", extra={"score_chosen": 8.0, "chosen_model": "big",
+                                                                   "rejected_model": "small"}, line=2)]
+    with project.session() as s:
+        import_records(s, records, default_objective=None, source="trl.jsonl")
+        second = next(r.extra["pair_id"] for r in iter_preferences(s, "math") if r.prompt == "1+1?")
+        obj = add_objective(s, "other").id
+        ann = get_or_create_annotator(s, "me").id
+        add_label(s, second, obj, ann, "b")  # b (the imported "3") wins for the other objective
+        math_records, other_records = list(iter_preferences(s, "math")), list(iter_preferences(s, "other"))
+    assert [(r.chosen, {k: v for k, v in r.extra.items() if k != "pair_id"}) for r in math_records] == [
+        ("4", {"score_chosen": 9.0, "score_rejected": 2.5, "prompt_id": "q1", "votes_a": 1, "votes_b": 0,
+               "strength": 2}),
+        ("2", {"score_chosen": 8.0, "chosen_model": "big", "rejected_model": "small", "votes_a": 1, "votes_b": 0,
+               "strength": 2})]
+    (swapped,) = other_records
+    assert (swapped.chosen, swapped.rejected) == ("3", "2")
+    assert swapped.extra == {"score_rejected": 8.0, "rejected_model": "big", "chosen_model": "small",
+                             "pair_id": second, "votes_a": 0, "votes_b": 1, "strength": 2}
+    out = tmp_path / "math.jsonl"
+    write_trl(math_records, out)
+    again = read_trl(out)
+    assert [(r.prompt, r.chosen, r.rejected, r.extra["score_chosen"]) for r in again] == [
+        ("2+2?", "4", "5", 9.0), ("1+1?", "2", "3", 8.0)]
+    assert again[0].extra["score_rejected"] == 2.5 and again[0].extra["prompt_id"] == "q1"
 
 
 def test_split_is_stable_and_near_the_fraction() -> None:

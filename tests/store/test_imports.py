@@ -12,7 +12,7 @@ from workbench.store.imports import import_records
 from workbench.store.labels import active_labels
 from workbench.store.objectives import add_objective, list_objectives
 from workbench.store.pairs import count_pairs, pair_view
-from workbench.store.schema import PairRow, PromptRow, ResponseRow, UnpairedFeedbackRow
+from workbench.store.schema import LabelRow, PairRow, PromptRow, ResponseRow, UnpairedFeedbackRow
 
 
 def rec(p: str, c: str, r: str, line: int, **kw) -> PreferenceRecord:
@@ -77,3 +77,37 @@ def test_unpaired_feedback_and_missing_objective(project: Project) -> None:
     with pytest.raises(InputError) as err, project.session() as s:
         import_records(s, [rec("p", "same", "same", 9)], default_objective="o", source="x")
     assert err.value.line == 9
+
+
+def test_labelled_by_matches_a_recount_after_mixed_imports(project: Project) -> None:
+    """Pairs created by an import are written with labelled_by = 1; pairs that existed are recounted. Either way
+    the column must equal the number of distinct annotators with an active label (the queue relies on it)."""
+    first = [rec(f"p{i}", f"c{i}", f"r{i}", i + 1) for i in range(6)]
+    with project.session() as s:
+        import_records(s, first[:4], default_objective="o", source="a")
+        # alice: two pairs that exist (one the other way round), two new pairs, one new objective on an old pair
+        import_records(s, [first[0], rec("p1", "r1", "c1", 2), *first[4:], rec("p2", "c2", "r2", 9, objective="x")],
+                       default_objective="o", source="a", annotator="alice")
+        recount = dict(s.execute(select(LabelRow.pair_id, func.count(func.distinct(LabelRow.annotator_id)))
+                                 .where(LabelRow.superseded_at.is_(None)).group_by(LabelRow.pair_id)).all())
+        stored = dict(s.execute(select(PairRow.id, PairRow.labelled_by)).all())
+    assert stored == recount == {1: 2, 2: 2, 3: 2, 4: 1, 5: 1, 6: 1}
+
+
+def test_megabyte_and_non_ascii_texts_are_stored_whole(project: Project) -> None:
+    """Very long texts are neither truncated nor refused by the store; emoji, CJK and NUL characters survive."""
+    from workbench.store.exports import iter_preferences
+
+    big = "word " * 200_000 + "end"  # 1 MB
+    odd = "naïve 寿司 🍣 \x00 tab\tquote\" \u2028"
+    with project.session() as s:
+        import_records(s, [rec(odd, big, odd + "!", 1), rec([{"role": "user", "content": odd}],
+                                                           [{"role": "assistant", "content": big}],
+                                                           [{"role": "assistant", "content": "no"}], 2)],
+                       default_objective="o", source="big.jsonl")
+    with project.session() as s:
+        records = list(iter_preferences(s, "o"))
+    assert [(r.prompt, r.chosen, r.rejected) for r in records] == [
+        (odd, big, odd + "!"),
+        ([{"role": "user", "content": odd}], [{"role": "assistant", "content": big}],
+         [{"role": "assistant", "content": "no"}])]

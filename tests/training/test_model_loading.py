@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import time
 from pathlib import Path
@@ -102,3 +103,25 @@ def test_gguf_converted_once_to_cached_safetensors(tmp_path, monkeypatch):
     again = load_model(RunConfig(model=str(gguf.parent), gguf_file=gguf.name, device="cpu"), for_training=False)
     assert again.info["path"] == str(folders[0])
     assert (folders[0] / "model.safetensors").stat().st_mtime_ns == mtime  # reused, not converted again
+
+
+def test_custom_code_never_runs_without_trust_remote_code(tiny_model_dir, tmp_path):
+    """A folder whose config maps the model to its own Python file: refused with a message naming the setting,
+    and the file is never imported (it would leave a marker file)."""
+    folder = tmp_path / "custom"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="tiny-custom", auto_map={"AutoConfig": "custom.TinyConfig",
+                                                      "AutoModelForCausalLM": "custom.TinyModel"})
+    (folder / "config.json").write_text(json.dumps(config))
+    marker = tmp_path / "RAN"  # an absolute path: transformers would import a copy from its modules cache
+    (folder / "custom.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('custom code ran')\n"
+        "from transformers import LlamaConfig, LlamaForCausalLM\n"
+        "class TinyConfig(LlamaConfig):\n    model_type = 'tiny-custom'\n"
+        "class TinyModel(LlamaForCausalLM):\n    config_class = TinyConfig\n")
+    with pytest.raises(RunError) as err:
+        load_model(RunConfig(model=str(folder), device="cpu"))
+    assert str(err.value) == (f"{folder} needs its own Python code to load, which Workbench does not run by default; "
+                              "turn on 'trust_remote_code' for this model only if you trust its authors")
+    assert not marker.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from workbench.cli.supervise import WorkerProcess
 from workbench.cli.train import worker_argv
-from workbench.core.protocol import decode
+from workbench.core.protocol import decode, encode
 from workbench.core.run_config import RunConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +50,8 @@ def test_normal_run_emits_events_checkpoints_and_finished(tiny_model_dir, tiny_r
     assert {"status", "metric", "eval", "checkpoint"} <= set(types)
     assert [m.data["step"] for m in msgs if m.type == "checkpoint"] == [2, 3]
     assert (run_dir / "checkpoints" / "step-3" / "adapter_model.safetensors").exists()
+    margins = json.loads((run_dir / "pair_margins.json").read_text())  # for the "active" labelling order
+    assert sorted(int(k) for k in margins) == list(range(1, 13)) and all(v >= 0 for v in margins.values())
     on_disk = [decode(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     assert [(m.type, m.data) for m in on_disk] == [(m.type, m.data) for m in msgs]
     assert worker.proc.returncode == 0
@@ -68,13 +71,14 @@ def test_stop_command_checkpoints_and_resume_finishes(tiny_model_dir, tiny_run_d
     end = msgs[-1]
     assert end.data["reason"] == "stopped" and 1 <= end.data["step"] < 400
     assert [m.data["step"] for m in msgs if m.type == "checkpoint"] == [end.data["step"]]
+    assert not (run_dir / "pair_margins.json").exists()  # only a finished run scores pairs
     config = json.loads((run_dir / "config.json").read_text())
     config["max_steps"] = end.data["step"] + 1
     (run_dir / "config.json").write_text(json.dumps(config))
     resumed = drain(WorkerProcess(worker_argv(run_dir, True), run_id="7"))
     assert [m.data["step"] for m in resumed if m.type == "metric" and "loss" in m.data["values"]] == [
         end.data["step"] + 1]
-    assert resumed[-1].data["reason"] == "finished"
+    assert resumed[-1].data["reason"] == "finished" and (run_dir / "pair_margins.json").exists()
 
 
 def _fake(tmp_path: Path, body: str) -> list[str]:
@@ -141,3 +145,29 @@ def _env() -> dict:
 def _pythonpath(monkeypatch):
     """Real workers run `python -m workbench` from the repository (as the app does)."""
     monkeypatch.chdir(REPO)
+
+
+def _listener_on_pipe():
+    from workbench.training.worker import StopListener
+
+    read_fd, write_fd = os.pipe()
+    reader, writer = os.fdopen(read_fd, "r"), os.fdopen(write_fd, "w", buffering=1)
+    return StopListener(reader), writer
+
+
+@pytest.mark.parametrize("ending", ["stop", "eof"])
+def test_stdin_stop_command_or_eof_means_stop(ending):
+    """The worker's stdin: unknown and garbage lines are ignored (garbage counted); `stop` or the parent closing
+    the pipe (EOF: the parent died or gave up) both ask for a stop."""
+    listener, writer = _listener_on_pipe()
+    writer.write("not json\n")
+    writer.write(encode("generate", "7", prompt="hi"))  # a valid command meant for inference workers
+    time.sleep(0.3)
+    assert not listener() and listener.garbage == 1
+    if ending == "stop":
+        writer.write(encode("stop", "7"))
+    else:
+        writer.close()
+    assert listener.flag.wait(5) and listener()
+    if not writer.closed:
+        writer.close()

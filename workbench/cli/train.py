@@ -7,12 +7,20 @@ Ctrl+C asks the worker to stop (it checkpoints), then kills it after a grace per
 from __future__ import annotations
 
 import argparse
-import sys
+import signal
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from workbench.cli.launch import self_command
+from workbench.core.entities import Run
 from workbench.core.errors import RunError
 from workbench.core.protocol import Message, metric_values
 from workbench.core.run_config import RunConfig
+
+if TYPE_CHECKING:  # imported when a command runs: `workbench --help` stays fast
+    from workbench.cli.supervise import WorkerProcess
+    from workbench.store.db import Project
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def worker_argv(run_dir: Path, resume: bool) -> list[str]:
-    argv = [sys.executable, "-m", "workbench", "worker", "train", "--run-dir", str(run_dir)]
+    argv = self_command() + ["worker", "train", "--run-dir", str(run_dir)]
     return argv + ["--resume"] if resume else argv
 
 
@@ -64,40 +72,61 @@ def _prepare(project, args: argparse.Namespace):
         return run
 
 
-def run(args: argparse.Namespace) -> int:
-    from workbench.cli.supervise import WorkerProcess
-    from workbench.store.db import open_project
+class CtrlC:
+    """While active, Ctrl+C (SIGINT) only sets a flag. The default KeyboardInterrupt would surface inside the
+    message generator (it waits on the worker's output queue) and end it, so the parent would stop listening
+    before the worker said how it ended."""
+
+    def __init__(self) -> None:
+        self.pressed = threading.Event()
+        self._previous: object = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, lambda _sig, _frame: self.pressed.set())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+
+
+def follow(project: Project, run_id: int, worker: WorkerProcess) -> Run:
+    """Ingest a worker's events into the store batch by batch and print progress until its stdout closes; the
+    first Ctrl+C asks it to stop (it checkpoints; the supervisor kills it after the grace period). Returns the
+    run as the store then has it (a worker that died without an `ended` event is recorded as crashed)."""
     from workbench.store.ingest import ingest_events
     from workbench.store.runs import get_run
 
-    project = open_project(args.project)
-    try:
-        run_row = _prepare(project, args)
-        print(f"run {run_row.id}: {run_row.run_dir}")
-        worker = WorkerProcess(worker_argv(Path(run_row.run_dir), args.resume is not None),
-                               run_id=str(run_row.id), grace_s=args.grace)
-        stopping = False
-        batches = worker.messages()
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                break
-            except KeyboardInterrupt:
-                if not stopping:
-                    print("stopping (the worker saves a checkpoint; Ctrl+C again does not hurry it)")
-                    worker.stop()
-                    stopping = True
-                continue
+    stopping = False
+    with CtrlC() as ctrl_c:
+        for batch in worker.messages():  # a batch at least every 0.2 s, so Ctrl+C is seen at once
+            if ctrl_c.pressed.is_set() and not stopping:
+                print("stopping (the worker saves a checkpoint; Ctrl+C again does not hurry it)", flush=True)
+                worker.stop()
+                stopping = True
             if batch:
                 with project.session() as s:
-                    ingest_events(s, run_row.id, batch)
+                    ingest_events(s, run_id, batch)
                 for msg in batch:
                     line = progress_line(msg)
                     if line:
                         print(line, flush=True)
-        with project.session() as s:
-            final = get_run(s, run_row.id)
+    with project.session() as s:
+        return get_run(s, run_id)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.cli.supervise import WorkerProcess
+    from workbench.store.db import open_project
+
+    project = open_project(args.project)
+    try:
+        run_row = _prepare(project, args)
+        print(f"run {run_row.id}: {run_row.run_dir}", flush=True)
+        worker = WorkerProcess(worker_argv(Path(run_row.run_dir), args.resume is not None),
+                               run_id=str(run_row.id), grace_s=args.grace)
+        final = follow(project, run_row.id, worker)
         error = f": {final.error}" if final.error else ""
         print(f"run {final.id} {final.status} at step {final.last_step}{error}")
         return 0 if final.status in ("finished", "stopped") else 1

@@ -88,6 +88,8 @@ class RunConfig:
     checkpoint_every: int = _f(50, "Save a checkpoint every N optimizer steps (and always at the end).")
     eval_every: int = _f(25, "Evaluate on held-out pairs every M optimizer steps (0 = only at the end).")
     log_every: int = _f(1, "Emit a metric event every N optimizer steps.")
+    active_candidates: int = _f(1000, "Unlabelled pairs the finished run scores (implicit-reward margin) for the "
+                                      "'active' labelling order; 0 = none.")
 
     # ---------------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +148,8 @@ class RunConfig:
             out.append("learning_rate must be > 0")
         if any(w < 0 for w in self.weights.values()):
             out.append("objective weights must be >= 0")
+        if self.active_candidates < 0:
+            out.append("active_candidates must be >= 0")
         return out
 
     def normalised_weights(self, objectives: list[str]) -> dict[str, float]:

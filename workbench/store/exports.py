@@ -66,33 +66,55 @@ def _content(text: str, messages: Messages | None) -> str | Messages:
     return messages if messages is not None else text
 
 
-def _texts(s: Session, pair_ids: Sequence[int]) -> dict[int, tuple[Any, Any, Any]]:
-    """pair id -> (prompt, response a, response b) as strings or messages."""
+def _texts(s: Session, pair_ids: Sequence[int]) -> dict[int, tuple[Any, Any, Any, dict[str, Any]]]:
+    """pair id -> (prompt, response a, response b, pair.extra); contents as strings or messages."""
     a, b = ResponseRow.__table__.alias("a"), ResponseRow.__table__.alias("b")
     rows = s.execute(select(PairRow.id, PromptRow.text, PromptRow.messages, a.c.text, a.c.messages, b.c.text,
-                            b.c.messages)
+                            b.c.messages, PairRow.extra)
                      .join(PromptRow, PromptRow.id == PairRow.prompt_id)
                      .join(a, a.c.id == PairRow.response_a_id).join(b, b.c.id == PairRow.response_b_id)
                      .where(PairRow.id.in_(pair_ids)))
-    return {r[0]: (_content(r[1], r[2]), _content(r[3], r[4]), _content(r[5], r[6])) for r in rows}
+    return {r[0]: (_content(r[1], r[2]), _content(r[3], r[4]), _content(r[5], r[6]), dict(r[7] or {}))
+            for r in rows}
+
+
+def _swap_sides(key: str) -> str:
+    """The name of the same column for the other response: score_chosen <-> score_rejected,
+    chosen_rating <-> rejected_rating; other names stay."""
+    for this, other in (("chosen", "rejected"), ("rejected", "chosen")):
+        if key.endswith("_" + this):
+            return key[: -len(this)] + other
+        if key.startswith(this + "_"):
+            return other + key[len(this):]
+    return key
+
+
+def oriented_extra(extra: dict[str, Any], a_wins: bool) -> dict[str, Any]:
+    """A pair's extra columns as seen from the exported record. Pairs are stored a = the imported `chosen`, so
+    columns about one side (score_chosen, score_rejected) describe a and b; when the majority now prefers b, they
+    swap names so score_chosen still belongs to the exported chosen response."""
+    return dict(extra) if a_wins else {_swap_sides(k): v for k, v in extra.items()}
 
 
 def iter_preferences(s: Session, objective: str) -> Iterator[PreferenceRecord]:
     """One record per pair whose decisive labels for `objective` have a strict majority; chosen = the winner.
 
-    `extra` holds pair_id, votes_a, votes_b and strength (the winners' mean strength, rounded, 1..3).
+    `extra` holds the pair's own extra columns from its import (e.g. TRL's score_chosen, see `oriented_extra`),
+    then pair_id, votes_a, votes_b and strength (the winners' mean strength, rounded, 1..3), which take precedence
+    over imported columns of the same name.
     """
     votes = [v for v in _votes(s, _objective_id(s, objective)) if v[1] != v[2]]
     for start in range(0, len(votes), CHUNK):
         chunk = votes[start:start + CHUNK]
         texts = _texts(s, [v[0] for v in chunk])
         for pair_id, va, vb, sa, sb in chunk:
-            prompt, ra, rb = texts[pair_id]
+            prompt, ra, rb, extra = texts[pair_id]
             a_wins = va > vb
             strength = round((sa / va) if a_wins else (sb / vb))
             yield PreferenceRecord(prompt=prompt, chosen=ra if a_wins else rb, rejected=rb if a_wins else ra,
-                                   objective=objective, extra={"pair_id": pair_id, "votes_a": int(va),
-                                                               "votes_b": int(vb), "strength": int(strength)})
+                                   objective=objective,
+                                   extra={**oriented_extra(extra, a_wins), "pair_id": pair_id, "votes_a": int(va),
+                                          "votes_b": int(vb), "strength": int(strength)})
 
 
 def export_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, eval_fraction: float = 0.1,
@@ -119,3 +141,47 @@ def export_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, 
     os.replace(tmp, path)  # a worker never sees a half-written file
     return RunDataSummary(path=str(path), rows=counts["train"] + counts["eval"], train_rows=counts["train"],
                           eval_rows=counts["eval"], per_objective=per_objective)
+
+
+def _unlabelled(s: Session, objective_ids: Sequence[int], limit: int) -> list[tuple[int, list[int]]]:
+    """(pair id, objective ids it has no active label for) of up to `limit` pairs missing a label for some of the
+    objectives, in the queue's fixed random order (pair.shuffle_key), so a capped sample is an unbiased one."""
+    labelled = (select(func.count(func.distinct(LabelRow.objective_id)))
+                .where(LabelRow.pair_id == PairRow.id, LabelRow.objective_id.in_(objective_ids),
+                       LabelRow.superseded_at.is_(None)).scalar_subquery())
+    ids = list(s.scalars(select(PairRow.id).where(labelled < len(objective_ids))
+                         .order_by(PairRow.shuffle_key, PairRow.id).limit(limit)))
+    have: dict[int, set[int]] = {pid: set() for pid in ids}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        for pid, oid in s.execute(select(LabelRow.pair_id, LabelRow.objective_id).distinct()
+                                  .where(LabelRow.pair_id.in_(chunk), LabelRow.objective_id.in_(objective_ids),
+                                         LabelRow.superseded_at.is_(None))):
+            have[pid].add(oid)
+    return [(pid, [o for o in objective_ids if o not in have[pid]]) for pid in ids]
+
+
+def export_candidates(s: Session, objectives: Sequence[str], path: str | Path, *, limit: int) -> int:
+    """Write run_dir/candidates.jsonl: up to `limit` pairs that still lack an active label for some of the
+    objectives (empty = every objective), one row per (pair, unlabelled objective) in data.jsonl's format with
+    chosen = response a, rejected = response b, strength 2 and split "candidate". The worker scores them with the
+    trained policy (workbench.training.margins) for the "active" labelling order. Returns the number of rows."""
+    names = list(objectives) or list(s.scalars(select(ObjectiveRow.name).order_by(ObjectiveRow.id)))
+    ids = {_objective_id(s, name): name for name in names}
+    wanted = _unlabelled(s, list(ids), limit) if ids and limit > 0 else []
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    rows = 0
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start:start + CHUNK]
+            texts = _texts(s, [pid for pid, _ in chunk])
+            for pid, missing in chunk:
+                prompt, ra, rb, _ = texts[pid]
+                for oid in missing:
+                    fh.write(json.dumps({"pair_id": pid, "objective": ids[oid], "prompt": prompt, "chosen": ra,
+                                         "rejected": rb, "strength": 2, "split": "candidate"},
+                                        ensure_ascii=False) + "\n")
+                    rows += 1
+    os.replace(tmp, path)
+    return rows

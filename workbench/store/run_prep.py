@@ -1,9 +1,11 @@
-"""Prepare a run folder from the project (DESIGN.md §3): the run row, run_dir/config.json and run_dir/data.jsonl
-are all a worker ever sees of the project."""
+"""Prepare a run folder from the project (DESIGN.md §3): the run row, run_dir/config.json, run_dir/data.jsonl
+(the labelled pairs) and run_dir/candidates.jsonl (unlabelled pairs the finished run scores for the "active"
+labelling order) are all a worker ever sees of the project."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from workbench.core.entities import Run
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.store.exports import export_run_data
+from workbench.store.exports import export_candidates, export_run_data
 from workbench.store.runs import create_run, get_run
 from workbench.store.schema import RunRow
 
@@ -23,7 +25,8 @@ def slug(name: str) -> str:
 
 
 def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
-    """Create the run row and its folder runs_root/<id:04d>-<slug>/ with config.json and data.jsonl."""
+    """Create the run row and its folder runs_root/<id:04d>-<slug>/ with config.json, data.jsonl and
+    candidates.jsonl (at most cfg.active_candidates pairs; the file is always written, empty when 0)."""
     problems = cfg.problems()
     if problems:
         raise RunError("; ".join(problems))
@@ -31,11 +34,21 @@ def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
     run = create_run(s, cfg.name, cfg.to_dict(), "")
     run_dir = root / f"{run.id:04d}-{slug(cfg.name)}"
     run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        _write_inputs(s, cfg, run_dir)
+    except BaseException:
+        # the caller's transaction rolls the run row back and SQLite hands its id out again: the folder goes too
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    s.get(RunRow, run.id).run_dir = str(run_dir)  # known only once the row has its id
+    s.flush()
+    return get_run(s, run.id)
+
+
+def _write_inputs(s: Session, cfg: RunConfig, run_dir: Path) -> None:
     cfg.save(run_dir / "config.json")
     summary = export_run_data(s, cfg.objectives, run_dir / "data.jsonl", eval_fraction=cfg.eval_fraction,
                               seed=cfg.seed)
     if summary.train_rows == 0:
         raise RunError("no labelled pairs to train on for the chosen objectives: label some pairs first")
-    s.get(RunRow, run.id).run_dir = str(run_dir)  # known only once the row has its id
-    s.flush()
-    return get_run(s, run.id)
+    export_candidates(s, cfg.objectives, run_dir / "candidates.jsonl", limit=cfg.active_candidates)

@@ -129,6 +129,9 @@ def _from_pretrained(source: str, kind: str, cfg: RunConfig, dtype: torch.dtype,
                            "machine or choose a local folder") from None
         raise RunError(f"could not load model from {source}: {str(exc).splitlines()[0]}") from None
     except ValueError as exc:
+        if not cfg.trust_remote_code and ("custom code" in str(exc) or "trust_remote_code" in str(exc)):
+            raise RunError(f"{source} needs its own Python code to load, which Workbench does not run by default; "
+                           "turn on 'trust_remote_code' for this model only if you trust its authors") from None
         raise RunError(f"could not load model from {source}: {str(exc).splitlines()[0]}") from None
     return model, tokenizer
 

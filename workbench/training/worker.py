@@ -10,10 +10,14 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from workbench.core.protocol import ProtocolError, decode
 from workbench.core.run_config import RunConfig
+
+if TYPE_CHECKING:  # imported lazily at run time: torch loads only after stdout is moved aside
+    from workbench.training.events import EventSink
+    from workbench.training.trainer import Trainer
 
 _FALLBACK_STEP = 0
 
@@ -57,6 +61,24 @@ class StopListener:
         return self.flag.is_set()
 
 
+def _margins(trainer: Trainer, sink: EventSink, stop: StopListener) -> None:
+    """pair_margins.json for the "active" labelling order (workbench.training.margins). The run has finished and
+    its last checkpoint is saved, so a failure here is a warning, never a failed run."""
+    from workbench.training.margins import write_run_margins
+
+    try:
+        write_run_margins(trainer, sink.emit, stop)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        import traceback
+
+        from workbench.training.failures import failure_message
+
+        traceback.print_exc(file=sys.stderr)
+
+        message = failure_message(exc, trainer.cfg, trainer.pos.step)
+        sink.emit("log", level="warning", message=f"pair margins for active labelling not written: {message}")
+
+
 def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = None) -> int:
     """Run one training job; always ends with an `ended` event. Exit code 0 unless the run failed."""
     out = take_stdout()
@@ -73,6 +95,8 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
         trainer = Trainer(cfg, run_dir, emit=sink.emit, should_stop=stop)
         trainer.prepare(resume=resume)
         reason = trainer.run()
+        if reason == "finished":
+            _margins(trainer, sink, stop)
         sink.emit("ended", reason=reason, error="", step=trainer.pos.step)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every way out must end with an ended event
