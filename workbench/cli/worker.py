@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import sys
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +66,16 @@ def eval_jobs(args: argparse.Namespace) -> list[EvalJob]:
 
 
 def run(args: argparse.Namespace) -> int:
+    code = _run(args)
+    # Each worker reads stdin on a daemon thread blocked in a buffered read; a normal interpreter shutdown can then
+    # abort ("could not acquire lock for <stdin> at interpreter shutdown", exit -6). Every event is already written
+    # and flushed by now, so leave at once.
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.kind == "train":
         from workbench.training.worker import main
 
