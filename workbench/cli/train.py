@@ -46,7 +46,9 @@ def progress_line(msg: Message) -> str | None:
         eta_text = f"  eta {eta:.0f}s" if eta is not None and eta == eta else ""
         return f"step {msg.data.get('step')}  loss {v['loss']:.4f}{eta_text}"
     if msg.type == "status" and msg.data.get("state") != "training":
-        return f"[{msg.data.get('state')}] {msg.data.get('message', '')}"
+        fraction = msg.data.get("progress")
+        done = f" {100 * fraction:.0f}%" if isinstance(fraction, (int, float)) and 0 < fraction < 1 else ""
+        return f"[{msg.data.get('state')}] {msg.data.get('message', '')}{done}"
     if msg.type == "log" and msg.data.get("level") in ("warning", "error"):
         return f"{msg.data['level']}: {msg.data.get('message', '')}"
     return None

@@ -89,7 +89,7 @@ class RunConfig:
     eval_every: int = _f(25, "Evaluate on held-out pairs every M optimizer steps (0 = only at the end).")
     log_every: int = _f(1, "Emit a metric event every N optimizer steps.")
     active_candidates: int = _f(1000, "Unlabelled pairs the finished run scores (implicit-reward margin) for the "
-                                      "'active' labelling order; 0 = none.")
+                                      "'active' labelling order; 0 = skip that pass.")
 
     # ---------------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
         trainer = Trainer(cfg, run_dir, emit=sink.emit, should_stop=stop)
         trainer.prepare(resume=resume)
         reason = trainer.run()
-        if reason == "finished":
+        if reason == "finished" and cfg.active_candidates > 0:
             _margins(trainer, sink, stop)
         sink.emit("ended", reason=reason, error="", step=trainer.pos.step)
         return 0
