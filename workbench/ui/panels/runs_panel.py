@@ -168,7 +168,8 @@ class RunsPanel(QWidget):
         runs, self.objectives, self.models, self.train_pairs = await self.ctx.db.call(load_overview)
         selected = self.selected_ids()
         self.model.set_runs(runs)
-        self.select_runs(selected)
+        # Nothing chosen yet (a project just opened): show the first run's plots rather than an empty page.
+        self.select_runs(selected or [r.id for r in runs[:1]])
         self._update_actions()
         # What the New Run dialog offers as soup ingredients, MODPO margins and evaluation scorers.
         self.checkpoints = await self.ctx.db.call(load_checkpoints)

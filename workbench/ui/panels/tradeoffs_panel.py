@@ -246,6 +246,10 @@ class TradeoffsPanel(QWidget):
         self.plot.setLabel("bottom", self.x_combo.currentText())
         self.plot.setLabel("left", self.y_combo.currentText())
         self.hv_label.setText(f"Hypervolume: {view.hypervolume:.4g}")
+        rx, ry = (f"{v:.4g}" for v in view.reference)
+        self.hv_label.setToolTip(f"Area dominated by the front, measured from the reference point ({rx}, {ry}): the "
+                                 "worst value drawn on each axis. `workbench sweep` moves its reference point further "
+                                 "out (by one grid step), so its number is larger.")
         self._mark_steered()
 
     def _mark_steered(self) -> None:
