@@ -50,7 +50,7 @@ class DemoSize:
 
 
 SMOLLM2_SIZE = DemoSize(prompts=20, steps=16, points=3, eval_prompts=8, eval_max_new_tokens=48, batch_size=4,
-                        learning_rate=5e-4, max_length=96)
+                        learning_rate=2e-4, max_length=96)
 TINY_SIZE = DemoSize(prompts=12, steps=12, points=3, eval_prompts=4, eval_max_new_tokens=12, batch_size=4,
                      learning_rate=5e-3, max_length=160)
 
