@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import torch
 
@@ -165,12 +163,6 @@ def load_model(cfg: RunConfig, *, device: torch.device | None = None, for_traini
         "path": source,
     }
     return LoadedModel(model, tokenizer, device, dtype, info)
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _cached_or_fail(repo_id: str, cfg: RunConfig) -> None:
