@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from workbench.training.data import Batch, TokenizedData, collate, read_run_data, tokenize_pairs
+from workbench.training.data import Batch, TokenizedData, read_run_data, tokenize_pairs
 from workbench.training.logprobs import SeqLogps
-from workbench.training.reference import logps_table
+from workbench.training.reference import logps_table, pair_table
 
 if TYPE_CHECKING:
     from workbench.training.trainer import Trainer
@@ -46,26 +46,17 @@ def policy_table(model: torch.nn.Module, policy_logps: PolicyLogps, data: Tokeni
                  should_stop: Callable[[], bool] = lambda: False, progress: Progress | None = None) -> Tensor:
     """[N, 2] (chosen, rejected) summed completion log-probs under the policy (adapter on, the method's heads),
     no grad, eval mode, length-sorted batches. Raises Stopped when `should_stop()` turns true between batches."""
-    device = next(model.parameters()).device
-    out = torch.zeros(len(data), 2, dtype=torch.float32)
-    order = sorted(range(len(data)), key=data.length)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                if should_stop():
-                    raise Stopped()
-                idx = order[start:start + batch_size]
-                with autocast():
-                    lp = policy_logps(model, collate(data, idx, pad_id, device)).sum
-                out[idx, 0] = lp[: len(idx)].float().cpu()
-                out[idx, 1] = lp[len(idx):].float().cpu()
-                if progress:
-                    progress(min(start + batch_size, len(order)), len(order))
-    finally:
-        model.train(was_training)
-    return out
+
+    def check_stop() -> None:
+        if should_stop():
+            raise Stopped()
+
+    def batch_logps(batch: Batch) -> Tensor:
+        with autocast():
+            return policy_logps(model, batch).sum
+
+    return pair_table(model, data, batch_logps, batch_size=batch_size, pad_id=pad_id, progress=progress,
+                      before_batch=check_stop)
 
 
 def implicit_margins(policy: Tensor, ref: Tensor, beta: float) -> Tensor:

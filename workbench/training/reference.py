@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from workbench.training.data import TokenizedData, collate
+from workbench.training.data import Batch, TokenizedData, collate
 from workbench.training.logprobs import HeadInput, sequence_logps
 
 
@@ -69,23 +69,24 @@ def _adapter_context(model: torch.nn.Module, adapter: str | None) -> contextlib.
     return switched()
 
 
-def logps_table(model: torch.nn.Module, data: TokenizedData, *, batch_size: int, chunk_tokens: int,
-                pad_id: int = 0, progress: Callable[[int, int], None] | None = None,
-                adapter: str | None = None, head_input: HeadInput | None = None) -> Tensor:
-    """[N, 2] (chosen, rejected) summed completion log-probs of every pair, no grad, eval mode, length-sorted
-    batches; under the reference (adapter None) or under the named PEFT adapter `adapter` (MODPO margins), with
-    an optional head-input rewrite (a MAH-DPO head, see logprobs.sequence_logps)."""
+def pair_table(model: torch.nn.Module, data: TokenizedData, batch_logps: Callable[[Batch], Tensor], *,
+               batch_size: int, pad_id: int = 0, progress: Callable[[int, int], None] | None = None,
+               before_batch: Callable[[], None] | None = None) -> Tensor:
+    """[N, 2] (chosen, rejected) summed completion log-probs of every pair: `batch_logps(batch)` gives the [2B]
+    sums of one collated batch; no grad, eval mode, length-sorted batches (little padding). `before_batch` runs
+    before each batch (a stop check may raise there)."""
     device = next(model.parameters()).device
     out = torch.zeros(len(data), 2, dtype=torch.float32)
+    order = sorted(range(len(data)), key=data.length)
     was_training = model.training
     model.eval()
     try:
-        with _adapter_context(model, adapter), torch.no_grad():
-            order = sorted(range(len(data)), key=data.length)
+        with torch.no_grad():
             for start in range(0, len(order), batch_size):
+                if before_batch is not None:
+                    before_batch()
                 idx = order[start:start + batch_size]
-                lp = sequence_logps(model, collate(data, idx, pad_id, device), chunk_tokens=chunk_tokens,
-                                    head_input=head_input).sum
+                lp = batch_logps(collate(data, idx, pad_id, device))
                 out[idx, 0] = lp[: len(idx)].float().cpu()
                 out[idx, 1] = lp[len(idx):].float().cpu()
                 if progress:
@@ -93,3 +94,14 @@ def logps_table(model: torch.nn.Module, data: TokenizedData, *, batch_size: int,
     finally:
         model.train(was_training)
     return out
+
+
+def logps_table(model: torch.nn.Module, data: TokenizedData, *, batch_size: int, chunk_tokens: int,
+                pad_id: int = 0, progress: Callable[[int, int], None] | None = None,
+                adapter: str | None = None, head_input: HeadInput | None = None) -> Tensor:
+    """[N, 2] log-prob table (see pair_table) under the reference (adapter None) or under the named PEFT adapter
+    `adapter` (MODPO margins), with an optional head-input rewrite (a MAH-DPO head, see logprobs.sequence_logps)."""
+    with _adapter_context(model, adapter):
+        return pair_table(model, data, lambda batch: sequence_logps(model, batch, chunk_tokens=chunk_tokens,
+                                                                    head_input=head_input).sum,
+                          batch_size=batch_size, pad_id=pad_id, progress=progress)
