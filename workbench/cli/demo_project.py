@@ -1,5 +1,5 @@
 """The demo project: a folder with demo.sqlite (objectives + the bundled labelled pairs), the demo's scorers.py
-next to it (the project's scorers file, workbench.cli.eval_cmd.project_scorers) and the run settings.
+next to it (the project's scorers file, workbench.store.run_prep.project_scorers) and the run settings.
 
 The bundled files live in resources/demo/ (README.md there says how the pairs were made and labelled). Two
 objectives pull against each other: brevity (fewer words) and detail (more distinct content words); both are

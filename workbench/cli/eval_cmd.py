@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,9 @@ from workbench.core.pareto import non_dominated
 from workbench.core.protocol import Message, metric_values
 from workbench.core.run_config import RunConfig
 from workbench.core.scorers import scorer_registry
+from workbench.store.run_prep import project_scorers, provide_scorers
 
 Progress = Callable[[str], None]
-SCORERS_FILE = "scorers.py"
 
 
 @dataclass(frozen=True)
@@ -36,19 +35,6 @@ class EvalPoint:
     checkpoint: str | None
     weights: Weights | None
     values: dict[str, float]
-
-
-def project_scorers(project_path: str | Path) -> Path:
-    """The project's user scorers file: scorers.py in the folder holding the project file."""
-    return Path(project_path).resolve().parent / SCORERS_FILE
-
-
-def provide_scorers(project_path: str | Path, run_dir: Path) -> None:
-    """Workers only see their run folder: give it the project's scorers.py unless it already has one (a run keeps
-    the scorers it was trained with)."""
-    source = project_scorers(project_path)
-    if source.is_file() and not (run_dir / SCORERS_FILE).exists():
-        shutil.copyfile(source, run_dir / SCORERS_FILE)
 
 
 def eval_argv(jobs: Iterable[tuple[Path, str | None]], weights: list[Weights] | None) -> list[str]:

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.cli.eval_cmd import (EvalPoint, Progress, drive, mixable_objectives, project_scorers, provide_scorers,
-                                   run_eval_worker)
+from workbench.cli.eval_cmd import EvalPoint, Progress, drive, mixable_objectives, run_eval_worker
 from workbench.cli.supervise import WorkerProcess
 from workbench.cli.sweep_grid import (Weights, format_table, format_weights, reference_point, reward_directions,
                                       reward_vector, weight_grid)
@@ -30,6 +29,7 @@ from workbench.core.pareto import hypervolume, non_dominated
 from workbench.core.protocol import Message
 from workbench.core.run_config import RunConfig
 from workbench.core.scorers import scorer_registry
+from workbench.store.run_prep import project_scorers, provide_scorers
 
 TRAINED_PER_POINT = ("weighted", "modpo")
 

@@ -14,7 +14,6 @@ projects.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,14 +165,6 @@ def mixture_objectives(config: dict[str, Any], project_objectives: list[str], ch
         except (OSError, ValueError, KeyError, TypeError):
             pass  # an unreadable heads file: fall back to the run's settings (the worker will say what is wrong)
     return list(config.get("objectives") or config.get("weights") or project_objectives)
-
-
-def provide_run_scorers(project_path: Path | None, run_dir: Path) -> None:
-    """A worker sees only its run folder: copy the project's scorers.py there unless the run has its own (a run
-    keeps the scorers it was trained with) — as `workbench eval` does (cli/eval_cmd.provide_scorers)."""
-    source = project_path.with_name(SCORERS_FILE) if project_path is not None else None
-    if source is not None and source.is_file() and not (run_dir / SCORERS_FILE).exists():
-        shutil.copyfile(source, run_dir / SCORERS_FILE)
 
 
 def runs_with_checkpoints(s: Any) -> list[tuple[Run, list[Checkpoint]]]:

@@ -24,6 +24,24 @@ def slug(name: str) -> str:
     return s[:40] or "run"
 
 
+SCORERS_FILE = "scorers.py"  # the project's own scorer functions, next to the project file
+
+
+def project_scorers(project_path: str | Path) -> Path:
+    """The project's user scorers file: scorers.py in the folder holding the project file."""
+    return Path(project_path).resolve().parent / SCORERS_FILE
+
+
+def provide_scorers(project_path: str | Path | None, run_dir: Path) -> None:
+    """Workers only see their run folder: give it the project's scorers.py unless it already has one (a run keeps
+    the scorers it was trained with; MODPO margins and evaluation read run_dir/scorers.py)."""
+    if project_path is None:
+        return
+    source = project_scorers(project_path)
+    if source.is_file() and not (run_dir / SCORERS_FILE).exists():
+        shutil.copyfile(source, run_dir / SCORERS_FILE)
+
+
 def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
     """Create the run row and its folder runs_root/<id:04d>-<slug>/ with config.json, data.jsonl and
     candidates.jsonl (at most cfg.active_candidates pairs; the file is always written, empty when 0)."""
@@ -52,3 +70,6 @@ def _write_inputs(s: Session, cfg: RunConfig, run_dir: Path) -> None:
     if summary.train_rows == 0:
         raise RunError("no labelled pairs to train on for the chosen objectives: label some pairs first")
     export_candidates(s, cfg.objectives, run_dir / "candidates.jsonl", limit=cfg.active_candidates)
+    database = s.get_bind().url.database
+    if database and database != ":memory:":
+        provide_scorers(database, run_dir)

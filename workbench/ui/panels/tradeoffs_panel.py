@@ -28,7 +28,7 @@ from workbench.services.context import AppContext
 from workbench.services.inference_client import InferenceClient
 from workbench.services.tradeoffs import (MIXTURE_METHODS, FrontView, Item, Table, build_table, front_view,
                                           load_objective_names, load_scorers, mixture_candidates,
-                                          provide_run_scorers, reward_axes, runs_with_checkpoints, steering_spec)
+                                          reward_axes, runs_with_checkpoints, steering_spec)
 from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.theme import plot_colors, series_color
@@ -352,7 +352,9 @@ class TradeoffsPanel(QWidget):
     def start_evaluation(self, run: Run, checkpoint: str, weights: list[dict[str, float]]) -> None:
         """Launch the evaluation worker for `weights` on `checkpoint` of `run` through the supervisor."""
         try:
-            provide_run_scorers(self.ctx.project_path, self.ctx.supervisor.run_dir(run))
+            from workbench.store.run_prep import provide_scorers  # the store loads on first use, not at start-up
+
+            provide_scorers(self.ctx.project_path, self.ctx.supervisor.run_dir(run))
             self.ctx.supervisor.start_eval(run, checkpoint, weights)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, "Could not start the evaluation", exc)
