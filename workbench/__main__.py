@@ -56,7 +56,15 @@ def run_command(name: str, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"workbench {name}", description=help_)
     module.add_arguments(parser)
     args = parser.parse_args(argv)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (WorkbenchError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything else: one line + a log file, never a traceback (issue #12)
+        from workbench.cli.crash_report import report
+
+        print(f"workbench {name}: {report(exc, getattr(args, 'project', None), [name, *argv])}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.cli.launch import self_command
-from workbench.cli.supervise import WorkerProcess
+from workbench.cli.supervise import EVAL_LOG, WorkerProcess
 from workbench.cli.sweep_grid import Weights, format_table, reward_directions, reward_vector, weight_grid
 from workbench.cli.train import progress_line
 from workbench.core.errors import RunError
@@ -87,11 +87,13 @@ def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: 
                 progress(line)
                 last[0] = line
 
-    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights), run_id=str(jobs[0][0]))
+    log = Path(jobs[0][1]) / EVAL_LOG
+    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights), run_id=str(jobs[0][0]), log_path=log)
     ended = drive(worker, on_batch, progress)
     if ended is None or ended.data.get("reason") != "finished":
         reason = ended.data.get("reason", "crashed") if ended is not None else "crashed"
-        raise RunError(f"evaluation {reason}: {(ended.data.get('error') if ended else '') or 'no reason given'}")
+        raise RunError(f"evaluation {reason}: {(ended.data.get('error') if ended else '') or 'no reason given'} "
+                       f"(the worker's full log: {log})")
     return points
 
 

@@ -15,15 +15,29 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from workbench.core.protocol import Message, ProtocolError, decode, encode
 
+WORKER_LOG = "worker.log"  # in the run folder: the worker's stderr (library warnings, full tracebacks)
+EVAL_LOG = "eval.log"  # the same for `workbench eval`, in the first evaluated run's folder
+
 
 class WorkerProcess:
-    def __init__(self, argv: Sequence[str], *, run_id: str, grace_s: float = 10.0, env: dict | None = None) -> None:
+    """`log_path`: append the worker's stderr there instead of the terminal, so a failure shows its one-line message
+    (from the `ended` event) and the traceback stays in the run's log (issue #12)."""
+
+    def __init__(self, argv: Sequence[str], *, run_id: str, grace_s: float = 10.0, env: dict | None = None,
+                 log_path: Path | None = None) -> None:
         self.run_id, self.grace_s = run_id, grace_s
-        self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                                     text=True, encoding="utf-8", errors="replace", bufsize=1)
+        self.log_path = log_path
+        log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - the child holds it open
+        try:
+            self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                         env=env, text=True, encoding="utf-8", errors="replace", bufsize=1)
+        finally:
+            if log is not None:
+                log.close()  # the child has its own copy of the descriptor
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.garbage: list[str] = []
         self.ended: Message | None = None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.cli.eval_cmd import EvalPoint, Progress, drive, mixable_objectives, run_eval_worker
-from workbench.cli.supervise import WorkerProcess
+from workbench.cli.supervise import WORKER_LOG, WorkerProcess
 from workbench.cli.sweep_grid import (Weights, format_table, format_weights, reference_point, reward_directions,
                                       reward_vector, weight_grid)
 from workbench.cli.train import progress_line, worker_argv
@@ -114,13 +114,14 @@ def train_point(project, cfg: RunConfig, runs_root: Path, progress: Progress) ->
     with project.session() as s:
         set_run_status(s, run.id, "running")
     progress(f"run {run.id}: training {cfg.name}")
-    drive(WorkerProcess(worker_argv(Path(run.run_dir), False), run_id=str(run.id)),
-          _ingest(project, run.id, progress), progress)
+    drive(WorkerProcess(worker_argv(Path(run.run_dir), False), run_id=str(run.id),
+                        log_path=Path(run.run_dir) / WORKER_LOG), _ingest(project, run.id, progress), progress)
     with project.session() as s:
         final = get_run(s, run.id)
         checkpoints = list_checkpoints(s, run.id)
     if final.status != "finished" or not checkpoints:
-        raise RunError(f"sweep stopped: run {run.id} {final.status}{': ' + final.error if final.error else ''}")
+        raise RunError(f"sweep stopped: run {run.id} {final.status}{': ' + final.error if final.error else ''} "
+                       f"(the worker's full log: {Path(run.run_dir) / WORKER_LOG})")
     return final, checkpoints[-1].path
 
 

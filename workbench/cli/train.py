@@ -119,7 +119,7 @@ def follow(project: Project, run_id: int, worker: WorkerProcess) -> Run:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.supervise import WorkerProcess
+    from workbench.cli.supervise import WORKER_LOG, WorkerProcess
     from workbench.store.db import open_project
 
     project = open_project(args.project)
@@ -127,10 +127,13 @@ def run(args: argparse.Namespace) -> int:
         run_row = _prepare(project, args)
         print(f"run {run_row.id}: {run_row.run_dir}", flush=True)
         worker = WorkerProcess(worker_argv(Path(run_row.run_dir), args.resume is not None),
-                               run_id=str(run_row.id), grace_s=args.grace)
+                               run_id=str(run_row.id), grace_s=args.grace,
+                               log_path=Path(run_row.run_dir) / WORKER_LOG)
         final = follow(project, run_row.id, worker)
         error = f": {final.error}" if final.error else ""
         print(f"run {final.id} {final.status} at step {final.last_step}{error}")
+        if final.status not in ("finished", "stopped"):
+            print(f"the worker's full log: {worker.log_path}")
         return 0 if final.status in ("finished", "stopped") else 1
     finally:
         project.close()

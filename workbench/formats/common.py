@@ -68,11 +68,38 @@ def parse_json_line(raw: bytes, line: int, path: str) -> Row:
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}): each line must be one JSON object",
                          path=path, line=line) from None
+    except ValueError as exc:  # Python's int-digits limit: a number with thousands of digits
+        raise InputError(f"a number the reader refuses ({str(exc).split(';')[0]}): numbers in a dataset must be "
+                         "ordinary JSON numbers", path=path, line=line) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply (lists or objects inside each other thousands of times): "
+                         "each line must be one plain JSON object", path=path, line=line) from None
+    if "\\u" in text:  # only an escape can produce a lone surrogate from valid UTF-8
+        check_surrogates(value, path, line)
     if not isinstance(value, dict):
         raise InputError(f"a JSON {type(value).__name__} where an object was expected: each line must be one "
                          "JSON object such as {\"prompt\": ..., \"chosen\": ..., \"rejected\": ...}",
                          path=path, line=line)
     return value
+
+
+def check_surrogates(value: Any, path: str, line: int) -> None:
+    """InputError for a string with a lone surrogate escape (such as \\ud800): JSON allows it, but it is not
+    text, and the store could not save it as UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"the text holds a lone surrogate escape (\\u{ord(item[exc.start]):04x}), which is "
+                                 "not a character: fix the escape or remove it", path=path, line=line) from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def read_jsonl_records(path: str | Path, parse_row: RowParser, progress: Progress | None = None) -> list[Record]:

@@ -9,6 +9,7 @@ from workbench.core.entities import Annotator
 from workbench.core.errors import ProjectError
 from workbench.store import convert
 from workbench.store.schema import AnnotatorRow
+from workbench.store.upsert import get_or_insert
 
 
 def list_annotators(s: Session) -> list[Annotator]:
@@ -19,9 +20,4 @@ def get_or_create_annotator(s: Session, name: str) -> Annotator:
     name = name.strip()
     if not name:
         raise ProjectError("an annotator needs a name: type yours in the labelling screen")
-    row = s.scalar(select(AnnotatorRow).where(AnnotatorRow.name == name))
-    if row is None:
-        row = AnnotatorRow(name=name)
-        s.add(row)
-        s.flush()
-    return convert.annotator(row)
+    return convert.annotator(get_or_insert(s, AnnotatorRow, name))

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from workbench import __version__ as app_version
 from workbench.core.errors import ProjectError
 from workbench.store.clock import utcnow
+from workbench.store.file_checks import BUSY_TIMEOUT_S, check_header, check_writable, read_revision
 from workbench.store.schema import ProjectMeta
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -44,7 +44,7 @@ def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(path: Path) -> Engine:
     """An engine on `path` whose every connection gets the pragmas above."""
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
     event.listen(engine, "connect", _set_pragmas)
     return engine
 
@@ -112,22 +112,10 @@ def create_project(path: str | Path, *, revision: str = "head") -> Project:
 
 
 def file_revision(path: Path) -> str | None:
-    """The schema revision stored in a project file; ProjectError when the file is not a Workbench project."""
-    with open(path, "rb") as fh:
-        if fh.read(16) != SQLITE_MAGIC:
-            raise ProjectError(f"{path} is not an Alignment Workbench project (not a SQLite file)")
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "alembic_version" not in tables or "pair" not in tables:
-                raise ProjectError(f"{path} is a SQLite file but not an Alignment Workbench project")
-            row = con.execute("SELECT version_num FROM alembic_version").fetchone()
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise ProjectError(f"{path} cannot be read ({exc}): it may be damaged or locked by another program") from None
-    return None if row is None else str(row[0])
+    """The schema revision stored in a project file; ProjectError when the file is not a Workbench project, is
+    compressed or is damaged (file_checks.py)."""
+    check_header(path)
+    return read_revision(path)
 
 
 def backup_path(path: Path, revision: str) -> Path:
@@ -152,6 +140,8 @@ def open_project(path: str | Path) -> Project:
     path = Path(path)
     if not path.is_file():
         raise ProjectError(f"{path} does not exist: choose another file or create a new project")
+    check_header(path)
+    check_writable(path)
     current = file_revision(path)
     script = ScriptDirectory.from_config(alembic_config())
     known = {rev.revision for rev in script.walk_revisions()}

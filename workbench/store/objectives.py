@@ -9,6 +9,7 @@ from workbench.core.entities import Objective
 from workbench.core.errors import ProjectError
 from workbench.store import convert
 from workbench.store.schema import ObjectiveRow
+from workbench.store.upsert import get_or_insert, insert_if_missing
 
 DIRECTIONS = ("maximize", "minimize")
 
@@ -27,12 +28,9 @@ def list_objectives(s: Session) -> list[Objective]:
 def add_objective(s: Session, name: str, description: str = "", direction: str = "maximize") -> Objective:
     _check(name, direction)
     name = name.strip()
-    if s.scalar(select(ObjectiveRow.id).where(ObjectiveRow.name == name)) is not None:
+    if not insert_if_missing(s, ObjectiveRow, name, description=description, direction=direction):
         raise ProjectError(f"an objective named {name!r} already exists: choose another name")
-    row = ObjectiveRow(name=name, description=description, direction=direction)
-    s.add(row)
-    s.flush()
-    return convert.objective(row)
+    return convert.objective(s.scalars(select(ObjectiveRow).where(ObjectiveRow.name == name)).one())
 
 
 def update_objective(s: Session, id: int, *, name: str | None = None, description: str | None = None,
@@ -54,5 +52,5 @@ def update_objective(s: Session, id: int, *, name: str | None = None, descriptio
 
 
 def get_or_create_objective(s: Session, name: str) -> Objective:
-    row = s.scalar(select(ObjectiveRow).where(ObjectiveRow.name == name.strip()))
-    return convert.objective(row) if row is not None else add_objective(s, name)
+    _check(name, None)
+    return convert.objective(get_or_insert(s, ObjectiveRow, name.strip(), description="", direction="maximize"))
