@@ -1,4 +1,4 @@
-"""Build tests/store/fixtures/project_v0001.sqlite: a project as schema revision 0001 wrote it, with a few rows.
+"""Build tests/store/fixtures/project_v<rev>.sqlite: a project as schema revision <rev> wrote it, with a few rows.
 
 Run once when a migration is added (`python -m tests.store.make_fixtures` from the repository root) and commit
 the file: tests upgrade a copy of every past schema version, so a migration that loses data fails a test.
@@ -45,6 +45,29 @@ def make_v0001(path: Path) -> Path:
     return path
 
 
+# 0002 (before run folders became relative to the project file): run 1 as in 0001 ('runs/1', next to the
+# project), run 2 relative to the directory a CLI command ran from, run 3 an absolute folder elsewhere.
+ROWS_0002 = ROWS_0001 + [
+    "INSERT INTO run (id, name, config, status, run_dir, created_at, error, last_step, events_offset) "
+    "VALUES (2, 'cli run', '{}', 'finished', 'work/cli-runs/0002-cli-run', '2025-01-04 00:00:00', '', 3, 120), "
+    "(3, 'elsewhere', '{}', 'stopped', '/nonexistent/elsewhere/0003-run', '2025-01-05 00:00:00', '', 0, 0)",
+    "INSERT INTO unpaired_feedback (id, response_id, objective_id, annotator_id, desirable, created_at) "
+    "VALUES (1, 1, 1, 1, 1, '2025-01-02 03:07:00')",
+]
+
+
+def make_v0002(path: Path) -> Path:
+    """A revision-0002 project at `path` holding ROWS_0002."""
+    path.unlink(missing_ok=True)
+    project = create_project(path, revision="0002")
+    with project.engine.begin() as con:
+        for statement in ROWS_0002:
+            con.execute(text(statement))
+    project.close()
+    return path
+
+
 if __name__ == "__main__":
     FIXTURES.mkdir(exist_ok=True)
     print(make_v0001(FIXTURES / "project_v0001.sqlite"))
+    print(make_v0002(FIXTURES / "project_v0002.sqlite"))

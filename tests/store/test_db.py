@@ -45,7 +45,7 @@ def test_migrated_schema_equals_orm_metadata(tmp_path: Path) -> None:
         diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
     project.close()
     assert diff == []
-    assert current_revision(project.engine) == head_revision() == "0002"
+    assert current_revision(project.engine) == head_revision() == "0003"
 
 
 def test_create_refuses_existing_and_open_refuses_missing(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_v0001_fixture_upgrades_with_data_and_backup(tmp_path: Path) -> None:
     shutil.copy(FIXTURE, path)
     project = open_project(path)
     try:
-        assert current_revision(project.engine) == "0002"
+        assert current_revision(project.engine) == "0003"
         backup = backup_path(path, "0001")
         assert backup.exists()
         con = sqlite3.connect(backup)

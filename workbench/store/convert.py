@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from workbench.core.entities import (Annotator, Checkpoint, Evaluation, Label, ModelInfo, Objective, Pair, Prompt,
                                      Response, Run)
+from workbench.store import run_paths
 from workbench.store.clock import aware
 from workbench.store.schema import (AnnotatorRow, CheckpointRow, EvaluationRow, LabelRow, ModelRow, ObjectiveRow,
                                     PairRow, PromptRow, ResponseRow, RunRow)
@@ -51,9 +53,10 @@ def model(row: ModelRow) -> ModelInfo:
                      revision=row.revision, dtype=row.dtype, trust_remote_code=bool(row.trust_remote_code))
 
 
-def run(row: RunRow) -> Run:
+def run(row: RunRow, folder: Path | None = None) -> Run:
+    """`folder`: the project file's folder, which a stored relative run_dir is relative to (run_paths.py)."""
     return Run(id=row.id, name=row.name, config=dict(row.config or {}), status=row.status,  # type: ignore[arg-type]
-               run_dir=row.run_dir, created_at=aware(row.created_at), started_at=aware(row.started_at),
+               run_dir=str(run_paths.resolve(folder, row.run_dir)) if row.run_dir else row.run_dir, created_at=aware(row.created_at), started_at=aware(row.started_at),
                ended_at=aware(row.ended_at), error=row.error, last_step=row.last_step)
 
 

@@ -26,6 +26,7 @@ from workbench import __version__ as app_version
 from workbench.core.errors import ProjectError
 from workbench.store.clock import utcnow
 from workbench.store.file_checks import BUSY_TIMEOUT_S, check_header, check_writable, read_revision
+from workbench.store.run_paths import absolute
 from workbench.store.schema import ProjectMeta
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -44,7 +45,8 @@ def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(path: Path) -> Engine:
     """An engine on `path` whose every connection gets the pragmas above."""
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
+    # an absolute URL: run folders are found relative to the project file even after a chdir (run_paths.py)
+    engine = create_engine(f"sqlite:///{absolute(path)}", connect_args={"timeout": BUSY_TIMEOUT_S})
     event.listen(engine, "connect", _set_pragmas)
     return engine
 

@@ -22,6 +22,7 @@ from workbench.core.entities import Run
 from workbench.core.protocol import Message, ProtocolError, decode, metric_values
 from workbench.store import convert
 from workbench.store.clock import utcnow
+from workbench.store.run_paths import project_folder, resolve
 from workbench.store.schema import CheckpointRow, EvaluationRow, MetricRow, RunRow
 
 EVENTS_FILE = "events.jsonl"
@@ -157,14 +158,15 @@ def reconcile_runs(s: Session, is_alive: Callable[[Run], bool]) -> list[Run]:
     Returns the runs marked crashed.
     """
     crashed: list[Run] = []
+    folder = project_folder(s)
     for row in s.scalars(select(RunRow).where(RunRow.status.in_(("created", *LIVE))).order_by(RunRow.id)):
-        events = Path(row.run_dir) / EVENTS_FILE
+        events = resolve(folder, row.run_dir) / EVENTS_FILE
         if events.exists():
             ingest_events_file(s, row.id, events)
-        if row.status in LIVE and not is_alive(convert.run(row)):
+        if row.status in LIVE and not is_alive(convert.run(row, folder)):
             row.status = "crashed"
             row.error = row.error or CRASHED_MESSAGE
             row.ended_at = utcnow()
             s.flush()
-            crashed.append(convert.run(row))
+            crashed.append(convert.run(row, folder))
     return crashed

@@ -14,6 +14,7 @@ from workbench.core.entities import Run
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.store.exports import export_candidates, export_run_data
+from workbench.store.run_paths import project_folder, to_stored
 from workbench.store.runs import create_run, get_run
 from workbench.store.schema import RunRow
 
@@ -58,7 +59,7 @@ def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
         # the caller's transaction rolls the run row back and SQLite hands its id out again: the folder goes too
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    s.get(RunRow, run.id).run_dir = str(run_dir)  # known only once the row has its id
+    s.get(RunRow, run.id).run_dir = to_stored(project_folder(s), run_dir)  # known only once the row has its id
     s.flush()
     return get_run(s, run.id)
 

@@ -16,6 +16,7 @@ from workbench.core.entities import Checkpoint, Evaluation, Run
 from workbench.core.errors import ProjectError
 from workbench.store import convert
 from workbench.store.clock import utcnow
+from workbench.store.run_paths import project_folder, to_stored
 from workbench.store.schema import CheckpointRow, EvaluationRow, MetricRow, RunRow
 
 STATUSES = ("created", "running", "stopping", "finished", "stopped", "failed", "crashed")
@@ -30,18 +31,20 @@ def _row(s: Session, run_id: int) -> RunRow:
 
 
 def create_run(s: Session, name: str, config: dict[str, Any], run_dir: str) -> Run:
-    row = RunRow(name=name, config=dict(config), status="created", run_dir=str(run_dir), created_at=utcnow())
+    stored = to_stored(project_folder(s), run_dir) if str(run_dir) else ""
+    row = RunRow(name=name, config=dict(config), status="created", run_dir=stored, created_at=utcnow())
     s.add(row)
     s.flush()
-    return convert.run(row)
+    return convert.run(row, project_folder(s))
 
 
 def get_run(s: Session, run_id: int) -> Run:
-    return convert.run(_row(s, run_id))
+    return convert.run(_row(s, run_id), project_folder(s))
 
 
 def list_runs(s: Session) -> list[Run]:
-    return [convert.run(r) for r in s.scalars(select(RunRow).order_by(RunRow.id))]
+    folder = project_folder(s)
+    return [convert.run(r, folder) for r in s.scalars(select(RunRow).order_by(RunRow.id))]
 
 
 def set_run_status(s: Session, run_id: int, status: str, error: str = "") -> Run:
@@ -60,7 +63,7 @@ def set_run_status(s: Session, run_id: int, status: str, error: str = "") -> Run
     if error:
         row.error = error
     s.flush()
-    return convert.run(row)
+    return convert.run(row, project_folder(s))
 
 
 def metric_series(s: Session, run_id: int, key: str) -> tuple[list[int], list[float]]:
