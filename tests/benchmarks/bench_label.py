@@ -9,7 +9,12 @@ Between screens the script waits READ_MS = 100 ms in the event loop (a person re
 lets the prefetch land). The table also shows the bare `next_pair` + `pair_view` query time, which is what a panel
 without prefetch would add to every key.
 
+A second table times the label commit alone (`add_label` in its own transaction, what each key press costs the
+DB thread). `--synchronous NORMAL|FULL` picks the durability setting (the store uses FULL; issue #12): run both,
+alternating, to see what the fsync per commit costs on a given disk.
+
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_label.py [--labels 1000000]
+     [--synchronous NORMAL]
 """
 
 from __future__ import annotations
@@ -125,6 +130,20 @@ def query_times(ctx, order: str) -> list[float]:
     return out
 
 
+def commit_times(ctx, n: int = 200) -> list[float]:
+    """Milliseconds per label commit: add_label on the DB thread, one transaction each (as the Label panel does)."""
+    from workbench.store.annotators import get_or_create_annotator
+    from workbench.store.labels import add_label
+
+    dave = ctx.db.call_sync(get_or_create_annotator, "dave").id
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        ctx.db.call_sync(add_label, 1 + i, 1, dave, "a")
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
 def row(name: str, values: list[float]) -> str:
     values = sorted(values)
     p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
@@ -134,9 +153,16 @@ def row(name: str, values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--labels", type=int, default=1_000_000)
+    parser.add_argument("--synchronous", choices=("NORMAL", "FULL"), default=None,
+                        help="override the store's PRAGMA synchronous (default: the store's own, FULL)")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     from workbench.services.context import AppContext
+    from workbench.store import db
+
+    if args.synchronous:
+        db.SYNCHRONOUS = args.synchronous
+    print(f"PRAGMA synchronous={db.SYNCHRONOUS}")
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite"
@@ -150,6 +176,7 @@ def main() -> int:
         for order in ("random", "in_order", "coverage"):
             print(row(f"key -> next pair, order={order}", label_screens(app, ctx, order)), flush=True)
             print(row(f"next_pair+pair_view, order={order}", query_times(ctx, order)), flush=True)
+        print(row(f"label commit ({db.SYNCHRONOUS})", commit_times(ctx)), flush=True)
         ctx.shutdown(stop_runs=True)
     return 0
 

@@ -29,7 +29,7 @@ def test_pragmas_on_every_connection(tmp_path: Path) -> None:
             with project.engine.connect() as con:
                 assert con.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert con.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-                assert con.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+                assert con.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: labels survive power loss
             project.engine.dispose()
         with pytest.raises(Exception, match="FOREIGN KEY"), project.session() as s:
             s.execute(text("INSERT INTO response (prompt_id, text, model, generation, text_hash) "

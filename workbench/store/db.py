@@ -32,13 +32,19 @@ from workbench.store.schema import ProjectMeta
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+# Labels are human work: with synchronous=NORMAL in WAL mode a power loss can drop the last acknowledged commits;
+# FULL fsyncs the WAL at every commit, so a label the screen has moved past survives it. Measured with
+# tests/benchmarks/bench_label.py --synchronous (README, "Durability"): key -> next pair stays within its budget.
+SYNCHRONOUS = "FULL"
+
+
 def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Every connection: WAL (readers never block the writer), FK checks, fsync only at checkpoints, and a 64 MiB
-    page cache (the default 2 MiB thrashes when 100,000 random sha1 keys go into the dedup indexes)."""
+    """Every connection: WAL (readers never block the writer), FK checks, an fsync per commit (SYNCHRONOUS), and a
+    64 MiB page cache (the default 2 MiB thrashes when 100,000 random sha1 keys go into the dedup indexes)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
