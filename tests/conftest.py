@@ -9,3 +9,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _user_files_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scorer trust and crash logs go to a per-test folder, never to the real user's settings (issue #12)."""
+    folder = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("WORKBENCH_TRUST_FILE", str(folder / "trusted_scorers.json"))
+    monkeypatch.setenv("WORKBENCH_LOG_DIR", str(folder / "logs"))

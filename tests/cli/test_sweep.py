@@ -21,6 +21,7 @@ from workbench.core.entities import PreferenceRecord
 from workbench.core.errors import InputError
 from workbench.core.pareto import hypervolume, non_dominated
 from workbench.core.run_config import RunConfig
+from workbench.core.scorer_trust import TrustBook, file_sha256
 from workbench.core.scorers import load_user_scorers
 from workbench.store.db import create_project, open_project
 from workbench.store.imports import import_records
@@ -78,6 +79,7 @@ def project_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with project.session() as s:
         import_records(s, records, default_objective=None, source="test")
     project.close()
+    TrustBook().trust(tmp_path / "p.sqlite", file_sha256(scorers))  # the user trusted the project's scorers
     return tmp_path / "p.sqlite"
 
 

@@ -16,6 +16,7 @@ from tests.training.conftest import tiny_rows
 from tests.training.test_trainer import make_trainer, metrics
 from workbench.core.errors import InputError, RunError
 from workbench.core.run_config import RunConfig
+from workbench.core.scorer_trust import TRUSTED_ENV, UntrustedScorers, file_sha256
 from workbench.training.data import Batch, PairRow, collate, length_grouped_batches, tokenize_pairs
 from workbench.training.heads import ObjectiveHeads
 from workbench.training.logprobs import SeqLogps, sequence_logps
@@ -72,9 +73,9 @@ def test_problems_are_readable():
                                [PairRow(1, "brevity", "p", "a", "b")])
 
 
-def test_scorer_margins_sign_user_scorers_and_cache(tiny_model_dir, tmp_path):
+def test_scorer_margins_sign_user_scorers_and_cache(tiny_model_dir, tmp_path, monkeypatch):
     """length_tokens is 'minimize', so r = −length and Δr = len(rejected) − len(chosen); a scorers.py in the run
-    folder is used; the table is cached and reused while the fingerprint matches."""
+    folder is used once its parent trusts it; the table is cached and reused while the fingerprint matches."""
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     rows = [PairRow(r["pair_id"], r["objective"], r["prompt"], r["chosen"], r["rejected"])
             for r in tiny_rows() if r["objective"] == "brevity"]
@@ -82,6 +83,9 @@ def test_scorer_margins_sign_user_scorers_and_cache(tiny_model_dir, tmp_path):
     (tmp_path / "scorers.py").write_text("def score_commas(prompt, response):\n    return response.count(',')\n")
     cfg = RunConfig(model=str(tiny_model_dir), modpo_target="brevity",
                     margin_scorers={"length": "length_tokens", "style": "commas"})
+    with pytest.raises(UntrustedScorers):  # the parent passed no trusted hash: the file is never run
+        margin_table(None, data, rows, torch.zeros(len(data), 2), cfg, tmp_path, pad_id=0)
+    monkeypatch.setenv(TRUSTED_ENV, file_sha256(tmp_path / "scorers.py"))
     table = margin_table(None, data, rows, torch.zeros(len(data), 2), cfg, tmp_path, pad_id=0)
     assert table.shape == (len(data), 2)
     for i, row in enumerate(rows):
@@ -94,6 +98,9 @@ def test_scorer_margins_sign_user_scorers_and_cache(tiny_model_dir, tmp_path):
     assert torch.equal(margin_table(None, data, [], None, cfg, tmp_path, pad_id=0), table)
     # an edited scorers.py changes the fingerprint: recomputed, and the user's error names file and line
     (tmp_path / "scorers.py").write_text("def score_commas(prompt, response):\n    return 1 / 0\n")
+    with pytest.raises(UntrustedScorers):  # edited: a new hash, trusted again below
+        margin_table(None, data, rows, None, cfg, tmp_path, pad_id=0)
+    monkeypatch.setenv(TRUSTED_ENV, file_sha256(tmp_path / "scorers.py"))
     with pytest.raises(InputError, match="ZeroDivisionError") as info:
         margin_table(None, data, rows, None, cfg, tmp_path, pad_id=0)
     assert info.value.line == 2

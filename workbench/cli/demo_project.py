@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workbench.core.errors import ProjectError
 from workbench.core.run_config import RunConfig
+from workbench.core.scorer_trust import TrustBook, file_sha256
 
 PROJECT_FILE = "demo.sqlite"
 MARKER = ".workbench-demo"  # marks a folder the demo made, so running the demo again may replace its files
@@ -118,6 +119,8 @@ def create_demo_project(folder: Path, prompts: int = 0) -> tuple[Path, str]:
     finally:
         project.close()
     shutil.copyfile(resources / "scorers.py", folder / "scorers.py")
+    # our own bundled code, not a received file: trusted from the start (core.scorer_trust)
+    TrustBook().trust(path, file_sha256(folder / "scorers.py"))
     n_prompts = len({repr(r.prompt) for r in records})
     return path, (f"{n_prompts} prompts, {report.pairs_added} pairs, {report.labels_added} labels (brevity, detail) "
                   "by the demo's scorers")

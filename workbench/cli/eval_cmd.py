@@ -21,8 +21,9 @@ from workbench.core.errors import RunError
 from workbench.core.pareto import non_dominated
 from workbench.core.protocol import Message, metric_values
 from workbench.core.run_config import RunConfig
-from workbench.core.scorers import scorer_registry
-from workbench.store.run_prep import project_scorers, provide_scorers
+from workbench.cli.consent import (add_trust_argument, check_run_scorers, project_registry, trust_files,
+                                         worker_env)
+from workbench.store.run_prep import provide_scorers
 
 Progress = Callable[[str], None]
 
@@ -65,7 +66,7 @@ def drive(worker: WorkerProcess, on_batch: Callable[[list[Message]], None], prog
 
 
 def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: list[Weights] | None, *,
-                    progress: Progress = print) -> list[EvalPoint]:
+                    progress: Progress = print, remote_code_models: Iterable[str] = ()) -> list[EvalPoint]:
     """Evaluate (run id, run folder, checkpoint) jobs in one worker; store and return every point it measured."""
     from workbench.store.ingest import ingest_events
 
@@ -88,7 +89,8 @@ def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: 
                 last[0] = line
 
     log = Path(jobs[0][1]) / EVAL_LOG
-    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights), run_id=str(jobs[0][0]), log_path=log)
+    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights), run_id=str(jobs[0][0]), log_path=log,
+                           env=worker_env(project.path, remote_code_models))
     ended = drive(worker, on_batch, progress)
     if ended is None or ended.data.get("reason") != "finished":
         reason = ended.data.get("reason", "crashed") if ended is not None else "crashed"
@@ -125,8 +127,10 @@ def mixable_objectives(cfg: RunConfig, run_dir: Path, checkpoint: str | None) ->
 
 
 def evaluate_run(project, run_id: int, *, checkpoint_step: int | None = None, grid: int = 0,
-                 progress: Progress = print) -> tuple[RunConfig, list[EvalPoint]]:
-    """Evaluate one run's checkpoint (soup: its adapters), over a weight grid when `grid` >= 2."""
+                 progress: Progress = print, trust_scorers: bool = False,
+                 trust_remote_code: bool = False) -> tuple[RunConfig, list[EvalPoint]]:
+    """Evaluate one run's checkpoint (soup: its adapters), over a weight grid when `grid` >= 2. The run's scorers
+    must be trusted (`trust_scorers` trusts them now) when its eval_scorers name one of them."""
     from workbench.store.runs import get_run
 
     with project.session() as s:
@@ -136,13 +140,18 @@ def evaluate_run(project, run_id: int, *, checkpoint_step: int | None = None, gr
     checkpoint = None if cfg.method == "soup" else _checkpoint(project, run_id, checkpoint_step)
     weights = weight_grid(mixable_objectives(cfg, run_dir, checkpoint), grid) if grid else None
     provide_scorers(project.path, run_dir)
-    return cfg, run_eval_worker(project, [(run_id, run_dir, checkpoint)], weights, progress=progress)
+    if trust_scorers:
+        trust_files(project.path, [run_dir])
+    check_run_scorers(project.path, run_dir, cfg.eval_scorers.values())  # says why it waits, before any worker
+    models = [cfg.model] if trust_remote_code and cfg.trust_remote_code else []
+    return cfg, run_eval_worker(project, [(run_id, run_dir, checkpoint)], weights, progress=progress,
+                                remote_code_models=models)
 
 
 def points_table(cfg: RunConfig, project_path: str | Path, points: list[EvalPoint]) -> str:
     """The printed table of evaluated points; '*' marks the non-dominated ones (workbench.core.pareto)."""
     objectives = list(cfg.objectives) or sorted({k.split("/", 1)[0] for p in points for k in p.values if "/" in k})
-    directions = reward_directions(objectives, cfg, scorer_registry(project_scorers(project_path)))
+    directions = reward_directions(objectives, cfg, project_registry(project_path, cfg.eval_scorers.values()))
     vectors = [reward_vector(p.values, objectives, cfg) for p in points]
     front = [int(i) for i in non_dominated(vectors, directions).nonzero()[0]] if points else []
     rows = [(f"run {p.run_id} {p.checkpoint or 'soup'}", p.weights, v, p.values) for p, v in zip(points, vectors)]
@@ -155,6 +164,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=int, metavar="STEP", help="checkpoint step (default: the latest)")
     parser.add_argument("--grid", type=int, default=0, metavar="N",
                         help="evaluate mixtures on a weight grid with N values per objective (mah_dpo, soup)")
+    add_trust_argument(parser, remote_code=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
         raise RunError("--grid needs at least 2 values per objective (e.g. --grid 5)")
     project = open_project(args.project)
     try:
-        cfg, points = evaluate_run(project, args.run, checkpoint_step=args.checkpoint, grid=args.grid)
+        cfg, points = evaluate_run(project, args.run, checkpoint_step=args.checkpoint, grid=args.grid,
+                                   trust_scorers=args.trust_scorers, trust_remote_code=args.trust_remote_code)
         print(points_table(cfg, project.path, points))
         return 0
     finally:

@@ -28,8 +28,8 @@ from workbench.core.errors import InputError, RunError
 from workbench.core.pareto import hypervolume, non_dominated
 from workbench.core.protocol import Message
 from workbench.core.run_config import RunConfig
-from workbench.core.scorers import scorer_registry
-from workbench.store.run_prep import project_scorers, provide_scorers
+from workbench.cli.consent import add_trust_argument, project_registry, trust_files, worker_env
+from workbench.store.run_prep import provide_scorers
 
 TRAINED_PER_POINT = ("weighted", "modpo")
 
@@ -115,7 +115,8 @@ def train_point(project, cfg: RunConfig, runs_root: Path, progress: Progress) ->
         set_run_status(s, run.id, "running")
     progress(f"run {run.id}: training {cfg.name}")
     drive(WorkerProcess(worker_argv(Path(run.run_dir), False), run_id=str(run.id),
-                        log_path=Path(run.run_dir) / WORKER_LOG), _ingest(project, run.id, progress), progress)
+                        log_path=Path(run.run_dir) / WORKER_LOG, env=worker_env(project.path, own_code(cfg))),
+          _ingest(project, run.id, progress), progress)
     with project.session() as s:
         final = get_run(s, run.id)
         checkpoints = list_checkpoints(s, run.id)
@@ -136,14 +137,16 @@ def _make_points(cfg: RunConfig, objectives: list[str], points: int, project, ru
         if heads != set(objectives):  # an objective without labelled pairs gets no head
             objectives = [o for o in objectives if o in heads]
             grid = sweep_weights(cfg, objectives, points)
-        evaluated = run_eval_worker(project, [(run.id, Path(run.run_dir), checkpoint)], grid, progress=progress)
+        evaluated = run_eval_worker(project, [(run.id, Path(run.run_dir), checkpoint)], grid, progress=progress,
+                                    remote_code_models=own_code(cfg))
         return objectives, [(p.weights or {}, p) for p in evaluated]
     if cfg.method == "soup":
         run = prepare(project, cfg, runs_root)
         from workbench.store.runs import set_run_status
 
         try:
-            evaluated = run_eval_worker(project, [(run.id, Path(run.run_dir), None)], grid, progress=progress)
+            evaluated = run_eval_worker(project, [(run.id, Path(run.run_dir), None)], grid, progress=progress,
+                                        remote_code_models=own_code(cfg))
         except RunError as exc:
             with project.session() as s:
                 set_run_status(s, run.id, "failed", str(exc))
@@ -156,14 +159,21 @@ def _make_points(cfg: RunConfig, objectives: list[str], points: int, project, ru
         member = dataclasses.replace(cfg, name=f"{cfg.name} {format_weights(weights)}", weights=dict(weights))
         run, checkpoint = train_point(project, member, runs_root, progress)
         jobs.append((run.id, Path(run.run_dir), checkpoint))
-    evaluated = run_eval_worker(project, jobs, None, progress=progress)
+    evaluated = run_eval_worker(project, jobs, None, progress=progress, remote_code_models=own_code(cfg))
     by_run = {p.run_id: p for p in evaluated}
     return objectives, [(w, by_run[run_id]) for w, (run_id, _, _) in zip(grid, jobs)]
 
 
+def own_code(cfg: RunConfig) -> list[str]:
+    """The sweep's config file is the user's own: its trust_remote_code is consent for its model (remote_code.py)."""
+    return [cfg.model] if cfg.trust_remote_code else []
+
+
 def run_sweep(project_path: str | Path, cfg: RunConfig, *, points: int, progress: Progress = print,
-              runs_dir: str | Path | None = None) -> SweepResult:
-    """Train and/or evaluate over the weight grid (module docstring) and return the stored points and front."""
+              runs_dir: str | Path | None = None, trust_scorers: bool = False) -> SweepResult:
+    """Train and/or evaluate over the weight grid (module docstring) and return the stored points and front.
+    `trust_scorers` (--trust-scorers) trusts the project's scorers.py first; an untrusted one that the config
+    needs stops the sweep before anything trains."""
     from workbench.store.db import open_project
 
     if cfg.method not in ("mah_dpo", "soup", *TRAINED_PER_POINT):
@@ -171,7 +181,9 @@ def run_sweep(project_path: str | Path, cfg: RunConfig, *, points: int, progress
     problems = cfg.problems()
     if problems:
         raise RunError("; ".join(problems))
-    registry = scorer_registry(project_scorers(project_path))
+    if trust_scorers:
+        trust_files(project_path)
+    registry = project_registry(project_path, [*cfg.eval_scorers.values(), *cfg.margin_scorers.values()])
     for name in cfg.eval_scorers.values():
         registry.get(name)  # a misspelt scorer fails now, not after training
     project = open_project(project_path)
@@ -196,6 +208,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--points", type=int, metavar="N",
                         help="weight values per objective axis (default: the config's sweep_points)")
     parser.add_argument("--runs-dir", help="where run folders go (default: <project>.runs next to the project)")
+    add_trust_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = RunConfig.load(args.config)
     except (OSError, ValueError) as exc:  # tomllib/json decode errors are ValueErrors too
         raise InputError(f"cannot read the run settings: {exc}", path=str(args.config)) from None
-    result = run_sweep(args.project, cfg, points=args.points or cfg.sweep_points, runs_dir=args.runs_dir)
+    result = run_sweep(args.project, cfg, points=args.points or cfg.sweep_points, runs_dir=args.runs_dir,
+                       trust_scorers=args.trust_scorers)
     print(result.table())
     print(f"front: {len(result.front)} of {len(result.points)} points; hypervolume {result.hypervolume:.6g} "
           f"(reference {', '.join(f'{r:.4g}' for r in result.reference)})")

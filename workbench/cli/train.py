@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", help="where run folders go (default: <project>.runs next to the project)")
     parser.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a stopped or crashed run")
     parser.add_argument("--grace", type=float, default=10.0, help="seconds a stopping worker gets before kill")
+    from workbench.cli.consent import add_trust_argument
+
+    add_trust_argument(parser, remote_code=True)
 
 
 def worker_argv(run_dir: Path, resume: bool) -> list[str]:
@@ -55,6 +58,7 @@ def progress_line(msg: Message) -> str | None:
 
 
 def _prepare(project, args: argparse.Namespace):
+    from workbench.cli.consent import check_run_scorers, project_registry, trust_files
     from workbench.store.run_prep import prepare_run
     from workbench.store.runs import get_run, set_run_status
 
@@ -63,11 +67,17 @@ def _prepare(project, args: argparse.Namespace):
             run = get_run(s, args.resume)
             if run.status == "running":
                 raise RunError(f"run {run.id} is still running; stop it first")
+            if getattr(args, "trust_scorers", False):
+                trust_files(project.path, [Path(run.run_dir)])
+            check_run_scorers(project.path, Path(run.run_dir), (run.config or {}).get("margin_scorers", {}).values())
             set_run_status(s, run.id, "running")
             return run
         if not args.config:
             raise RunError("give --config run.toml (or --resume RUN_ID)")
         cfg = RunConfig.load(args.config)
+        if getattr(args, "trust_scorers", False):
+            trust_files(project.path)
+        project_registry(project.path, cfg.margin_scorers.values())  # an untrusted scorers.py stops it here
         runs_root = Path(args.runs_dir) if args.runs_dir else Path(project.path).with_suffix(".runs")
         run = prepare_run(s, cfg, runs_root)
         set_run_status(s, run.id, "running")
@@ -118,7 +128,17 @@ def follow(project: Project, run_id: int, worker: WorkerProcess) -> Run:
         return get_run(s, run_id)
 
 
+def _remote_code_consent(run: Run, args: argparse.Namespace) -> list[str]:
+    """The model whose own code may run: when the config file the user passed now asks for it, or a resumed run's
+    stored setting asks and the user added --trust-remote-code (a stored setting alone is not consent)."""
+    cfg = run.config or {}
+    asked = bool(cfg.get("trust_remote_code")) and (bool(args.config and args.resume is None)
+                                                    or getattr(args, "trust_remote_code", False))
+    return [str(cfg.get("model") or "")] if asked else []
+
+
 def run(args: argparse.Namespace) -> int:
+    from workbench.cli.consent import worker_env
     from workbench.cli.supervise import WORKER_LOG, WorkerProcess
     from workbench.store.db import open_project
 
@@ -128,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"run {run_row.id}: {run_row.run_dir}", flush=True)
         worker = WorkerProcess(worker_argv(Path(run_row.run_dir), args.resume is not None),
                                run_id=str(run_row.id), grace_s=args.grace,
-                               log_path=Path(run_row.run_dir) / WORKER_LOG)
+                               log_path=Path(run_row.run_dir) / WORKER_LOG,
+                               env=worker_env(project.path, _remote_code_consent(run_row, args)))
         final = follow(project, run_row.id, worker)
         error = f": {final.error}" if final.error else ""
         print(f"run {final.id} {final.status} at step {final.last_step}{error}")

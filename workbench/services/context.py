@@ -98,7 +98,7 @@ class AppContext(QObject):
             self.db.call_plain_sync(old.close)
         self.project = project
         self.db.set_project(project)
-        self.supervisor.set_runs_root(runs_root_for(project.path))
+        self.supervisor.set_runs_root(runs_root_for(project.path), Path(project.path))
         self.add_recent(str(project.path))
         self.project_changed.emit()
 

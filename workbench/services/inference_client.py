@@ -27,9 +27,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from workbench.core.protocol import Message, ProtocolError, decode, encode
+from workbench.core.remote_code import CONSENT_ENV, consent_env
 
 
 def infer_command() -> tuple[str, list[str]]:
@@ -65,12 +66,20 @@ class InferenceClient(QObject):
         self.process.errorOccurred.connect(self._on_error)
 
     def start(self, model: dict[str, Any]) -> None:
-        """Launch the worker and ask it to load `model`."""
+        """Launch the worker and ask it to load `model`. `model["remote_code_confirmed"]` (set by the UI after
+        asking, never stored) lets the worker run the repository's code when `trust_remote_code` asks for it."""
+        model = dict(model)
+        confirmed = bool(model.pop("remote_code_confirmed", False))
         program, args = self.command()
         self._ended_sent = False
         self._stderr_tail = []
         self.process.setProgram(program)
         self.process.setArguments(args)
+        env = QProcessEnvironment.systemEnvironment()
+        env.remove(CONSENT_ENV)
+        for key, value in consent_env([str(model.get("model") or "")] if confirmed else []).items():
+            env.insert(key, value)
+        self.process.setProcessEnvironment(env)
         self.process.start()
         self.send("load", request="load", **model)
 

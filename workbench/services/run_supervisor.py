@@ -31,11 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from workbench.core.entities import Run
 from workbench.core.errors import RunError
 from workbench.core.protocol import Message, ProtocolError, decode, encode, metric_values
+from workbench.core.remote_code import consent_env
+from workbench.core.scorer_trust import trust_env
 from workbench.core.series import SeriesStore
 from workbench.services.worker_process import (PID_FILE, CommandFactory, EvalCommandFactory, eval_command, read_pid,
                                                store_ingest_events_file, store_set_run_status, worker_command)
@@ -104,14 +106,16 @@ class RunSupervisor(QObject):
         self._series: dict[int, SeriesStore] = {}
         self._live: dict[int, LiveInfo] = {}
         self._runs_root: Path | None = None
+        self._project_path: Path | None = None
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(flush_ms)
         self._flush_timer.timeout.connect(self.flush)
         self._ingested.connect(self._on_ingested)
 
     # --- queries ----------------------------------------------------------------------------------------------
-    def set_runs_root(self, root: Path | None) -> None:
+    def set_runs_root(self, root: Path | None, project_path: Path | None = None) -> None:
         self._runs_root = root
+        self._project_path = project_path  # whose trusted scorers hashes the workers get (core.scorer_trust)
 
     def run_dir(self, run: Run) -> Path:
         p = Path(run.run_dir)
@@ -148,12 +152,13 @@ class RunSupervisor(QObject):
             return False
 
     # --- start / stop -------------------------------------------------------------------------------------------
-    def start(self, run: Run) -> None:
-        """Launch the worker for `run` (a new run, or a stopped one: the worker resumes from its last checkpoint)."""
+    def start(self, run: Run, *, remote_code_confirmed: bool = False) -> None:
+        """Launch the worker for `run` (a new run, or a stopped one: the worker resumes from its last checkpoint).
+        `remote_code_confirmed`: the user allowed the model's own code just now (core/remote_code.py)."""
         if self.is_running(run.id):
             return
         run_dir = self.run_dir(run)
-        self._launch(run, run_dir, self.command(run_dir), "train")
+        self._launch(run, run_dir, self.command(run_dir), "train", remote_code_confirmed)
 
     def start_eval(self, run: Run, checkpoint: str, weights: list[dict[str, float]]) -> None:
         """Evaluate `checkpoint` of `run` under each mixture in `weights` in an evaluation worker."""
@@ -166,12 +171,19 @@ class RunSupervisor(QObject):
         job = self._jobs.get(run_id)
         return job.kind if job is not None else None
 
-    def _launch(self, run: Run, run_dir: Path, command: tuple[str, list[str]], kind: str) -> None:
+    def _launch(self, run: Run, run_dir: Path, command: tuple[str, list[str]], kind: str,
+                remote_code_confirmed: bool = False) -> None:
         proc = QProcess(self)
         program, args = command
         proc.setProgram(program)
         proc.setArguments(args)
         proc.setWorkingDirectory(str(run_dir))
+        env = QProcessEnvironment.systemEnvironment()
+        models = [str((run.config or {}).get("model") or "")] if remote_code_confirmed else []
+        extra = {**consent_env(models), **(trust_env(self._project_path) if self._project_path is not None else {})}
+        for key, value in extra.items():
+            env.insert(key, value)
+        proc.setProcessEnvironment(env)
         job = _Job(run=run, run_dir=run_dir, process=proc, kind=kind)
         self._jobs[run.id] = job
         self._live[run.id] = LiveInfo(state="evaluating" if kind == "eval" else "starting")

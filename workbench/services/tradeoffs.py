@@ -196,10 +196,13 @@ def project_scorers(project_path: Path | None) -> tuple[Any, str]:
     """The scorer registry (built-ins + the project's scorers.py) and, when that file could not be loaded, why
     (then the registry holds the built-ins only). Loading runs the user's file: call it on the DB thread."""
     from workbench.core.errors import WorkbenchError
+    from workbench.core.scorer_trust import TrustBook, check_trusted
     from workbench.core.scorers import ScorerRegistry, builtin_scorers, scorer_registry
 
     user_file = project_path.with_name(SCORERS_FILE) if project_path is not None else None
     try:
+        if project_path is not None:  # code from a received project runs only once trusted (issue #12)
+            check_trusted(user_file, TrustBook().hashes(project_path))
         return scorer_registry(user_file), ""
     except WorkbenchError as exc:
         return ScorerRegistry(builtin_scorers()), str(exc)

@@ -91,7 +91,7 @@ def _weight_list(cfg: RunConfig, job: EvalJob, policy: Policy) -> list[Weights |
 def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable[..., None],
             should_stop: Callable[[], bool]) -> bool:
     """Evaluate every weight vector of one job; False when a stop request cut it short."""
-    from workbench.core.scorers import scorer_registry
+    from workbench.core.scorer_trust import trusted_from_env, trusted_registry
     from workbench.training.data import read_run_data, tokenize_pairs
     from workbench.training.evaluate import evaluate_policy, evaluation_prompts
     from workbench.training.reference import reference_logps
@@ -102,7 +102,7 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
         "status", state="evaluating", message=message, progress=fraction, step=step, total_steps=0)
     status(f"loading {cfg.model}" + (f" + {job.checkpoint}" if job.checkpoint else " + soup adapters"))
     policy = load_policy(cfg, job)
-    registry = scorer_registry(job.run_dir / "scorers.py")
+    registry = trusted_registry(job.run_dir / "scorers.py", trusted_from_env(), needed=cfg.eval_scorers.values())
     scorers = {obj: registry.get(name) for obj, name in cfg.eval_scorers.items()}
     rows = read_run_data(job.run_dir / "data.jsonl")
     if cfg.objectives:

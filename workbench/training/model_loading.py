@@ -17,6 +17,7 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.hub import hub_reachable
+from workbench.core.remote_code import NOT_CONSENTED, remote_code_allowed
 from workbench.core.run_config import RunConfig
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -115,7 +116,8 @@ def _from_pretrained(source: str, kind: str, cfg: RunConfig, dtype: torch.dtype,
                      local_only: bool) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    kw: dict[str, Any] = {"trust_remote_code": cfg.trust_remote_code, "local_files_only": local_only}
+    allowed = remote_code_allowed(cfg.trust_remote_code, cfg.model)  # core/remote_code.py: setting + consent
+    kw: dict[str, Any] = {"trust_remote_code": allowed, "local_files_only": local_only}
     if cfg.revision and kind == "hub":
         kw["revision"] = cfg.revision
     try:
@@ -128,7 +130,9 @@ def _from_pretrained(source: str, kind: str, cfg: RunConfig, dtype: torch.dtype,
                            "machine or choose a local folder") from None
         raise RunError(f"could not load model from {source}: {str(exc).splitlines()[0]}") from None
     except ValueError as exc:
-        if not cfg.trust_remote_code and ("custom code" in str(exc) or "trust_remote_code" in str(exc)):
+        if not allowed and ("custom code" in str(exc) or "trust_remote_code" in str(exc)):
+            if cfg.trust_remote_code:
+                raise RunError(f"{source} needs its own Python code to load, and {NOT_CONSENTED}") from None
             raise RunError(f"{source} needs its own Python code to load, which Workbench does not run by default; "
                            "turn on 'trust_remote_code' for this model only if you trust its authors") from None
         raise RunError(f"could not load model from {source}: {str(exc).splitlines()[0]}") from None

@@ -31,7 +31,8 @@ from torch import Tensor
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.core.scorers import Scorer, scorer_registry
+from workbench.core.scorer_trust import trusted_from_env, trusted_registry
+from workbench.core.scorers import Scorer
 from workbench.training.data import PairRow, TokenizedData, _as_text
 from workbench.training.heads import ObjectiveHeads, has_heads
 from workbench.training.logprobs import HeadInput
@@ -177,7 +178,8 @@ def margin_table(model: torch.nn.Module, data: TokenizedData, rows: list[PairRow
         cached = torch.load(path, map_location="cpu", weights_only=True)
         if cached.get("fingerprint") == fp:
             return cached["margins"]
-    registry = scorer_registry(scorers_file) if cfg.margin_scorers else None
+    registry = (trusted_registry(scorers_file, trusted_from_env(), needed=cfg.margin_scorers.values())
+                if cfg.margin_scorers else None)
     columns = []
     for obj in margin_objectives(cfg):
         if obj in cfg.margin_adapters:

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QMain
 
 from workbench import APP_NAME, __version__
 from workbench.services.context import AppContext
+from workbench.services.tradeoffs import SCORERS_FILE
+from workbench.ui.dialogs.scorer_trust_dialog import ask_scorer_trust
 from workbench.ui.errors import show_error
 from workbench.ui.panels import PANELS
 from workbench.ui.theme import SETTINGS_KEY, THEMES, apply_theme
@@ -127,6 +129,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self.import_action = self._action(file, "&Import Dataset…", lambda: self.start_import(None), "Ctrl+I")
         self.export_action = self._action(file, "&Export…", self.start_export, "Ctrl+E")
+        self.trust_action = self._action(file, "&Trust Project Scorers…", lambda: self.ask_scorer_trust(True))
         file.addSeparator()
         self.close_project_action = self._action(file, "&Close Project", self.ctx.close_project)
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -197,6 +200,7 @@ class MainWindow(QMainWindow):
     def open_project(self, path: str) -> bool:
         try:
             self.ctx.open_project(path)
+            self.ask_scorer_trust()  # a received project's code runs only once the user trusts it (issue #12)
             return True
         except Exception as exc:  # noqa: BLE001 - shown to the user
             if not Path(path).exists():
@@ -204,10 +208,16 @@ class MainWindow(QMainWindow):
             show_error(self, "Could not open the project", exc)
             return False
 
+    def ask_scorer_trust(self, say_when_nothing: bool = False) -> None:
+        path = self.ctx.project_path
+        self.trust_dialog = ask_scorer_trust(self, path, path.with_name(SCORERS_FILE) if path else None,
+                                             on_trusted=self.ctx.project_changed.emit,
+                                             say_when_nothing=say_when_nothing)
+
     def _on_project_changed(self) -> None:
         path = self.ctx.project_path
         self.setWindowTitle(f"{path.name} — {APP_NAME}" if path else APP_NAME)
-        for act in (self.import_action, self.export_action, self.close_project_action):
+        for act in (self.import_action, self.export_action, self.close_project_action, self.trust_action):
             act.setEnabled(path is not None)
         self._update_jobs()
         self._update_edit_actions()

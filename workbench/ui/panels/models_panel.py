@@ -24,6 +24,7 @@ from PySide6.QtCore import Qt
 from workbench.core.entities import ModelInfo
 from workbench.services.context import AppContext
 from workbench.services.inference_client import InferenceClient
+from workbench.ui.dialogs.remote_code_dialog import ask_remote_code
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
 
@@ -255,6 +256,13 @@ class ModelsPanel(DeferredReload, QWidget):
         if model is None:
             show_error(self, "Load model", "Select a model in the list first.")
             return
+        spec = {"model": model.location, "source": model.source, "revision": model.revision, "dtype": model.dtype,
+                "trust_remote_code": model.trust_remote_code}
+        consent = ask_remote_code(self, spec)  # every time: a stored setting is not consent (issue #12)
+        if consent is None:
+            self.status.setText(f"Not loaded: {model.name} needs its own code, which you did not allow.")
+            return
+        spec["remote_code_confirmed"] = consent
         self.unload()
         self.client = self.client_factory(self)
         self.client.loaded.connect(self._on_loaded)
@@ -263,8 +271,6 @@ class ModelsPanel(DeferredReload, QWidget):
         self.client.ended.connect(self._on_ended)
         self.client.event.connect(self._on_event)
         self.status.setText(f"Loading {model.name}…")
-        spec = {"model": model.location, "source": model.source, "revision": model.revision, "dtype": model.dtype,
-                "trust_remote_code": model.trust_remote_code}
         self.client.start(spec)
         self.loaded_model = model
         self._update_buttons()

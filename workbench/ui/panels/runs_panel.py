@@ -24,6 +24,7 @@ from workbench.services.context import AppContext
 from workbench.services.tradeoffs import runs_with_checkpoints, scorer_names
 from workbench.ui.dialogs.agreement_dialog import EPSILON_KEY, EPSILON_PROJECT_KEY
 from workbench.ui.dialogs.new_run_dialog import NewRunDialog
+from workbench.ui.dialogs.remote_code_dialog import ask_remote_code_async
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.widgets.log_view import LogView, format_event, read_log_lines
 from workbench.ui.widgets.metric_plots import MetricPlots
@@ -305,16 +306,25 @@ class RunsPanel(QWidget):
         """Create the run folder and row for `cfg` and start its worker."""
         run_task(self._launch(cfg), self, "Could not start the run")
 
-    async def _launch(self, cfg: RunConfig) -> Run:
+    async def _launch(self, cfg: RunConfig) -> Run | None:
+        consent = await ask_remote_code_async(self, cfg.to_dict())  # asked every time (issue #12)
+        if consent is None:
+            return None
         run = await self.ctx.db.call(create_run, cfg, self.ctx.runs_root)
         await self.ctx.db.call(mark_running, run.id)
         self._logs[run.id] = []
         self._loaded_history.add(run.id)
-        self.sup.start(run)
+        self._start(run, consent)
         self.ctx.notify("runs")
         await self._reload()
         self.select_runs([run.id])
         return run
+
+    def _start(self, run: Run, remote_code_confirmed: bool) -> None:
+        if remote_code_confirmed:
+            self.sup.start(run, remote_code_confirmed=True)
+        else:
+            self.sup.start(run)
 
     def start_selected(self) -> None:
         running = set(self.sup.running_ids())
@@ -323,9 +333,12 @@ class RunsPanel(QWidget):
                 run_task(self._resume(run), self, "Could not resume the run")
 
     async def _resume(self, run: Run) -> None:
+        consent = await ask_remote_code_async(self, run.config or {})
+        if consent is None:
+            return
         await self.ctx.db.call(mark_running, run.id)
         self._logs.setdefault(run.id, [])
-        self.sup.start(run)
+        self._start(run, consent)
         self.ctx.notify("runs")
 
     def stop_selected(self) -> None:

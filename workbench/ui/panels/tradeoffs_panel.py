@@ -30,6 +30,7 @@ from workbench.services.tradeoffs import (MIXTURE_METHODS, FrontView, Item, Tabl
                                           load_objective_names, load_scorers, mixture_candidates,
                                           reward_axes, runs_with_checkpoints, steering_spec)
 from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog
+from workbench.ui.dialogs.remote_code_dialog import ask_remote_code_async
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.theme import plot_colors, series_color
 from workbench.ui.widgets.parallel_coords import ParallelCoordinates
@@ -329,8 +330,12 @@ class TradeoffsPanel(QWidget):
             path = str(p if p.is_absolute() else self.ctx.supervisor.run_dir(run) / p)
         scorers = await self.ctx.db.call_plain(load_scorers, self.ctx.project_path,
                                                dict(run.config.get("eval_scorers") or {}))
+        spec = steering_spec(run, path)
+        consent = await ask_remote_code_async(self, spec)  # asked every time (issue #12)
+        if consent is None:
+            return
         self.steering.set_source(self.table, run.id, scorers)
-        self.steering.load_run(run.id, steering_spec(run, path), run.name)
+        self.steering.load_run(run.id, {**spec, "remote_code_confirmed": True} if consent else spec, run.name)
 
     def evaluate_mixtures(self) -> EvaluateMixturesDialog | None:
         if self.ctx.project is None:
