@@ -234,7 +234,7 @@ def fake_workers(monkeypatch: pytest.MonkeyPatch) -> tuple[list[RunConfig], list
         return Run(id=run_id, name=cfg.name, config=cfg.to_dict(), status="finished",
                    run_dir=str(runs_root / str(run_id))), "checkpoints/step-3"
 
-    def fake_eval(project, jobs, weights, *, progress):
+    def fake_eval(project, jobs, weights, *, progress, remote_code_models=()):
         evaluated.append((jobs, weights))
         scores = {1: (2.0, 2.0), 2: (6.0, 1.0), 3: (10.0, 10.0)}
         return [EvalPoint(run_id, c, None, {"brevity/score": scores[run_id][0], "detail/score": scores[run_id][1]})

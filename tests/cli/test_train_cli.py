@@ -117,7 +117,8 @@ def test_headless_run_killed_resumed_and_finished(project_file, tiny_model_dir, 
     project.close()
     assert out[0] == f"run 1: {crashed.run_dir}" and Path(crashed.run_dir).name == "0001-cli-run"
     assert crashed.status == "crashed" and "exit code -9" in crashed.error and "resume" in crashed.error
-    assert out[-1] == f"run 1 crashed at step {crashed.last_step}: {crashed.error}"
+    assert out[-2] == f"run 1 crashed at step {crashed.last_step}: {crashed.error}"
+    assert out[-1] == f"the worker's full log: {Path(crashed.run_dir) / 'worker.log'}"  # its traceback, if any
     assert kept and kept[-1] < 6  # killed before the end; the last checkpoint is where the resume starts
 
     monkeypatch.setattr(supervise, "WorkerProcess", WorkerProcess)
