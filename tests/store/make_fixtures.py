@@ -45,6 +45,18 @@ def make_v0001(path: Path) -> Path:
     return path
 
 
+def make_v0002(path: Path) -> Path:
+    """A revision-0002 project at `path` holding ROWS_0001 (0002 only added columns with defaults)."""
+    path.unlink(missing_ok=True)
+    project = create_project(path, revision="0002")
+    with project.engine.begin() as con:
+        for statement in ROWS_0001:
+            con.execute(text(statement))
+    project.close()
+    return path
+
+
 if __name__ == "__main__":
     FIXTURES.mkdir(exist_ok=True)
     print(make_v0001(FIXTURES / "project_v0001.sqlite"))
+    print(make_v0002(FIXTURES / "project_v0002.sqlite"))
