@@ -16,9 +16,10 @@ Pair policies (per prompt and objective; "best" and "worst" follow the objective
                  (the previous round's policy), as in future-guided chosen.
 
 Labellers: "scorers" (automatic: the objective's scorer decides), "human" (pairs go to the Label panel; pairs are
-then built without scores, see `human_pair`), and "mix": an automatic judge labels the pairs it is confident about
-(|score gap| >= `mix_confidence`), people label the rest. The judge is anything with the `Judge` shape; today it is
-a scorer, and the vector reward model (issue #17) plugs in as another `Judge` without changing rounds.
+then built without scores, see `human_pair`), and "mix": the automatic side labels the pairs whose |score gap| is at
+least `mix_confidence`, people label the rest. The automatic side is anything with the `SampleScorer` shape; today
+the project's scorer functions, and the vector reward model (issue #17) plugs in as another without changing
+rounds.
 """
 
 from __future__ import annotations
@@ -168,33 +169,35 @@ def human_pair(samples: Sequence[Sample], settings: RoundSettings) -> tuple[int,
     return (ids[0], ids[1]) if len(ids) >= 2 else None
 
 
-class Judge(Protocol):
-    """An automatic labeller: the signed preference of a over b for one objective (> 0: a better; its size is the
-    confidence). Scorers are judges (`ScoreJudge`); the vector reward model of issue #17 will be another."""
+class SampleScorer(Protocol):
+    """Rates a prompt's samples, one {objective: score} per answer: what pair policies rank by and automatic
+    labels follow. The project's scorer functions are one (`ScorerSet`); the vector reward model of issue #17
+    plugs in as another (its reward vector per answer), with nothing else in rounds changing."""
 
-    def margin(self, objective: str, a: Sample, b: Sample) -> float: ...
+    name: str
+
+    def scores(self, prompt: str, texts: Sequence[str]) -> list[dict[str, float]]: ...
 
 
 @dataclass(frozen=True)
-class ScoreJudge:
-    """Judges by the samples' stored scores and each objective's direction."""
+class ScorerSet:
+    """The objectives' scorer functions (core.scorers.Scorer, called as scorer(prompt, response, meta))."""
 
-    directions: Mapping[str, str]
+    by_objective: Mapping[str, Any]
+    name: str = "scorers"
 
-    def margin(self, objective: str, a: Sample, b: Sample) -> float:
-        d = self.directions.get(objective, "maximize")
-        return _signed(a.scores[objective], d) - _signed(b.scores[objective], d)
+    def scores(self, prompt: str, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [{o: float(fn(prompt, t, {})) for o, fn in self.by_objective.items()} for t in texts]
 
 
-def auto_label(judge: Judge, objective: str, a: Sample, b: Sample, settings: RoundSettings) -> str | None:
-    """'a' / 'b' when the labeller labels this pair automatically, None when it is left to people (human rounds;
-    a mix round's pairs the judge is not confident about; an exact tie)."""
-    if settings.labeller == "human":
+def auto_choice(gap: float, chosen_is_a: bool, settings: RoundSettings) -> str | None:
+    """'a' / 'b' when the round's labeller labels a pair automatically, given the signed gap of its chosen side;
+    None when people label it (a human round; a mix round's pair whose |gap| is under mix_confidence; a tie)."""
+    if settings.labeller == "human" or gap == 0:
         return None
-    m = judge.margin(objective, a, b)
-    if m == 0 or (settings.labeller == "mix" and abs(m) < settings.mix_confidence):
+    if settings.labeller == "mix" and abs(gap) < settings.mix_confidence:
         return None
-    return "a" if m > 0 else "b"
+    return "a" if (gap > 0) == chosen_is_a else "b"
 
 
 def next_step(done: Mapping[str, bool]) -> str | None:
