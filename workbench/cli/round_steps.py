@@ -100,13 +100,6 @@ def _scorer(project, rnd: Round, objectives: list[str]) -> SampleScorer | None:
     return ScorerSet({o: registry.get(rnd.settings.label_scorers[o]) for o in objectives})
 
 
-def _directions(project) -> dict[str, str]:
-    from workbench.store.objectives import list_objectives
-
-    with project.session() as s:
-        return {o.name: o.direction for o in list_objectives(s)}
-
-
 def run_worker(argv: list[str], label: str, progress: Progress) -> str:
     """Run a worker to its end, printing its progress lines; returns how it ended (finished | stopped)."""
     from workbench.cli.eval_cmd import drive
@@ -162,7 +155,8 @@ def store_pairs(project, rnd: Round) -> int:
 
     cfg = RunConfig.from_dict(rnd.run_config)
     objectives = _objectives(project, cfg)
-    scorer, directions = _scorer(project, rnd, objectives), _directions(project)
+    scorer = _scorer(project, rnd, objectives)
+    directions = dict(scorer.directions) if scorer else {}
     rows = read_samples(Path(rnd.folder) / SAMPLES_FILE)
     count = 0
     with project.session() as s:

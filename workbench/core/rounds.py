@@ -175,16 +175,22 @@ class SampleScorer(Protocol):
     plugs in as another (its reward vector per answer), with nothing else in rounds changing."""
 
     name: str
+    directions: Mapping[str, str]  # objective -> "maximize" | "minimize": which end of a score is better
 
     def scores(self, prompt: str, texts: Sequence[str]) -> list[dict[str, float]]: ...
 
 
 @dataclass(frozen=True)
 class ScorerSet:
-    """The objectives' scorer functions (core.scorers.Scorer, called as scorer(prompt, response, meta))."""
+    """The objectives' scorer functions (core.scorers.Scorer, called as scorer(prompt, response, meta)); each
+    scorer's own direction says which end is better (a word count for brevity is minimised)."""
 
     by_objective: Mapping[str, Any]
     name: str = "scorers"
+
+    @property
+    def directions(self) -> dict[str, str]:
+        return {o: getattr(fn, "direction", "maximize") for o, fn in self.by_objective.items()}
 
     def scores(self, prompt: str, texts: Sequence[str]) -> list[dict[str, float]]:
         return [{o: float(fn(prompt, t, {})) for o, fn in self.by_objective.items()} for t in texts]
