@@ -212,3 +212,19 @@ def test_crash_mid_generation_resumes_without_duplicates(tiny_model_dir, tmp_pat
         assert RunConfig.from_dict(rnd.run_config).model == str(tiny_model_dir)
     finally:
         project.close()
+
+
+def test_readable_errors_without_rounds_or_settings(tiny_model_dir, tmp_path) -> None:
+    path = _project(tmp_path / "loop", tiny_model_dir)
+    no_config = workbench("round", str(path))
+    assert no_config.returncode == 1 and "Traceback" not in no_config.stderr
+    assert "no rounds yet: give --config loop.toml" in no_config.stderr
+    train_first = workbench("round", str(path), "--step", "train")
+    assert train_first.returncode == 1
+    assert "no round in progress to train: start one with --step generate --config loop.toml" in train_first.stderr
+    bad = path.parent / "bad.toml"
+    bad.write_text("[round]\nsamples = 1\npolicy = 'best'\n", encoding="utf-8")
+    refused = workbench("round", str(path), "--config", str(bad))
+    assert refused.returncode == 1
+    assert "policy must be one of best_worst" in refused.stderr and "samples must be at least 2" in refused.stderr
+    assert _rows(path, "SELECT count(*) FROM round")[0][0] == 0

@@ -105,6 +105,11 @@ def run(args: argparse.Namespace) -> int:
             print_status(project)
             return 0
         if args.step:
+            with project.session() as s:
+                rounds = list_rounds(s)
+            if args.step != "generate" and (not rounds or next_step(rounds[-1].done) is None):
+                raise RunError(f"there is no round in progress to {args.step}: start one with --step generate"
+                               + (" --config loop.toml" if not rounds else ""))
             rnd = _current(project, args)
             finished = run_step(project, rnd, args.step, progress)
             print_status(project)
