@@ -96,7 +96,8 @@ def prompt_contents(s: Session, ids: list[int]) -> list[dict[str, Any]]:
             for i in ids if i in rows]
 
 
-def add_samples(s: Session, round_number: int, rows: list[dict[str, Any]], model: str) -> dict[int, list[tuple[str, int, str]]]:
+def add_samples(s: Session, round_number: int, rows: list[dict[str, Any]], model: str
+                ) -> dict[int, list[tuple[str, int, str]]]:
     """Store a round's sampled answers as responses; prompt id -> [(source, response id, text)], the first
     occurrence of each text per source (two identical samples are one response)."""
     out: dict[int, list[tuple[str, int, str]]] = {}

@@ -17,8 +17,8 @@ from PySide6.QtCore import QObject, Qt
 from workbench.services.context import AppContext
 from workbench.services.tradeoffs import Table
 from workbench.ui.errors import run_task
+from workbench.ui.theme import plot_colors
 
-PATH_COLOR = "#009E73"  # Okabe-Ito green: apart from the front's vermillion and the run colours
 
 
 def round_points(table: Table, round_runs: list[tuple[int, int]], axes: tuple[str, str]
@@ -45,8 +45,9 @@ class RoundsPath(QObject):
         super().__init__(plot)
         self.ctx, self.plot, self.source = ctx, plot, source
         self.round_runs: list[tuple[int, int]] = []
-        self.curve = pg.PlotDataItem(pen=pg.mkPen(PATH_COLOR, width=2, style=Qt.PenStyle.DashLine),
-                                     symbol="t1", symbolSize=11, symbolBrush=PATH_COLOR, symbolPen=None)
+        # the foreground colour, dashed, under the points: apart from the run colours and the front's line
+        self.curve = pg.PlotDataItem(pen=pg.mkPen(plot_colors()[1], width=1.5, style=Qt.PenStyle.DashLine))
+        self.curve.setZValue(-1)
         plot.addItem(self.curve)
         self.labels: list[pg.TextItem] = []
         ctx.project_changed.connect(self.reload)
@@ -74,7 +75,7 @@ class RoundsPath(QObject):
         self.labels = []
         self.curve.setData([p[1] for p in points], [p[2] for p in points])
         for number, x, y in points:
-            label = pg.TextItem(f"R{number}", color=PATH_COLOR, anchor=(0, 1))
+            label = pg.TextItem(f"R{number}", color=plot_colors()[1], anchor=(0, 1))
             label.setPos(x, y)
             self.plot.addItem(label)
             self.labels.append(label)
