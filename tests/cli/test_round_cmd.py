@@ -228,3 +228,39 @@ def test_readable_errors_without_rounds_or_settings(tiny_model_dir, tmp_path) ->
     assert refused.returncode == 1
     assert "policy must be one of best_worst" in refused.stderr and "samples must be at least 2" in refused.stderr
     assert _rows(path, "SELECT count(*) FROM round")[0][0] == 0
+
+
+def test_human_round_waits_for_people_then_closes_labelling(tiny_model_dir, tmp_path) -> None:
+    from workbench.cli import round_steps
+    from workbench.core.rounds import RoundSettings
+    from workbench.store.annotators import get_or_create_annotator
+    from workbench.store.labels import add_label
+    from workbench.store.objectives import list_objectives
+    from workbench.store.rounds import get_round, round_pair_ids, round_stats
+
+    path = _project(tmp_path / "loop", tiny_model_dir)
+    project = open_project(path)
+    try:
+        cfg, _ = round_steps.load_loop_config(path.parent / "loop.toml")
+        settings = RoundSettings(prompts_per_round=2, samples=2, max_new_tokens=6, temperature=1.0, eval_prompts=2,
+                                 labeller="human")
+        rnd = round_steps.start_round(project, cfg, settings)
+        lines: list[str] = []
+        assert round_steps.run_step(project, rnd, "generate", lines.append)
+        with project.session() as s:
+            pairs = round_pair_ids(s, rnd.id)
+        assert len(pairs) == 2  # one pair per prompt for people, labelled for every objective
+        assert not round_steps.run_step(project, rnd, "label", lines.append)
+        assert lines[-1] == "round 1: 0 automatic labels; 2 pairs wait for people in the Label panel"
+        with project.session() as s:
+            alice = get_or_create_annotator(s, "alice").id
+            for pid in pairs:
+                for objective in list_objectives(s):
+                    add_label(s, pid, objective.id, alice, "a")
+        assert round_steps.run_step(project, rnd, "label", lines.append)
+        with project.session() as s:
+            stats = round_stats(s, get_round(s, 1))
+        assert (stats.pairs, stats.human_labels, stats.auto_labels, stats.gap) == (2, 4, 0, {})
+        assert stats.done == {"generate": True, "label": True}
+    finally:
+        project.close()
