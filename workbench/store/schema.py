@@ -201,7 +201,8 @@ class EvaluationRow(Base):
 
 
 class RoundRow(Base):
-    """One on-policy round (workbench.core.rounds): settings, steps done, its generations folder (its run: run.round_id)."""
+    """One on-policy round (workbench.core.rounds): settings, steps done, its generations folder; its run is the
+    one whose run.round_id points here."""
 
     __tablename__ = "round"
     id: Mapped[int] = mapped_column(primary_key=True)
