@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("workbench.cli.train", "run a training job headless and store its results"),
     "eval": ("workbench.cli.eval_cmd", "evaluate checkpoints or mixtures and print reward vectors"),
     "sweep": ("workbench.cli.sweep", "train/evaluate over a grid of objective weights and print the front"),
+    "round": ("workbench.cli.round_cmd", "on-policy rounds: generate, label, train from the last round, evaluate"),
     "worker": ("workbench.cli.worker", "internal: run a training or inference worker process"),
 }
 

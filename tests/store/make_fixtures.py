@@ -67,7 +67,19 @@ def make_v0002(path: Path) -> Path:
     return path
 
 
+def make_v0003(path: Path) -> Path:
+    """A revision-0003 project at `path` holding ROWS_0002 (0003 only rewrote run folders)."""
+    path.unlink(missing_ok=True)
+    project = create_project(path, revision="0003")
+    with project.engine.begin() as con:
+        for statement in ROWS_0002:
+            con.execute(text(statement))
+    project.close()
+    return path
+
+
 if __name__ == "__main__":
     FIXTURES.mkdir(exist_ok=True)
     print(make_v0001(FIXTURES / "project_v0001.sqlite"))
     print(make_v0002(FIXTURES / "project_v0002.sqlite"))
+    print(make_v0003(FIXTURES / "project_v0003.sqlite"))

@@ -1,4 +1,5 @@
-"""`workbench worker train --run-dir D [--resume]`, `workbench worker eval ...` and `workbench worker infer ...`
+"""`workbench worker train --run-dir D [--resume]`, `workbench worker eval ...`, `workbench worker generate ...` and
+`workbench worker infer ...`
 (internal commands).
 
 Nothing here imports Qt or torch at module level: the worker starts, moves its stdout aside, and only then
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="checkpoint folder relative to its run folder (checkpoints/step-N); none for a soup")
     evaluate.add_argument("--weights-json", default="",
                           help='weight vectors to evaluate, e.g. \'[{"a": 1, "b": 0}, {"a": 0.5, "b": 0.5}]\'')
+    generate = sub.add_parser("generate", help="sample a round's answers (workbench round)")
+    generate.add_argument("--round-dir", required=True, help="the round folder (generate.json)")
     infer = sub.add_parser("infer", help="run the long-lived inference worker")
     infer.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (a load may override)")
 
@@ -84,6 +87,10 @@ def _run(args: argparse.Namespace) -> int:
         from workbench.training.eval_worker import main as eval_main
 
         return eval_main(eval_jobs(args))
+    if args.kind == "generate":
+        from workbench.inference.round_samples import main as generate_main
+
+        return generate_main(args.round_dir)
     if importlib.util.find_spec("workbench.inference.worker") is None:
         print("workbench: the inference worker is not available in this build")
         return 2

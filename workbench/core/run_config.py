@@ -54,6 +54,8 @@ class RunConfig:
     margin_adapters: dict = _f({}, "MODPO: objective -> adapter folder of an earlier run (its implicit reward).")
     margin_scorers: dict = _f({}, "MODPO: objective -> scorer name (built-in or from the project's scorers.py).")
     soup_adapters: dict = _f({}, "Soup: objective -> adapter folder of an earlier run.")
+    init_adapter: str = _f("", "Start the adapter (and MAH-DPO heads) from this checkpoint folder of an earlier run, "
+                               "e.g. a round's parent; empty = a fresh adapter. The reference stays the base model.")
     # --- LoRA -----------------------------------------------------------------------------------------------
     lora_r: int = _f(16, "LoRA rank.")
     lora_alpha: int = _f(32, "LoRA alpha (scaling = alpha / rank).")

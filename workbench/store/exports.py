@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,14 +96,16 @@ def oriented_extra(extra: dict[str, Any], a_wins: bool) -> dict[str, Any]:
     return dict(extra) if a_wins else {_swap_sides(k): v for k, v in extra.items()}
 
 
-def iter_preferences(s: Session, objective: str) -> Iterator[PreferenceRecord]:
+def iter_preferences(s: Session, objective: str, pair_ids: Collection[int] | None = None
+                     ) -> Iterator[PreferenceRecord]:
     """One record per pair whose decisive labels for `objective` have a strict majority; chosen = the winner.
 
     `extra` holds the pair's own extra columns from its import (e.g. TRL's score_chosen, see `oriented_extra`),
     then pair_id, votes_a, votes_b and strength (the winners' mean strength, rounded, 1..3), which take precedence
     over imported columns of the same name.
     """
-    votes = [v for v in _votes(s, _objective_id(s, objective)) if v[1] != v[2]]
+    votes = [v for v in _votes(s, _objective_id(s, objective)) if v[1] != v[2]
+             and (pair_ids is None or v[0] in pair_ids)]
     for start in range(0, len(votes), CHUNK):
         chunk = votes[start:start + CHUNK]
         texts = _texts(s, [v[0] for v in chunk])
@@ -118,8 +120,9 @@ def iter_preferences(s: Session, objective: str) -> Iterator[PreferenceRecord]:
 
 
 def export_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, eval_fraction: float = 0.1,
-                    seed: int = 0) -> RunDataSummary:
-    """Write a run's data.jsonl (store_api.md "Run folder format"); empty `objectives` = every objective."""
+                    seed: int = 0, pair_ids: Collection[int] | None = None) -> RunDataSummary:
+    """Write a run's data.jsonl (store_api.md "Run folder format"); empty `objectives` = every objective;
+    `pair_ids` limits it to those pairs (a round's run trains on its round's pairs)."""
     if not 0.0 <= eval_fraction < 1.0:
         raise ProjectError("the evaluation fraction must be at least 0 and below 1 (e.g. 0.1)")
     names = list(objectives) or list(s.scalars(select(ObjectiveRow.name).order_by(ObjectiveRow.id)))
@@ -130,7 +133,7 @@ def export_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, 
     with open(tmp, "w", encoding="utf-8") as fh:
         for name in names:
             per_objective[name] = 0
-            for rec in iter_preferences(s, name):
+            for rec in iter_preferences(s, name, pair_ids):
                 pair_id = rec.extra["pair_id"]
                 split = split_of(pair_id, seed, eval_fraction)
                 fh.write(json.dumps({"pair_id": pair_id, "objective": name, "prompt": rec.prompt,

@@ -43,9 +43,10 @@ def provide_scorers(project_path: str | Path | None, run_dir: Path) -> None:
         shutil.copyfile(source, run_dir / SCORERS_FILE)
 
 
-def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
+def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path, *, pair_ids: set[int] | None = None) -> Run:
     """Create the run row and its folder runs_root/<id:04d>-<slug>/ with config.json, data.jsonl and
-    candidates.jsonl (at most cfg.active_candidates pairs; the file is always written, empty when 0)."""
+    candidates.jsonl (at most cfg.active_candidates pairs; the file is always written, empty when 0). `pair_ids`
+    limits the training data to those pairs (a round's)."""
     problems = cfg.problems()
     if problems:
         raise RunError("; ".join(problems))
@@ -54,7 +55,7 @@ def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
     run_dir = root / f"{run.id:04d}-{slug(cfg.name)}"
     run_dir.mkdir(parents=True, exist_ok=False)
     try:
-        _write_inputs(s, cfg, run_dir)
+        _write_inputs(s, cfg, run_dir, pair_ids)
     except BaseException:
         # the caller's transaction rolls the run row back and SQLite hands its id out again: the folder goes too
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -64,10 +65,10 @@ def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path) -> Run:
     return get_run(s, run.id)
 
 
-def _write_inputs(s: Session, cfg: RunConfig, run_dir: Path) -> None:
+def _write_inputs(s: Session, cfg: RunConfig, run_dir: Path, pair_ids: set[int] | None = None) -> None:
     cfg.save(run_dir / "config.json")
     summary = export_run_data(s, cfg.objectives, run_dir / "data.jsonl", eval_fraction=cfg.eval_fraction,
-                              seed=cfg.seed)
+                              seed=cfg.seed, pair_ids=pair_ids)
     if summary.train_rows == 0:
         raise RunError("no labelled pairs to train on for the chosen objectives: label some pairs first")
     export_candidates(s, cfg.objectives, run_dir / "candidates.jsonl", limit=cfg.active_candidates)

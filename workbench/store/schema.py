@@ -85,8 +85,10 @@ class PairRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     labelled_by: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     shuffle_key: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("round.id"), nullable=True)
     __table_args__ = (
         UniqueConstraint("prompt_id", "response_a_id", "response_b_id", name="uq_pair_responses"),
+        Index("ix_pair_round", "round_id"),
         Index("ix_pair_queue_shuffle", "labelled_by", "shuffle_key"),
         Index("ix_pair_queue_order", "labelled_by", "id"),
     )
@@ -158,6 +160,7 @@ class RunRow(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     last_step: Mapped[int] = mapped_column(Integer, default=0)
     events_offset: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("round.id"), nullable=True)
     __table_args__ = (
         CheckConstraint("status IN ('created', 'running', 'stopping', 'finished', 'stopped', 'failed', 'crashed')",
                         name="ck_run_status"),
@@ -195,3 +198,18 @@ class EvaluationRow(Base):
     produced_by: Mapped[Any] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (Index("ix_evaluation_run", "run_id"),)
+
+
+class RoundRow(Base):
+    """One on-policy round (workbench.core.rounds): settings, steps done, its generations folder; its run is the
+    one whose run.round_id points here."""
+
+    __tablename__ = "round"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[Any] = mapped_column(JSON, default=dict)
+    run_config: Mapped[Any] = mapped_column(JSON, default=dict)
+    done: Mapped[Any] = mapped_column(JSON, default=dict)
+    folder: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("number", name="uq_round_number"),)

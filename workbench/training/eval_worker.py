@@ -14,6 +14,7 @@ is not the run: its `ended` must never overwrite the training run's status when 
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from workbench.training.worker import StopListener, run_id_of, take_stdout
 
 Weights = dict[str, float]
 EVAL_REF_CACHE = "eval_ref_logps.pt"
+EVAL_PROMPTS_FILE = "eval_prompts.json"  # optional: the prompts to generate on, instead of held-out ones
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,9 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
         ref = reference_logps(policy.model, data, batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk,
                               cache_path=job.run_dir / EVAL_REF_CACHE, pad_id=policy.tokenizer.pad_token_id,
                               model_id=cfg.model)
-    prompts = evaluation_prompts(rows, cfg.eval_prompts)
+    fixed = job.run_dir / EVAL_PROMPTS_FILE  # a round's run: the loop's fixed evaluation prompts (issue #15)
+    prompts = (json.loads(fixed.read_text(encoding="utf-8")) if fixed.is_file()
+               else evaluation_prompts(rows, cfg.eval_prompts))
     weight_list = _weight_list(cfg, job, policy)
     for n, weights in enumerate(weight_list):
         if should_stop():

@@ -6,7 +6,12 @@ B is initialised to 0, so at step 0 the policy equals the reference (the base mo
 from __future__ import annotations
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from pathlib import Path
+
+from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+from safetensors.torch import load_file
+
+from workbench.core.errors import RunError
 
 from workbench.core.run_config import RunConfig
 
@@ -40,3 +45,17 @@ def attach_lora(model: torch.nn.Module, cfg: RunConfig) -> PeftModel:
         return get_peft_model(model, config)
     finally:
         torch.random.set_rng_state(state)
+
+
+def load_initial_adapter(model: PeftModel, folder: str | Path) -> None:
+    """Copy a checkpoint's adapter weights into the fresh adapter (a round continues from its parent's adapter).
+    The LoRA shape must match: rounds copy the parent's run settings, so rank and target modules are the same."""
+    path = Path(folder) / "adapter_model.safetensors"
+    if not path.is_file():
+        raise RunError(f"{folder} is not a checkpoint folder (no adapter_model.safetensors): choose a run's "
+                       "checkpoints/step-N folder to start from")
+    result = set_peft_model_state_dict(model, load_file(str(path)))
+    unexpected = list(getattr(result, "unexpected_keys", []))
+    if unexpected:
+        raise RunError(f"the adapter in {folder} does not fit this model ({len(unexpected)} weights do not match): "
+                       "start from a checkpoint trained with the same model, LoRA rank and target modules")

@@ -26,7 +26,8 @@ from workbench.core.run_config import RunConfig
 from workbench.training.checkpoint import Position, latest_checkpoint, load_checkpoint, save_checkpoint
 from workbench.training.data import Batch, collate, length_grouped_batches, read_run_data, tokenize_pairs
 from workbench.training.failures import check_finite
-from workbench.training.lora import attach_lora
+from workbench.training.heads import has_heads
+from workbench.training.lora import attach_lora, load_initial_adapter
 from workbench.training.methods import MethodContext, make_method, method_class
 from workbench.training.model_loading import load_model
 from workbench.training.reference import reference_logps
@@ -87,6 +88,8 @@ class Trainer:
         loaded = load_model(cfg, device=self.device_override, for_training=True)
         self.device, self.tokenizer = loaded.device, loaded.tokenizer
         self.model = attach_lora(loaded.model, cfg)
+        if cfg.init_adapter and not resume:
+            load_initial_adapter(self.model, cfg.init_adapter)
         for p in self.model.parameters():  # adapter in fp32 even over bf16/fp16 base weights (stable AdamW)
             if p.requires_grad:
                 p.data = p.data.float()
@@ -100,6 +103,8 @@ class Trainer:
         self.method.prepare(MethodContext(self.model, self.data, self.rows, self.run_dir, self.device,
                                           self.tokenizer.pad_token_id, self.ref,
                                           lambda message, fraction: self._status("reference", message, fraction)))
+        if cfg.init_adapter and not resume and has_heads(Path(cfg.init_adapter)):
+            self.method.load_files(Path(cfg.init_adapter))  # MAH-DPO: continue from the parent's heads too
         params = [p for p in self.model.parameters() if p.requires_grad] + self.method.extra_parameters()
         self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.scheduler = make_scheduler(self.optimizer, total_steps=self.total_steps,

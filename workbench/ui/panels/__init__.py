@@ -13,4 +13,5 @@ PANELS: list[tuple[str, str]] = [
     ("workbench.ui.panels.label_panel", "LabelPanel"),
     ("workbench.ui.panels.runs_panel", "RunsPanel"),
     ("workbench.ui.panels.tradeoffs_panel", "TradeoffsPanel"),
+    ("workbench.ui.panels.rounds_panel", "RoundsPanel"),
 ]

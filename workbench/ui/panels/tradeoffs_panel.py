@@ -35,6 +35,7 @@ from workbench.ui.errors import run_task, show_error
 from workbench.ui.theme import plot_colors, series_color
 from workbench.ui.widgets.parallel_coords import ParallelCoordinates
 from workbench.ui.widgets.point_details import details_html
+from workbench.ui.widgets.rounds_path import RoundsPath
 from workbench.ui.widgets.steering import SteeringBox
 
 FRONT_COLOR = "#D55E00"
@@ -91,6 +92,7 @@ class TradeoffsPanel(QWidget):
         self.steer_marker = pg.ScatterPlotItem(size=22, symbol="star", brush=None,
                                                pen=pg.mkPen(FRONT_COLOR, width=2))
         self.plot.addItem(self.steer_marker)
+        self.rounds_path = RoundsPath(ctx, self.plot, lambda: (self.table, self.axes()))  # issue #15
         self.parallel = ParallelCoordinates()
         self.steering = SteeringBox(ctx, client_factory=lambda parent: InferenceClient(parent))
         self.steering.weights_changed.connect(lambda _w: self._mark_steered())
@@ -247,6 +249,7 @@ class TradeoffsPanel(QWidget):
         self.plot.setLabel("bottom", self.x_combo.currentText())
         self.plot.setLabel("left", self.y_combo.currentText())
         self.hv_label.setText(f"Hypervolume: {view.hypervolume:.4g}")
+        self.rounds_path.redraw()
         rx, ry = (f"{v:.4g}" for v in view.reference)
         self.hv_label.setToolTip(f"Area dominated by the front, measured from the reference point ({rx}, {ry}): the "
                                  "worst value drawn on each axis. `workbench sweep` moves its reference point further "

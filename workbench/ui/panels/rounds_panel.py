@@ -1,0 +1,183 @@
+"""Rounds panel (issue #15): on-policy rounds of generate -> label -> train -> evaluate, one button per step.
+
+The table has one row per round: which steps are done, pairs, human / automatic labels and their agreement, the
+labeller's chosen-rejected gap per objective, the trained run's final implicit-reward margin, and its reward vector
+on the loop's fixed evaluation prompts with KL to the base and response length. The buttons run the current round's
+next steps (workbench.services.rounds runs `workbench round PROJECT --step S`); the progress bar shows the step's
+progress and ETA, Cancel stops it resumably. The first round needs loop settings (a .toml with [run] and [round]
+tables, see README "Rounds"); later rounds copy the previous round's. "Label" with people switches to the Label
+panel. The reward vectors per round are drawn as a connected path on the Trade-offs plot (widgets/rounds_path.py).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from workbench.core.rounds import STEPS, next_step
+from workbench.services.context import AppContext
+from workbench.services.rounds import RoundProcess, RoundsData, load_rounds, round_command
+from workbench.ui.errors import run_task, show_error
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def round_rows(data: RoundsData) -> tuple[list[str], list[list[str]]]:
+    """Column headers and the text of every cell (tested without a window)."""
+    objs = data.objectives
+    head = (["Round", "Steps", "Pairs", "Human", "Auto", "Agree"] + [f"Gap {o}" for o in objs] + ["Margin"]
+            + [f"Score {o}" for o in objs] + ["KL", "Length"])
+    rows = []
+    for st in data.stats:
+        steps = " ".join(s if st.done.get(s) else "·" for s in STEPS)
+        rows.append([str(st.number), steps, str(st.pairs), str(st.human_labels), str(st.auto_labels),
+                     _cell(st.agreement, 2)] + [_cell(st.gap.get(o)) for o in objs] + [_cell(st.train_margin)]
+                    + [_cell(st.values.get(f"{o}/score")) for o in objs]
+                    + [_cell(st.values.get("kl")), _cell(st.values.get("length"), 1)])
+    return head, rows
+
+
+class RoundsPanel(QWidget):
+    """See the module docstring."""
+
+    title = "Rounds"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.data = RoundsData([], [], [])
+        self.config: Path | None = None
+        self.runner = RoundProcess(self)
+        self.runner.line.connect(self._on_line)
+        self.runner.finished.connect(self._on_finished)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.settings_button = QPushButton("Loop settings…")
+        self.settings_button.setToolTip("A .toml with [run] (model, method, objectives…) and [round] (prompts per "
+                                        "round, samples, pair policy, labeller…) tables; needed for the first round.")
+        self.settings_button.clicked.connect(self.choose_settings)
+        self.buttons: dict[str, QPushButton] = {}
+        for step in STEPS:
+            button = QPushButton(step.capitalize())
+            button.clicked.connect(lambda _=False, s=step: self.start_step(s))
+            self.buttons[step] = button
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.settings_button)
+        for button in self.buttons.values():
+            top.addWidget(button)
+        top.addWidget(self.cancel_button)
+        top.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.table, 1)
+        ctx.project_changed.connect(self.reload)
+        ctx.data_changed.connect(lambda what: self.reload() if what in ("runs", "evaluations", "labels") else None)
+        self.reload()
+
+    def shortcut_help(self) -> list[tuple[str, str]]:
+        return [("Generate / Label / Train / Evaluate", "Run that step of the current round (resumes after a stop)")]
+
+    # --- data -------------------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        if self.ctx.project is None:
+            self.set_data(RoundsData([], [], []))
+            return
+        run_task(self._reload(), self, "Could not load the rounds")
+
+    async def _reload(self) -> None:
+        self.set_data(await self.ctx.db.call(load_rounds))
+
+    def set_data(self, data: RoundsData) -> None:
+        self.data = data
+        head, rows = round_rows(data)
+        self.table.setColumnCount(len(head))
+        self.table.setHorizontalHeaderLabels(head)
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self._enable()
+
+    def current_step(self) -> str | None:
+        """The next step of the last round (None: start a new round with Generate)."""
+        return next_step(self.data.stats[-1].done) if self.data.stats else None
+
+    def _enable(self) -> None:
+        busy = self.runner.running
+        has_project = self.ctx.project is not None
+        step = self.current_step()
+        can_start = has_project and (bool(self.data.stats) or self.config is not None)
+        for name, button in self.buttons.items():
+            button.setEnabled(not busy and can_start and (name == step or (step is None and name == "generate")))
+        self.cancel_button.setEnabled(busy)
+        self.settings_button.setEnabled(not busy and has_project)
+        if not busy and not self.status.text():
+            self.status.setText("Choose loop settings to start the first round." if has_project and not can_start
+                                else f"Next: {step or 'generate (a new round)'}")
+
+    # --- actions ----------------------------------------------------------------------------------------------
+    def choose_settings(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Loop settings", "", "Loop settings (*.toml *.json)")
+        if path:
+            self.config = Path(path)
+            self.status.setText(f"Loop settings: {self.config.name}")
+            self._enable()
+
+    def start_step(self, step: str) -> None:
+        if self.ctx.project_path is None:
+            return
+        program, args = round_command(self.ctx.project_path, step, self.config if step == "generate" else None)
+        try:
+            self.runner.start(program, args)
+        except RuntimeError as exc:
+            show_error(self, "Round step", exc)
+            return
+        self.progress.setValue(0)
+        self.status.setText(f"{step}…")
+        self._enable()
+
+    def _show_label_panel(self) -> None:
+        """People owe labels: bring the Label panel forward (its queue holds the round's unlabelled pairs)."""
+        window = self.window()
+        panel = getattr(window, "panel", lambda _name: None)("LabelPanel")
+        tabs = getattr(window, "tabs", None)
+        if panel is not None and tabs is not None:
+            tabs.setCurrentWidget(panel)
+
+    def _on_line(self, text: str, fraction: object, eta: object) -> None:
+        if isinstance(fraction, float):
+            self.progress.setValue(int(1000 * fraction))
+        eta_text = f" — about {eta:.0f} s left" if isinstance(eta, float) else ""
+        self.status.setText(text[:200] + eta_text)
+
+    def _on_finished(self, code: int, tail: str) -> None:
+        if code == 0:
+            self.progress.setValue(1000)
+        else:
+            lines = [line for line in tail.splitlines() if line.startswith("workbench:") or "error" in line.lower()]
+            self.status.setText((lines[-1] if lines else f"the step stopped (exit code {code})")
+                                + " — press the step again to resume it.")
+        if code == 0 and "wait for people" in tail:
+            self._show_label_panel()
+        self.config = None if code == 0 else self.config
+        for kind in ("pairs", "labels", "runs", "evaluations"):
+            self.ctx.notify(kind)
+        self.reload()
+
+    def shutdown(self) -> None:
+        self.runner.cancel()
