@@ -121,8 +121,8 @@ def is_rank_failure(exc: BaseException) -> bool:
         "Connection closed by peer", "Connection reset by peer", "Timed out waiting", "gloo", "NCCL"))
 
 
-RANK_FAILURE_MESSAGE = ("another process of this multi-process run stopped ({}); the run can be resumed from its "
-                        "last checkpoint")
+RANK_FAILURE_MESSAGE = ("another process of this multi-process run died or stopped answering (details in the log); "
+                        "resume the run to continue from its last checkpoint")
 
 
 # ---- global batch -> this rank's slice -> gathered log-probs ----------------------------------------------------

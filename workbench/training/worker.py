@@ -116,8 +116,7 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
             import traceback
 
             traceback.print_exc(file=sys.stderr)
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            sink.emit("ended", reason="crashed", error=distributed.RANK_FAILURE_MESSAGE.format(first),
+            sink.emit("ended", reason="crashed", error=distributed.RANK_FAILURE_MESSAGE,
                       step=max(0, step - 1))
             return 1
         message = failure_message(exc, cfg_for_msg, step)
