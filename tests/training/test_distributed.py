@@ -31,17 +31,17 @@ def make_run_dir(model_dir: Path, data_path: Path, **overrides) -> Path:
     return run_dir
 
 
-def single_process_losses(run_dir: Path, steps: int) -> tuple[list[float], list[float]]:
-    """(train losses, eval losses) of the same config trained by one in-process Trainer with the full batch."""
+def single_process(run_dir: Path, steps: int) -> tuple[list[float], list[float], Trainer]:
+    """(train losses, eval losses, trainer) of the same config trained by one in-process Trainer, full batch."""
     cfg = RunConfig.load(run_dir / "config.json")
-    cfg.processes, cfg.max_steps, cfg.checkpoint_every = 1, steps, 0
+    cfg.processes, cfg.fsdp, cfg.max_steps, cfg.checkpoint_every = 1, False, steps, 0
     events: list = []
     trainer = Trainer(cfg, run_dir, emit=lambda t, **d: events.append((t, d)))
     trainer.save = lambda: ""  # type: ignore[method-assign]  # the reference writes nothing into the run folder
     trainer.prepare()
     trainer.run()
     values = [d["values"] for t, d in events if t == "metric"]
-    return [v["loss"] for v in values if "loss" in v], [v["eval/loss"] for v in values if "eval/loss" in v]
+    return [v["loss"] for v in values if "loss" in v], [v["eval/loss"] for v in values if "eval/loss" in v], trainer
 
 
 def drain(worker: WorkerProcess, on_message=None) -> list:
@@ -91,7 +91,7 @@ def test_two_processes_match_one_process_and_only_rank0_writes(tiny_model_dir, t
     assert [(m.type, m.data) for m in on_disk] == [(m.type, m.data) for m in msgs]
     assert [m.data["step"] for m in msgs if m.type == "checkpoint"] == [2, 4]
     assert [m.data["step"] for m in msgs if m.type == "metric" and "loss" in m.data["values"]] == [1, 2, 3, 4]
-    train, evals = single_process_losses(run_dir, 4)
+    train, evals, _ = single_process(run_dir, 4)
     assert losses(msgs) == pytest.approx(train, abs=1e-5)
     assert losses(msgs, "eval/loss") == pytest.approx(evals, abs=1e-5)
     assert abs(train[1] - train[0]) > 1e-3  # it trained: the comparison is not of constants
@@ -133,5 +133,26 @@ def test_killed_rank_ends_run_crashed_and_resume_continues_exactly(tiny_model_di
     assert resumed[-1].data["reason"] == "finished", resumed[-1]
     assert [m.data["step"] for m in resumed if m.type == "metric" and "loss" in m.data["values"]] == list(
         range(done + 1, 7))
-    train, _ = single_process_losses(run_dir, 6)
+    train, _, _ = single_process(run_dir, 6)
     assert losses(resumed) == pytest.approx(train[done:], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_fsdp_two_processes_train_and_save_an_adapter_one_process_loads(tiny_model_dir, tiny_run_data):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    run_dir = make_run_dir(tiny_model_dir, tiny_run_data, fsdp=True, method="mah_dpo")
+    msgs = drain(WorkerProcess(worker_argv(run_dir, False), run_id="9"))
+    assert msgs[-1].data["reason"] == "finished", msgs[-1]
+    train, _, trainer = single_process(run_dir, 4)
+    assert losses(msgs) == pytest.approx(train, abs=1e-5)  # sharded layers + replicated heads: same numbers
+    folder = run_dir / "checkpoints" / "step-4"
+    assert (folder / "heads.safetensors").exists()
+    loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(folder))
+    mine = {n: p for n, p in loaded.named_parameters() if "lora_" in n}
+    theirs = {n: p for n, p in trainer.model.named_parameters() if "lora_" in n}
+    assert mine.keys() == theirs.keys() and len(mine) > 0
+    assert all(p.shape == theirs[n].shape for n, p in mine.items())  # full tensors, not one rank's shard
+    assert max(float((p - theirs[n]).abs().max()) for n, p in mine.items()) < 1e-5
+    assert max(float(p.abs().max()) for n, p in mine.items() if "lora_B" in n) > 0  # it trained

@@ -228,6 +228,13 @@ def gather_table(out: Tensor) -> Tensor:
     return t.to(out.device)
 
 
+def all_reduce_sum(t: Tensor) -> Tensor:
+    if active():
+        t = t.clone()
+        dist.all_reduce(t)
+    return t
+
+
 def barrier() -> None:
     if active():
         dist.barrier()

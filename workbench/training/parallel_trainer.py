@@ -68,6 +68,13 @@ class ParallelTrainer(Trainer):
             params = [p for p in params if not is_sharded(p)]
         dd.sum_gradients(params)
 
+    def clip_gradients(self, params: list[torch.nn.Parameter], max_norm: float) -> float:
+        if not self.cfg.fsdp:
+            return super().clip_gradients(params, max_norm)
+        from workbench.training.fsdp import clip_mixed
+
+        return clip_mixed(params, max_norm)
+
     def save(self) -> str:
         if self.cfg.fsdp:
             from workbench.training.fsdp import save_full_checkpoint

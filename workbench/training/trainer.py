@@ -156,6 +156,10 @@ class Trainer:
     def sync_gradients(self) -> None:
         """Combine the gradients of all processes before clipping (parallel_trainer); one process: nothing."""
 
+    def clip_gradients(self, params: list[torch.nn.Parameter], max_norm: float) -> float:
+        """Clip to `max_norm` (total 2-norm); returns the norm before clipping."""
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
     # ---- data --------------------------------------------------------------------------------------------
     def micro_batches(self) -> Iterator[list[int]]:
         """Endless micro-batches from self.pos onwards; the batch order of an epoch depends on (seed, epoch) only,
@@ -199,7 +203,7 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         max_norm = self.cfg.max_grad_norm if self.cfg.max_grad_norm > 0 else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        grad_norm = self.clip_gradients(params, max_norm)
         lr = self.optimizer.param_groups[0]["lr"]
         if self.scaler:
             self.scaler.step(self.optimizer)
