@@ -154,5 +154,7 @@ def test_fsdp_two_processes_train_and_save_an_adapter_one_process_loads(tiny_mod
     theirs = {n: p for n, p in trainer.model.named_parameters() if "lora_" in n}
     assert mine.keys() == theirs.keys() and len(mine) > 0
     assert all(p.shape == theirs[n].shape for n, p in mine.items())  # full tensors, not one rank's shard
-    assert max(float((p - theirs[n]).abs().max()) for n, p in mine.items()) < 1e-5
+    # the same weights up to float noise (Adam's first steps move each weight by ~lr·g/|g|, so noise in a tiny
+    # gradient shows at 1e-4 of weights that moved by ~4e-2)
+    assert max(float((p - theirs[n]).abs().max()) for n, p in mine.items()) < 1e-3
     assert max(float(p.abs().max()) for n, p in mine.items() if "lora_B" in n) > 0  # it trained
