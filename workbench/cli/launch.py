@@ -80,6 +80,7 @@ def slurm_script(run_dir: str | Path, *, processes: int, nodes: int = 1, hours: 
         f"#SBATCH --output={shlex.quote(str(run_dir / 'slurm-%j.log'))}",
         "set -euo pipefail",
         'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+        "# paths are this machine's: edit them where the cluster's Python or run folder differ.",
         "# events go to the run folder's events.jsonl; the protocol copy on stdout is not needed here",
         f"srun {line} > /dev/null",
         "",

@@ -27,6 +27,9 @@ class ParallelTrainer(Trainer):
                  should_stop: Callable[[], bool] | None = None) -> None:
         if cfg.device not in ("", "auto", "cpu") and not cfg.device.startswith("cuda"):
             raise RunError(f"multi-process training runs on CUDA GPUs or the CPU, not on {cfg.device!r}")
+        if cfg.fsdp and cfg.method == "modpo" and cfg.margin_adapters:
+            raise RunError("fsdp cannot load MODPO's margin adapters into a sharded model yet: use scorer margins, "
+                           "or train without fsdp")
         device = dd.init(world, device=cfg.device, timeout_s=cfg.collective_timeout_s)
         local_stop = should_stop or (lambda: False)
         super().__init__(cfg, run_dir, emit=emit if world.main else None, device=device,
