@@ -158,3 +158,30 @@ def test_fsdp_two_processes_train_and_save_an_adapter_one_process_loads(tiny_mod
     # gradient shows at 1e-4 of weights that moved by ~4e-2)
     assert max(float((p - theirs[n]).abs().max()) for n, p in mine.items()) < 1e-3
     assert max(float(p.abs().max()) for n, p in mine.items() if "lora_B" in n) > 0  # it trained
+
+
+@pytest.mark.slow
+def test_hung_rank_ends_run_crashed_after_the_collective_timeout(tiny_model_dir, tiny_run_data):
+    """A rank that stops answering (SIGSTOP: a hung GPU or node) fails rank 0's next collective after
+    collective_timeout_s; rank 0 reports the run crashed instead of waiting forever."""
+    run_dir = make_run_dir(tiny_model_dir, tiny_run_data, max_steps=50, checkpoint_every=1, eval_every=0,
+                           collective_timeout_s=5.0)
+    worker = WorkerProcess(worker_argv(run_dir, False), run_id="9")
+    frozen: list = []
+    ended: list[float] = []
+
+    def freeze_rank1_then_watch(msg):
+        if msg.type == "checkpoint" and msg.data["step"] == 1 and not frozen:
+            victim = _rank_process(psutil.Process(worker.proc.pid), "1")
+            assert victim is not None
+            victim.suspend()
+            frozen.append((victim, time.monotonic()))
+        if msg.type == "ended" and frozen and not ended:
+            ended.append(time.monotonic())
+            frozen[0][0].kill()  # torchrun would SIGKILL it after its own shutdown grace; no need to wait
+
+    msgs = drain(worker, freeze_rank1_then_watch)
+    assert frozen and ended, [m.type for m in msgs][-5:]
+    assert 5.0 <= ended[0] - frozen[0][1] < 30.0
+    assert msgs[-1].type == "ended" and msgs[-1].data["reason"] == "crashed", msgs[-1]
+    assert 1 <= msgs[-1].data["step"] < 50
