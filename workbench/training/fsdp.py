@@ -33,10 +33,12 @@ def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
                    "train it without fsdp")
 
 
-def shard_layers(model: torch.nn.Module) -> None:
+def shard_layers(model: torch.nn.Module, device: torch.device, world_size: int) -> None:
     """fully_shard every decoder layer, then the body (embeddings + layers + norm) as the root unit, whose
     forward is the one logprobs.hidden_states calls (the root waits for every gradient reduction at the end of
-    backward). The output head stays a replicated frozen copy: logprobs applies it to completion tokens only."""
+    backward). The output head stays a replicated frozen copy: logprobs applies it to completion tokens only.
+    The model may sit in CPU memory: each unit moves to `device` as it is sharded."""
+    from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
     lm = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -46,10 +48,14 @@ def shard_layers(model: torch.nn.Module) -> None:
         raise RunError("fsdp: this model has no separate body and output head; train it without fsdp")
     if head.weight is body.get_input_embeddings().weight:  # tied: the head keeps its own (frozen) copy
         head.weight = torch.nn.Parameter(head.weight.detach().clone(), requires_grad=head.weight.requires_grad)
+    mesh = init_device_mesh(device.type, (world_size,))
     for unit in [*decoder_layers(model), body]:
-        fully_shard(unit)
+        fully_shard(unit, mesh=mesh)  # moves the unit's shards to `device`
         unit.set_gradient_divide_factor(1.0)  # a sum (gloo has no AVG/PREMUL_SUM; NCCL: the same)
         unit.set_force_sum_reduction_for_comms(True)
+    for child in lm.children():  # the rest (the replicated output head); the units moved their own buffers
+        if child is not body:
+            child.to(device)
 
 
 def is_sharded(p: torch.Tensor) -> bool:

@@ -32,16 +32,20 @@ class ParallelTrainer(Trainer):
                            "or train without fsdp")
         device = dd.init(world, device=cfg.device, timeout_s=cfg.collective_timeout_s)
         local_stop = should_stop or (lambda: False)
-        super().__init__(cfg, run_dir, emit=emit if world.main else None, device=device,
+        # FSDP on GPUs: load into CPU memory, then each layer moves to the GPU as it is sharded, so no GPU ever
+        # holds the whole model (distribute_model)
+        load_on = torch.device("cpu") if cfg.fsdp else device
+        super().__init__(cfg, run_dir, emit=emit if world.main else None, device=load_on,
                          should_stop=lambda: dd.any_rank(local_stop(), self.device))
-        self.world = world
+        self.world, self.rank_device = world, device
 
     # ---- hooks of Trainer -------------------------------------------------------------------------------------
     def distribute_model(self) -> None:
         if self.cfg.fsdp:
             from workbench.training.fsdp import shard_layers
 
-            shard_layers(self.model)
+            shard_layers(self.model, self.rank_device, self.world.size)
+            self.device = self.rank_device
 
     def forward_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """The method's loss over the whole global `batch`, with gradients through this rank's slice only."""
