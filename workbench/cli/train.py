@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.cli.launch import self_command
+from workbench.cli.launch import configured_processes, slurm_script, train_command
 from workbench.core.entities import Run
 from workbench.core.errors import RunError
 from workbench.core.protocol import Message, metric_values
@@ -29,14 +29,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", help="where run folders go (default: <project>.runs next to the project)")
     parser.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a stopped or crashed run")
     parser.add_argument("--grace", type=float, default=10.0, help="seconds a stopping worker gets before kill")
+    parser.add_argument("--nproc", type=int, metavar="N",
+                        help="training processes (one per GPU) under torchrun; overrides the config's `processes`")
+    parser.add_argument("--fsdp", action="store_true", help="with --nproc N: shard the base model's layers (FSDP)")
+    parser.add_argument("--emit-launch", nargs="?", const="-", metavar="DIR",
+                        help="prepare the run folder, do not train: print (or write into DIR) the torchrun command "
+                             "and a Slurm batch script that train it elsewhere")
+    parser.add_argument("--nodes", type=int, default=1, help="with --emit-launch: nodes in the Slurm script")
     from workbench.cli.consent import add_trust_argument
 
     add_trust_argument(parser, remote_code=True)
 
 
-def worker_argv(run_dir: Path, resume: bool) -> list[str]:
-    argv = self_command() + ["worker", "train", "--run-dir", str(run_dir)]
-    return argv + ["--resume"] if resume else argv
+def worker_argv(run_dir: Path, resume: bool, processes: int | None = None) -> list[str]:
+    """The worker command line for a run folder: its config's `processes` (or `processes`) under torchrun."""
+    n = configured_processes(run_dir) if processes is None else processes
+    return train_command(run_dir, resume=resume, processes=n)
 
 
 def progress_line(msg: Message) -> str | None:
@@ -78,9 +86,14 @@ def _prepare(project, args: argparse.Namespace):
         if getattr(args, "trust_scorers", False):
             trust_files(project.path)
         project_registry(project.path, cfg.margin_scorers.values())  # an untrusted scorers.py stops it here
+        if args.nproc is not None:
+            cfg.processes = args.nproc
+        if args.fsdp:
+            cfg.fsdp = True
         runs_root = Path(args.runs_dir) if args.runs_dir else Path(project.path).with_suffix(".runs")
         run = prepare_run(s, cfg, runs_root)
-        set_run_status(s, run.id, "running")
+        if not getattr(args, "emit_launch", None):
+            set_run_status(s, run.id, "running")
         return run
 
 
@@ -144,9 +157,15 @@ def run(args: argparse.Namespace) -> int:
 
     project = open_project(args.project)
     try:
+        if args.emit_launch and args.resume is not None:
+            raise RunError("--emit-launch prepares a new run; for a run trained elsewhere, rerun its "
+                           "launch script with --resume added to the worker command")
         run_row = _prepare(project, args)
         print(f"run {run_row.id}: {run_row.run_dir}", flush=True)
-        worker = WorkerProcess(worker_argv(Path(run_row.run_dir), args.resume is not None),
+        if args.emit_launch:
+            return emit_launch(Path(run_row.run_dir), args.emit_launch, nodes=args.nodes)
+        processes = args.nproc if args.resume is not None else None
+        worker = WorkerProcess(worker_argv(Path(run_row.run_dir), args.resume is not None, processes),
                                run_id=str(run_row.id), grace_s=args.grace,
                                log_path=Path(run_row.run_dir) / WORKER_LOG,
                                env=worker_env(project.path, _remote_code_consent(run_row, args)))
@@ -158,3 +177,24 @@ def run(args: argparse.Namespace) -> int:
         return 0 if final.status in ("finished", "stopped") else 1
     finally:
         project.close()
+
+
+def emit_launch(run_dir: Path, where: str, *, nodes: int = 1) -> int:
+    """Print (where == "-") or write into `where` the commands that train a prepared run folder elsewhere."""
+    import shlex
+
+    processes = configured_processes(run_dir)
+    command = " ".join(shlex.quote(a) for a in train_command(run_dir, processes=processes, detached=True))
+    script = slurm_script(run_dir, processes=processes, nodes=nodes)
+    if where == "-":
+        print(f"# train on this machine ({processes} process(es)):\n{command} > /dev/null\n")
+        print(f"# or submit to Slurm (sbatch):\n{script}")
+    else:
+        out = Path(where)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train.sh").write_text(f"#!/bin/bash\n{command} > /dev/null\n", encoding="utf-8")
+        (out / "train.sbatch").write_text(script, encoding="utf-8")
+        print(f"wrote {out / 'train.sh'} and {out / 'train.sbatch'}")
+    print(f"# events and checkpoints land in {run_dir}; with that folder back in place, the GUI ingests its "
+          f"events.jsonl when it opens the project")
+    return 0

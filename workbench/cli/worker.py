@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train = sub.add_parser("train", help="run one training job from a run folder")
     train.add_argument("--run-dir", required=True, help="the run folder (config.json + data.jsonl)")
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    train.add_argument("--detached", action="store_true",
+                       help="no parent process: do not read stop commands from stdin (cluster jobs)")
     evaluate = sub.add_parser("eval", help="evaluate checkpoints or mixtures of run folders (eval events)")
     evaluate.add_argument("--run-dir", required=True, action="append", dest="run_dirs",
                           help="a run folder; repeat together with --checkpoint to evaluate several runs")
@@ -82,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.kind == "train":
         from workbench.training.worker import main
 
-        return main(args.run_dir, resume=args.resume)
+        return main(args.run_dir, resume=args.resume, detached=args.detached)
     if args.kind == "eval":
         from workbench.training.eval_worker import main as eval_main
 

@@ -86,6 +86,13 @@ class RunConfig:
     eval_prompts: int = _f(16, "Held-out prompts generated on when evaluating a checkpoint or mixture.")
     eval_max_new_tokens: int = _f(64, "Max new tokens per evaluation generation.")
     sweep_points: int = _f(5, "Sweep: weight vectors on the simplex grid per objective axis (2 objectives: points).")
+    # --- more than one GPU (README "More than one GPU") -----------------------------------------------------------
+    processes: int = _f(1, "Training processes (one per GPU) launched by torchrun; the batch is split over them, "
+                           "so results match one process with the same batch_size.")
+    fsdp: bool = _f(False, "With processes > 1: shard the frozen base model's layers over the processes (FSDP) "
+                           "for models larger than one GPU.")
+    collective_timeout_s: float = _f(600.0, "With processes > 1: seconds a process waits for the others before "
+                                            "the run ends as crashed (a hung GPU or node).")
     # --- bookkeeping ------------------------------------------------------------------------------------------
     checkpoint_every: int = _f(50, "Save a checkpoint every N optimizer steps (and always at the end).")
     eval_every: int = _f(25, "Evaluate on held-out pairs every M optimizer steps (0 = only at the end).")
@@ -150,6 +157,12 @@ class RunConfig:
             out.append("learning_rate must be > 0")
         if any(w < 0 for w in self.weights.values()):
             out.append("objective weights must be >= 0")
+        if self.processes < 1:
+            out.append("processes must be at least 1")
+        if self.fsdp and self.processes < 2:
+            out.append("fsdp shards the model over several processes: set processes to 2 or more")
+        if self.collective_timeout_s <= 0:
+            out.append("collective_timeout_s must be > 0")
         if self.active_candidates < 0:
             out.append("active_candidates must be >= 0")
         return out

@@ -6,7 +6,6 @@ use, so SQLAlchemy stays out of start-up). Qt-free."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,9 @@ def store_set_run_status(s: Any, run_id: int, status: str, error: str) -> Any:
 
 def eval_command(run_dir: Path, checkpoint: str, weights: list[dict[str, float]]) -> tuple[str, list[str]]:
     """The evaluation worker for mixtures of one checkpoint (none given = the checkpoint as trained)."""
-    program, args = worker_command(run_dir)
+    from workbench.cli.launch import worker_command as one_worker
+
+    program, *args = one_worker(run_dir)  # evaluation runs in one process, whatever the run trained with
     args = [a if a != "train" else "eval" for a in args] + (["--checkpoint", checkpoint] if checkpoint else [])
     if weights:
         args += ["--weights-json", json.dumps(weights, sort_keys=True)]
@@ -39,10 +40,12 @@ def eval_command(run_dir: Path, checkpoint: str, weights: list[dict[str, float]]
 
 
 def worker_command(run_dir: Path) -> tuple[str, list[str]]:
-    """The program and arguments that run the training worker for `run_dir` (frozen apps re-execute themselves)."""
-    if getattr(sys, "frozen", False):
-        return sys.executable, ["worker", "train", "--run-dir", str(run_dir)]
-    return sys.executable, ["-m", "workbench", "worker", "train", "--run-dir", str(run_dir)]
+    """The program and arguments that run the training worker for `run_dir` (frozen apps re-execute themselves;
+    a run with `processes` > 1 starts under torchrun), built by workbench.cli.launch like the CLI's."""
+    from workbench.cli.launch import configured_processes, train_command
+
+    argv = train_command(run_dir, processes=configured_processes(run_dir))
+    return argv[0], argv[1:]
 
 
 def read_pid(run_dir: Path) -> int | None:

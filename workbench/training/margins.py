@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from workbench.training.data import Batch, TokenizedData, read_run_data, tokenize_pairs
+from workbench.training.distributed import is_main_process
 from workbench.training.logprobs import SeqLogps
 from workbench.training.reference import logps_table, pair_table
 
@@ -88,7 +89,9 @@ def candidate_data(path: Path, tokenizer: Any, objectives: list[str], *, max_len
 
 
 def write_margins(path: Path, margins: dict[int, float]) -> None:
-    """JSON {pair_id: margin}, replaced atomically (the GUI may read it at any moment)."""
+    """JSON {pair_id: margin}, replaced atomically (the GUI may read it at any moment); rank 0 alone writes."""
+    if not is_main_process():
+        return
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({str(k): v for k, v in sorted(margins.items())}), encoding="utf-8")
     os.replace(tmp, path)

@@ -34,6 +34,7 @@ from workbench.core.run_config import RunConfig
 from workbench.core.scorer_trust import trusted_from_env, trusted_registry
 from workbench.core.scorers import Scorer
 from workbench.training.data import PairRow, TokenizedData, _as_text
+from workbench.training.distributed import is_main_process
 from workbench.training.heads import ObjectiveHeads, has_heads
 from workbench.training.logprobs import HeadInput
 from workbench.training.losses import LogpBatch, LossParams
@@ -190,7 +191,8 @@ def margin_table(model: torch.nn.Module, data: TokenizedData, rows: list[PairRow
         else:
             columns.append(scorer_margins(registry.get(cfg.margin_scorers[obj]), data, rows))
     margins = torch.stack(columns, dim=1)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"fingerprint": fp, "objectives": margin_objectives(cfg), "margins": margins}, tmp)
-    tmp.replace(path)
+    if is_main_process():  # under torchrun every rank holds the table; one writes the cache
+        tmp = path.with_suffix(".tmp")
+        torch.save({"fingerprint": fp, "objectives": margin_objectives(cfg), "margins": margins}, tmp)
+        tmp.replace(path)
     return margins

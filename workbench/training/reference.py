@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from workbench.training.data import Batch, TokenizedData, collate
+from workbench.training.distributed import gather_table, is_main_process, table_rows
 from workbench.training.logprobs import HeadInput, sequence_logps
 
 
@@ -45,7 +46,7 @@ def reference_logps(model: torch.nn.Module, data: TokenizedData, *, batch_size: 
             return cached["logps"]
     out = logps_table(model, data, batch_size=batch_size, chunk_tokens=chunk_tokens, pad_id=pad_id,
                       progress=progress)
-    if path is not None:
+    if path is not None and is_main_process():
         tmp = path.with_suffix(".tmp")
         torch.save({"fingerprint": fp, "logps": out}, tmp)
         tmp.replace(path)
@@ -74,10 +75,11 @@ def pair_table(model: torch.nn.Module, data: TokenizedData, batch_logps: Callabl
                before_batch: Callable[[], None] | None = None) -> Tensor:
     """[N, 2] (chosen, rejected) summed completion log-probs of every pair: `batch_logps(batch)` gives the [2B]
     sums of one collated batch; no grad, eval mode, length-sorted batches (little padding). `before_batch` runs
-    before each batch (a stop check may raise there)."""
+    before each batch (a stop check may raise there). Under torchrun each process scores its share of the rows
+    and the shares are gathered (workbench.training.distributed)."""
     device = next(model.parameters()).device
     out = torch.zeros(len(data), 2, dtype=torch.float32)
-    order = sorted(range(len(data)), key=data.length)
+    order = table_rows(sorted(range(len(data)), key=data.length))
     was_training = model.training
     model.eval()
     try:
@@ -93,7 +95,7 @@ def pair_table(model: torch.nn.Module, data: TokenizedData, batch_logps: Callabl
                     progress(min(start + batch_size, len(order)), len(order))
     finally:
         model.train(was_training)
-    return out
+    return gather_table(out)
 
 
 def logps_table(model: torch.nn.Module, data: TokenizedData, *, batch_size: int, chunk_tokens: int,

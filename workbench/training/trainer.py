@@ -97,6 +97,7 @@ class Trainer:
         if cfg.gradient_checkpointing:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model.train()
+        self.distribute_model()
         self._tokenize()
         self.method = make_method(cfg, self.data.objectives)
         self._reference()
@@ -154,6 +155,16 @@ class Trainer:
         self.method.load_files(path)
         self.emit("log", level="info", message=f"resumed from {path.name}")
 
+    def distribute_model(self) -> None:
+        """Shard the model over processes (FSDP, workbench.training.parallel_trainer); one process: nothing."""
+
+    def sync_gradients(self) -> None:
+        """Combine the gradients of all processes before clipping (parallel_trainer); one process: nothing."""
+
+    def clip_gradients(self, params: list[torch.nn.Parameter], max_norm: float) -> float:
+        """Clip to `max_norm` (total 2-norm); returns the norm before clipping."""
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
     # ---- data --------------------------------------------------------------------------------------------
     def micro_batches(self) -> Iterator[list[int]]:
         """Endless micro-batches from self.pos onwards; the batch order of an epoch depends on (seed, epoch) only,
@@ -192,11 +203,12 @@ class Trainer:
             tokens += int(batch.attention_mask.sum())
             for name, v in metrics.items():
                 sums[name] = sums.get(name, 0.0) + v / k
+        self.sync_gradients()
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         max_norm = self.cfg.max_grad_norm if self.cfg.max_grad_norm > 0 else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        grad_norm = self.clip_gradients(params, max_norm)
         lr = self.optimizer.param_groups[0]["lr"]
         if self.scaler:
             self.scaler.step(self.optimizer)

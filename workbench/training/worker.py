@@ -79,24 +79,29 @@ def _margins(trainer: Trainer, sink: EventSink, stop: StopListener) -> None:
         sink.emit("log", level="warning", message=f"pair margins for active labelling not written: {message}")
 
 
-def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = None) -> int:
-    """Run one training job; always ends with an `ended` event. Exit code 0 unless the run failed."""
+def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = None, detached: bool = False) -> int:
+    """Run one training job; always ends with an `ended` event. Exit code 0 unless the run failed. `detached`:
+    no parent sends commands (a cluster job), so stdin is not read (its EOF would mean stop)."""
     out = take_stdout()
+    from workbench.training import distributed
     from workbench.training.events import EventSink
 
     run_dir = Path(run_dir)
-    sink = EventSink(run_id_of(run_dir), out, run_dir / "events.jsonl")
-    stop = StopListener(stdin if stdin is not None else sys.stdin)
+    world = distributed.world_from_env()  # under torchrun rank 0 alone talks to the parent and writes events
+    sink = EventSink(run_id_of(run_dir), out if world.main else None,
+                     run_dir / "events.jsonl" if world.main else None)
+    listen = world.main and not detached
+    stop = StopListener(stdin if stdin is not None else sys.stdin) if listen else (lambda: False)
     trainer = None
     try:
         cfg = RunConfig.load(run_dir / "config.json")
-        from workbench.training.trainer import Trainer
+        from workbench.training.parallel_trainer import make_trainer
 
-        trainer = Trainer(cfg, run_dir, emit=sink.emit, should_stop=stop)
+        trainer = make_trainer(cfg, run_dir, world=world, emit=sink.emit, should_stop=stop)
         trainer.prepare(resume=resume)
         reason = trainer.run()
         if reason == "finished" and cfg.active_candidates > 0:
-            _margins(trainer, sink, stop)
+            _margins(trainer, sink, trainer.should_stop)
         sink.emit("ended", reason=reason, error="", step=trainer.pos.step)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every way out must end with an ended event
@@ -107,6 +112,13 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
         if isinstance(exc, KeyboardInterrupt):
             sink.emit("ended", reason="stopped", error="interrupted", step=max(0, step - 1))
             return 130
+        if world.size > 1 and distributed.is_rank_failure(exc):
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            sink.emit("ended", reason="crashed", error=distributed.RANK_FAILURE_MESSAGE,
+                      step=max(0, step - 1))
+            return 1
         message = failure_message(exc, cfg_for_msg, step)
         import traceback
 
@@ -115,3 +127,4 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
         return 1
     finally:
         sink.close()
+        distributed.shutdown()

@@ -32,6 +32,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Data": ("max_length", "max_prompt_length", "logprob_chunk", "eval_fraction"),
     "Evaluation": ("eval_prompts", "eval_max_new_tokens", "sweep_points"),
     "Checkpoints": ("checkpoint_every", "eval_every", "log_every"),
+    "GPUs": ("processes", "fsdp", "collective_timeout_s"),
 }
 WEIGHTED_METHODS = ("weighted", "modpo", "mah_dpo", "soup")
 
