@@ -5,6 +5,8 @@ fake.json: {"mode": "metrics" | "wait" | "ignore_stop" | "crash", "n": <metric e
 - metrics: status, n metric events (step i, loss = 1/(i+1), rewards/margins = i/n), optional eval, ended finished
 - wait: status "training", then waits for `stop` (or EOF) on stdin; records it in got_stop; ended stopped
 - ignore_stop: status, then sleeps forever whatever arrives on stdin (the supervisor must kill it)
+- slow_stop: like wait, but after `stop` it takes `delay` seconds (a slow step), then writes run_dir/checkpointed,
+  a checkpoint event and ended stopped
 - crash: writes "boom: CUDA out of memory" to stderr and exits with code 3 (no ended event)
 - eval / eval_fail: `worker eval`: one eval event per weight vector of --weights-json (helpful/accuracy =
   0.5 + 0.4·w_helpful, harmless/accuracy = 0.5 + 0.4·w_harmless, checkpoint = --checkpoint), then ended finished;
@@ -36,6 +38,8 @@ def main() -> int:
         out.write(line)
 
     mode = spec.get("mode", "metrics")
+    with open(run_dir / "argv.txt", "a", encoding="utf-8") as fh:  # how each launch was asked (resume or not)
+        fh.write(" ".join(sys.argv[1:]) + "\n")
     if mode in ("eval", "eval_fail"):
         return fake_eval(sys.argv, mode, emit, events, out)
     n = int(spec.get("n", 10))
@@ -55,6 +59,14 @@ def main() -> int:
                 (run_dir / "got_stop").write_text("stop")
                 break
         emit("ended", reason="stopped", error="", step=0)
+    elif mode == "slow_stop":
+        for raw in sys.stdin:
+            if raw.strip() and decode(raw).type == "stop":
+                break
+        time.sleep(float(spec.get("delay", 1.0)))
+        (run_dir / "checkpointed").write_text("step 3")
+        emit("checkpoint", step=3, path="checkpoints/step-3")
+        emit("ended", reason="stopped", error="", step=3)
     elif mode == "ignore_stop":
         events.flush()
         out.flush()

@@ -237,6 +237,7 @@ class FakeRuns:
         self.root = root
         self.runs: dict[int, Run] = {}
         self.path = root / "project.sqlite"
+        self.spec: dict = {"mode": "wait"}  # what the fake worker of the next created run does
 
     def session(self):
         from contextlib import nullcontext
@@ -254,7 +255,7 @@ class FakeRuns:
         run_dir = runs_root / f"{rid:04d}-{cfg.name}"
         run_dir.mkdir(parents=True)
         (run_dir / "config.json").write_text(cfg.to_json())
-        (run_dir / "fake.json").write_text(json.dumps({"run": str(rid), "mode": "wait"}))
+        (run_dir / "fake.json").write_text(json.dumps({"run": str(rid), **self.spec}))
         self.runs[rid] = Run(rid, cfg.name, cfg.to_dict(), "created", str(run_dir))
         return self.runs[rid]
 
@@ -279,7 +280,6 @@ def wired(qtbot, ctx, tmp_path, monkeypatch):
     monkeypatch.setattr(rp, "mark_running", fake.mark_running)
     monkeypatch.setattr(rp, "load_checkpoints", lambda s: [])
     ctx.supervisor.command = fake_command
-    ctx.supervisor.grace_ms = 300
     ctx.supervisor.set_run_status = fake.set_status
     ctx.supervisor.ingest_events_file = fake.ingest
     ctx.project = fake
@@ -331,6 +331,26 @@ def test_stop_button_stops_cooperatively_and_resume_restarts(qtbot, ctx, wired):
     assert panel.start_action.isEnabled()
     panel.start_action.trigger()
     qtbot.waitUntil(lambda: ctx.supervisor.is_running(1), timeout=10_000)
+    # Issue #13 bug 1: the resumed worker is asked to continue from the last checkpoint
+    argv = Path(fake.runs[1].run_dir) / "argv.txt"
+    qtbot.waitUntil(lambda: len(argv.read_text().splitlines()) == 2, timeout=10_000)
+    launches = argv.read_text().splitlines()
+    assert "--resume" not in launches[0] and launches[1].endswith("--resume")
+
+
+def test_stop_on_a_slow_step_says_so_and_ends_with_a_checkpoint(qtbot, ctx, wired):
+    panel, fake = wired
+    fake.spec = {"mode": "slow_stop", "delay": 1}
+    panel.launch(RunConfig(name="slow", model="/m"))
+    qtbot.waitUntil(lambda: ctx.supervisor.live(1) is not None and ctx.supervisor.live(1).state == "training",
+                    timeout=10_000)
+    panel.select_runs([1])
+    panel.stop_action.trigger()
+    assert "stopping after step 1" in panel.log_view.toPlainText()
+    assert panel.model.values(fake.runs[1])["State"] == "stopping"
+    qtbot.waitUntil(lambda: not ctx.supervisor.is_running(1), timeout=10_000)
+    assert (Path(fake.runs[1].run_dir) / "checkpointed").exists()
+    assert "ENDED   stopped at step 3" in panel.log_view.toPlainText()
 
 
 def test_kill_button_kills(qtbot, ctx, wired):

@@ -10,6 +10,7 @@ once, when it is first selected.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -325,12 +326,16 @@ class RunsPanel(QWidget):
     async def _resume(self, run: Run) -> None:
         await self.ctx.db.call(mark_running, run.id)
         self._logs.setdefault(run.id, [])
-        self.sup.start(run)
+        self.sup.start(run, resume=True)
         self.ctx.notify("runs")
 
     def stop_selected(self) -> None:
         for rid in self.selected_ids():
             self.sup.stop(rid)
+            live = self.sup.live(rid)
+            if live is not None and live.state == "stopping":  # the worker may take a whole step to answer
+                self._on_event(rid, Message("log", str(rid), {"level": "info", "message": live.message},
+                                            time=time.time()))
 
     def kill_selected(self) -> None:
         for rid in self.selected_ids():
