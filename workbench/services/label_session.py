@@ -130,7 +130,8 @@ class LabelSession(QObject):
         self.pending: list[Screen] = []  # screens to show again before new ones (after undo went back)
         self.recent: list[int] = []
         self.deferred: list[tuple[str, int, str]] = []  # (shown, strength, note) typed before the pair arrived
-        self.committed = 0
+        self.committed = 0  # label writes made durable (skips included)
+        self.labelled = 0  # ... of which real labels (not skips): what the speed and counts show
         self.started_at = time.monotonic()
         self._prefetch: concurrent.futures.Future | None = None
         self._waiting = False
@@ -147,7 +148,7 @@ class LabelSession(QObject):
     def labels_per_hour(self) -> float | None:
         """Labels per hour since the session started; None during the first minute (too noisy to show)."""
         seconds = time.monotonic() - self.started_at
-        return self.committed * 3600.0 / seconds if seconds >= 60 else None
+        return self.labelled * 3600.0 / seconds if seconds >= 60 else None
 
     # --- the queue ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -249,6 +250,8 @@ class LabelSession(QObject):
             self.failed.emit(f"The label was not saved: {exc}")
             return
         self.committed += 1
+        if label.choice != "skip":  # a skip is no label: not in the count, nor in the speed (issue #13)
+            self.labelled += 1
         self.label_committed.emit(label)
 
     def _move_on(self, screen: Screen) -> None:
@@ -277,6 +280,8 @@ class LabelSession(QObject):
             self.failed.emit(f"Could not undo the label: {exc}")
             return
         self.committed = max(0, self.committed - 1)
+        if label.choice != "skip":
+            self.labelled = max(0, self.labelled - 1)
         self.label_retracted.emit(label)
 
     def redo(self) -> LabelAction | None:

@@ -39,11 +39,14 @@ def latest_margins(runs_root: Path | None) -> dict[int, float] | None:
     return None
 
 
-def load_labels(s) -> tuple[list[Objective], list[Label]]:
+def load_labels(s) -> tuple[list[Objective], list[Label], set[int]]:
+    """Objectives, active labels, and the ids of the annotators that stand for imports (their labels were never
+    shown on a screen: no position bias to measure)."""
+    from workbench.store.annotators import import_annotator_ids
     from workbench.store.labels import active_labels
     from workbench.store.objectives import list_objectives
 
-    return list_objectives(s), active_labels(s)
+    return list_objectives(s), active_labels(s), import_annotator_ids(s)
 
 
 def objective_agreement(labels: list[Label]) -> tuple[float, float, float]:
@@ -109,10 +112,10 @@ class AgreementDialog(QDialog):
             run_task(self._load(), self, "Could not compute agreement")
 
     async def _load(self) -> None:
-        objectives, labels = await self.ctx.db.call(load_labels)
-        self.show_stats(objectives, labels)
+        objectives, labels, imported = await self.ctx.db.call(load_labels)
+        self.show_stats(objectives, labels, imported)
 
-    def show_stats(self, objectives: list[Objective], labels: list[Label]) -> None:
+    def show_stats(self, objectives: list[Objective], labels: list[Label], imported: set[int] = frozenset()) -> None:
         names = {o.id: o.name for o in objectives}
         self.table.setRowCount(len(objectives))
         for r, obj in enumerate(objectives):
@@ -121,9 +124,9 @@ class AgreementDialog(QDialog):
             for c, text in enumerate([obj.name, *map(fmt, values), str(len(mine))]):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        bias = ag.position_bias_rate(labels)
-        self.bias.setText(f"Position bias: {fmt(bias.rate, 2)} of {bias.decisive} decisive labels chose the left "
-                          f"response (0.50 = none; binomial p = {fmt(bias.p_value, 3)})")
+        bias = ag.position_bias_rate(lab for lab in labels if lab.annotator_id not in imported)
+        self.bias.setText(f"Position bias: {fmt(bias.rate, 2)} of {bias.decisive} decisive labels made on screen "
+                          f"chose the left response (0.50 = none; binomial p = {fmt(bias.p_value, 3)})")
         disputed = ag.disputed_pairs(labels)[:50]
         self.disputed.setRowCount(len(disputed))
         for r, d in enumerate(disputed):

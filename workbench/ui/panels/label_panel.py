@@ -25,15 +25,18 @@ from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
 from workbench.ui.panels.deferred_reload import DeferredReload
 
+OVERLAP_KEY = "label/overlap"
 CHOICE_ACTIONS = {"prefer_left": "left", "prefer_right": "right", "tie": "tie", "skip": "skip"}
 ALL_OBJECTIVES = "All objectives (one row each)"
 
 
 def load_people(s) -> tuple[list[Objective], list[Annotator]]:
-    from workbench.store.annotators import list_annotators
+    """Objectives and the people who can label (not the annotators that stand for imported files)."""
+    from workbench.store.annotators import import_annotator_ids, list_annotators
     from workbench.store.objectives import list_objectives
 
-    return list_objectives(s), [a for a in list_annotators(s) if a.name != "dataset"]
+    machines = import_annotator_ids(s)
+    return list_objectives(s), [a for a in list_annotators(s) if a.id not in machines]
 
 
 def add_annotator(s, name: str) -> Annotator:
@@ -43,9 +46,10 @@ def add_annotator(s, name: str) -> Annotator:
 
 
 def annotator_total(s, annotator_id: int) -> int:
+    """The annotator's active labels, skips left out (a skip is no label)."""
     from workbench.store.labels import active_labels
 
-    return len(active_labels(s, annotator_id=annotator_id))
+    return sum(lab.choice != "skip" for lab in active_labels(s, annotator_id=annotator_id))
 
 
 class LabelPanel(DeferredReload, QWidget):
@@ -85,7 +89,10 @@ class LabelPanel(DeferredReload, QWidget):
         self.overlap = QSpinBox()
         self.overlap.setRange(1, 20)
         self.overlap.setPrefix("overlap ")
-        self.overlap.setToolTip("How many annotators should label each pair")
+        self.overlap.setToolTip("How many people should label each pair, per objective (imported labels and skips "
+                                "do not count)")
+        self.overlap.setValue(_int_setting(self.ctx.settings.value(OVERLAP_KEY, 1), 1))
+        self.overlap.valueChanged.connect(lambda v: self.ctx.settings.setValue(OVERLAP_KEY, int(v)))
         self.start_button = QPushButton("Start labelling")
         self.start_button.clicked.connect(self.start_session)
         self.keys_button = QPushButton("Keys…")
@@ -140,6 +147,9 @@ class LabelPanel(DeferredReload, QWidget):
 
     async def _reload(self) -> None:
         self.objectives, annotators = await self.ctx.db.call(load_people)
+        if self.session is None:  # not the "Open a project" of an earlier state (issue #13)
+            self.progress.setText("Pick an annotator and press Start labelling." if annotators else
+                                  "Add an annotator (your name) and press Start labelling.")
         current = self.annotator.currentData()
         self.annotator.clear()
         for a in annotators:
@@ -230,7 +240,7 @@ class LabelPanel(DeferredReload, QWidget):
         name = self.annotator.currentText()
         speed = s.labels_per_hour()
         pace = f"{speed:,.0f} labels/hour" if speed is not None else "speed shown after the first minute"
-        n = s.committed
+        n = s.labelled
         text = (f"{name}: {n} label{'s' if n != 1 else ''} this session · {self.total_before + n:,} in total · "
                 f"{pace}")
         if s.current is None:
@@ -333,6 +343,13 @@ class LabelPanel(DeferredReload, QWidget):
 
     def shutdown(self) -> None:
         self.stop_session()
+
+
+def _int_setting(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _shown_of(choice: str, swapped: bool) -> str:
