@@ -341,6 +341,7 @@ class ModelsPanel(DeferredReload, QWidget):
                 self.status.setText(f"Generation failed: {data['error']}")
         elif request in self.batch:
             prompt, settings = self.batch.pop(request)
+            self._update_buttons()  # the last answer frees the buttons (issue #13 bug 5)
             if data.get("error"):  # a failed sample is reported, never stored as an empty candidate
                 self.status.setText(f"A candidate could not be generated: {data['error']}")
                 data = {}
