@@ -340,3 +340,44 @@ def test_reward_axes_and_mixture_objectives(tmp_path):
     assert mixture_objectives({"method": "mah_dpo", "objectives": []}, ["c", "d"]) == ["c", "d"]
     (tmp_path / "heads.json").write_text(_json.dumps({"objectives": ["x", "y"], "rank": 4, "hidden": 8}))
     assert mixture_objectives({"method": "mah_dpo", "objectives": ["c"]}, [], tmp_path) == ["x", "y"]  # the heads
+
+
+def trained_and_evaluated(with_scores: bool):
+    """What a run leaves: the trainer's held-out metrics (loss, rewards/...) per objective, and, once evaluated, the
+    evaluation worker's score / accuracy / margin. "concise" is minimised by its scorer."""
+    runs = {1: Run(1, "mah", {"method": "mah_dpo"}, "finished", "/tmp/r1")}
+    ckpts = {10: Checkpoint(10, 1, 100, "checkpoints/step-100"), 11: Checkpoint(11, 1, 200, "checkpoints/step-200")}
+    evs, n = [], 0
+    for ck, (h, c) in ((10, (0.6, 0.3)), (11, (0.7, 0.2))):
+        for obj, v in (("helpful", h), ("concise", c)):
+            metrics = {"loss": 0.69 - v / 10, "rewards/accuracies": v, "rewards/margins": v / 2}
+            if with_scores:
+                metrics.update(score=v * 10, accuracy=v, margin=v / 3)
+            for metric, value in metrics.items():
+                evs.append(Evaluation(n, obj, metric, value, run_id=1, checkpoint_id=ck))
+                n += 1
+        evs.append(Evaluation(n, "", "loss", 0.6, run_id=1, checkpoint_id=ck))
+        n += 1
+    return build_table(evs, {"helpful": "maximize", "concise": "minimize"}, runs, ckpts)
+
+
+def test_opens_on_two_objectives_rewards_and_follows_new_evaluations(qtbot, ctx):
+    """Issue #13 bug 6: not loss vs loss; once evaluation scores arrive, they are the default axes; directions
+    belong to the metric (accuracy and margin ↑ even for a minimised objective, its score ↓)."""
+    p = TradeoffsPanel(ctx)
+    qtbot.addWidget(p)
+    p.set_table(trained_and_evaluated(with_scores=False))
+    assert p.x_combo.currentText() == "helpful · rewards/accuracies (↑)"
+    assert p.y_combo.currentText() == "concise · rewards/accuracies (↑)"
+    p.set_table(trained_and_evaluated(with_scores=True))
+    assert p.x_combo.currentText() == "helpful · score (↑)"
+    assert p.y_combo.currentText() == "concise · score (↓)"
+    dirs = p.table.directions
+    assert dirs["concise · accuracy"] == dirs["concise · margin"] == dirs["concise · rewards/margins"] == "maximize"
+    assert dirs["concise · loss"] == dirs["loss"] == "minimize"
+    # a pick the user made survives a reload
+    i = p.table.axes.index("helpful · margin")
+    p.x_combo.setCurrentIndex(i)
+    p.x_combo.activated.emit(i)
+    p.set_table(trained_and_evaluated(with_scores=True))
+    assert p.x_combo.currentText() == "helpful · margin (↑)"
