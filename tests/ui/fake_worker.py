@@ -7,6 +7,9 @@ fake.json: {"mode": "metrics" | "wait" | "ignore_stop" | "crash", "n": <metric e
 - ignore_stop: status, then sleeps forever whatever arrives on stdin (the supervisor must kill it)
 - slow_stop: like wait, but after `stop` it takes `delay` seconds (a slow step), then writes run_dir/checkpointed,
   a checkpoint event and ended stopped
+- margins: n metric events, then the after-training pass (status "evaluating", "scoring pairs for active
+  labelling", progress 0, 0.25, 0.5 a tenth of a second apart), then waits for `stop` and ends finished, as the real
+  worker does when a stop cuts that pass short
 - crash: writes "boom: CUDA out of memory" to stderr and exits with code 3 (no ended event)
 - eval / eval_fail: `worker eval`: one eval event per weight vector of --weights-json (helpful/accuracy =
   0.5 + 0.4·w_helpful, harmless/accuracy = 0.5 + 0.4·w_harmless, checkpoint = --checkpoint), then ended finished;
@@ -59,6 +62,19 @@ def main() -> int:
                 (run_dir / "got_stop").write_text("stop")
                 break
         emit("ended", reason="stopped", error="", step=0)
+    elif mode == "margins":
+        for i in range(n):
+            emit("metric", step=i + 1, values={"loss": 0.5, "eta_s": float(n - i - 1)})
+        for p in (0.0, 0.25, 0.5):
+            emit("status", state="evaluating", message="scoring pairs for active labelling", progress=p, step=n,
+                 total_steps=n)
+            out.flush()
+            time.sleep(0.1)
+        for raw in sys.stdin:
+            if raw.strip() and decode(raw).type == "stop":
+                break
+        emit("log", level="info", message="stopped before the pair margins were written")
+        emit("ended", reason="finished", error="", step=n)
     elif mode == "slow_stop":
         for raw in sys.stdin:
             if raw.strip() and decode(raw).type == "stop":

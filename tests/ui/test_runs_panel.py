@@ -534,3 +534,39 @@ def test_long_curves_are_drawn_as_their_envelope_until_zoomed(qtbot):
     qtbot.waitUntil(plots.is_current, timeout=5000)
     assert len(curve.raw.getOriginalDataset()[0]) == n  # zoomed in: every point, exact detail
     plots.stop()
+
+
+def test_scoring_pairs_for_active_labelling_shows_progress_eta_and_stops(qtbot, ctx, wired):
+    """Issue #13 bug 7: the pass after training shows its own progress and ETA (not 100 % and 0 s); Stop cuts it
+    short and the run still ends finished."""
+    panel, fake = wired
+    fake.spec = {"mode": "margins", "n": 4}
+    panel.launch(RunConfig(name="m", model="/m", max_steps=4))
+    sup = ctx.supervisor
+    qtbot.waitUntil(lambda: sup.live(1) is not None and sup.live(1).phase_progress == 0.5, timeout=10_000)
+    values = panel.model.values(fake.runs[1])
+    assert values["State"] == "evaluating: scoring pairs for active labelling"
+    assert values["Progress"] == 0.5
+    eta = sup.live(1).eta_s
+    assert eta is not None and 0.1 <= eta <= 5.0  # elapsed (≥ 0.2 s over two updates) × (1 − 0.5) / 0.5
+    assert values["ETA"] != ""
+    panel.select_runs([1])
+    panel.stop_action.trigger()
+    assert "stopping: scoring pairs for active labelling is cut short" in panel.log_view.toPlainText()
+    qtbot.waitUntil(lambda: not sup.is_running(1), timeout=10_000)
+    assert sup.live(1).state == "finished"
+    assert "stopped before the pair margins were written" in panel.log_view.toPlainText()
+
+
+def test_new_run_scores_pairs_for_active_labelling_only_when_that_order_is_in_use(qtbot, ctx, wired):
+    from workbench.services.label_session import ORDER_KEY
+
+    panel, _ = wired
+    dlg = panel.new_run()
+    assert dlg.config().active_candidates == 0
+    assert dlg.forms["Evaluation"].editors["active_candidates"].value() == 0  # visible, and can be turned on
+    dlg.reject()
+    ctx.settings.setValue(ORDER_KEY, "active")
+    dlg = panel.new_run()
+    assert dlg.config().active_candidates == RunConfig().active_candidates > 0
+    dlg.reject()

@@ -30,6 +30,7 @@ from workbench.services.db_executor import DbExecutor
 
 ORDERS = {"random": "Random", "in_order": "In order", "active": "Active (smallest margin)",
           "coverage": "Least-covered objective first"}
+ORDER_KEY = "label/order"  # the Label panel's queue order (QSettings); "active" makes new runs score pairs for it
 RECENT_EXCLUDE = 64  # pairs shown lately that a prefetch must not return again
 MAX_DEFERRED = 8  # keys kept while the next pair is on its way (beyond that the person is not reading)
 

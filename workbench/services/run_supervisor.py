@@ -62,6 +62,10 @@ class LiveInfo:
     loss: float | None = None
     ended: str = ""  # the ended reason once the worker said goodbye
     error: str = ""
+    # A phase outside the training steps (loading, reference log-probs, scoring pairs for active labelling...):
+    # its own progress and an ETA from its elapsed time, so a long pass after training never shows "100%, ETA 0 s".
+    phase_progress: float | None = None
+    phase_started: float = 0.0
 
 
 @dataclass
@@ -203,7 +207,8 @@ class RunSupervisor(QObject):
             job.process.closeWriteChannel()
         live = self._live[run_id]
         live.state = "stopping"
-        live.message = f"stopping after step {live.step + 1}… (Kill ends it at once, losing that step)"
+        live.message = (f"stopping: {live.message} is cut short…" if live.phase_progress is not None and live.step
+                        else f"stopping after step {live.step + 1}… (Kill ends it at once, losing that step)")
         self.run_state_changed.emit(run_id, "stopping")
 
     def kill(self, run_id: int) -> None:
@@ -309,6 +314,7 @@ class RunSupervisor(QObject):
                 live.eta_s = _as_float(vals["eta_s"])
             return
         if msg.type == "status":
+            _phase(live, msg.data)
             live.state = str(msg.data.get("state", live.state))
             live.message = str(msg.data.get("message", ""))
             live.step = int(msg.data.get("step", live.step) or live.step)
@@ -407,6 +413,22 @@ class RunSupervisor(QObject):
             return
         if with_evals:
             self.evaluations_ingested.emit(run_id)
+
+
+def _phase(live: LiveInfo, data: dict[str, Any]) -> None:
+    """Track a non-training phase's progress and ETA (elapsed · (1 − p) / p) from its status events."""
+    state, message = str(data.get("state", live.state)), str(data.get("message", ""))
+    progress = _as_float(data.get("progress"))
+    if state == "training" or progress is None:
+        live.phase_progress = None
+        return
+    now = time.monotonic()
+    if live.phase_progress is None or (state, message) != (live.state, live.message) or progress < live.phase_progress:
+        live.phase_started, live.eta_s = now, None  # a new phase: its clock starts now
+    live.phase_progress = min(1.0, max(0.0, progress))
+    elapsed = now - live.phase_started
+    if 0.0 < live.phase_progress and elapsed > 0.0:
+        live.eta_s = elapsed * (1.0 - live.phase_progress) / live.phase_progress
 
 
 def _as_float(value: Any) -> float | None:

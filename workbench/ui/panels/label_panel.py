@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushB
 
 from workbench.core.entities import Annotator, Objective
 from workbench.services.context import AppContext
-from workbench.services.label_session import ORDERS, LabelSession, Screen
+from workbench.services.label_session import ORDER_KEY, ORDERS, LabelSession, Screen
 from workbench.ui.dialogs.keymap_dialog import KeyMapDialog, show_key_help
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.widgets.label_keymap import KeyMap
@@ -86,6 +86,9 @@ class LabelPanel(DeferredReload, QWidget):
         self.order = QComboBox()
         for key, text in ORDERS.items():
             self.order.addItem(text, key)
+        self.order.setCurrentIndex(max(0, self.order.findData(self.ctx.settings.value(ORDER_KEY, "random"))))
+        self.order.currentIndexChanged.connect(
+            lambda _: self.ctx.settings.setValue(ORDER_KEY, self.order.currentData()))
         self.overlap = QSpinBox()
         self.overlap.setRange(1, 20)
         self.overlap.setPrefix("overlap ")
