@@ -548,7 +548,7 @@ def test_scoring_pairs_for_active_labelling_shows_progress_eta_and_stops(qtbot, 
     assert values["State"] == "evaluating: scoring pairs for active labelling"
     assert values["Progress"] == 0.5
     eta = sup.live(1).eta_s
-    assert eta is not None and 0.1 <= eta <= 5.0  # elapsed (≥ 0.2 s over two updates) × (1 − 0.5) / 0.5
+    assert eta is not None and 0.0 < eta < 10.0  # elapsed × (1 − 0.5) / 0.5, elapsed as the GUI received them
     assert values["ETA"] != ""
     panel.select_runs([1])
     panel.stop_action.trigger()
