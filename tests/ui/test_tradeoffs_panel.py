@@ -104,8 +104,8 @@ def test_sliders_disabled_without_an_inference_worker(panel, ctx):
     client = FakeClient()
     ctx.set_inference(client)
     assert box.hint.isHidden() and box.generate_button.isEnabled()
-    box.sliders["helpful"].setValue(30)
-    box.sliders["harmless"].setValue(10)
+    box.sliders["helpful"].setValue(75)  # the handles stay on the simplex: harmless follows to 25
+    assert box.sliders["harmless"].value() == 25
     assert box.weights() == pytest.approx({"helpful": 0.75, "harmless": 0.25})
     box.prompt.setText("Write a haiku")
     box.generate()
@@ -130,8 +130,7 @@ def test_sliders_steer_a_real_inference_worker_process(qtbot, panel, ctx):
     assert client.objectives == ["helpful", "harmless"]
     ctx.set_inference(client)
     box = panel.steering
-    box.sliders["helpful"].setValue(60)
-    box.sliders["harmless"].setValue(20)
+    box.sliders["harmless"].setValue(25)
     results = []
     client.result.connect(lambda req, data: results.append(req))
     box.prompt.setText("tell me a joke")
@@ -197,7 +196,6 @@ def test_steering_shows_the_reward_vector_of_the_nearest_mixture_and_scores_gene
     panel.steering.set_source(panel.table, 1, {"harmless": length})
     ctx.set_inference(FakeClient())
     box = panel.steering
-    box.sliders["helpful"].setValue(75)
     box.sliders["harmless"].setValue(25)
     values, at, distance = box.expected_vector()
     assert at == {"helpful": 0.75, "harmless": 0.25} and distance == pytest.approx(0.0)
@@ -205,7 +203,6 @@ def test_steering_shows_the_reward_vector_of_the_nearest_mixture_and_scores_gene
     assert "measured at these weights" in box.vector_label.text()
     x, y = panel.steer_marker.getData()
     assert (x[0], y[0]) == pytest.approx((0.8, 0.6))  # the star sits on that mixture's point
-    box.sliders["helpful"].setValue(60)
     box.sliders["harmless"].setValue(40)  # (0.6, 0.4): nearest evaluated is (0.5, 0.5), distance √0.02
     values, at, distance = box.expected_vector()
     assert at == {"helpful": 0.5, "harmless": 0.5} and distance == pytest.approx(0.02 ** 0.5)
@@ -381,3 +378,28 @@ def test_opens_on_two_objectives_rewards_and_follows_new_evaluations(qtbot, ctx)
     p.x_combo.activated.emit(i)
     p.set_table(trained_and_evaluated(with_scores=True))
     assert p.x_combo.currentText() == "helpful · margin (↑)"
+
+
+def test_slider_handles_show_the_normalised_weights(qtbot, ctx):
+    """Issue #13 bug 8: a handle's position is the weight its label shows (they sum to 1), for three objectives."""
+    from workbench.ui.widgets.steering import SteeringBox
+
+    class ThreeHeads:
+        objectives = ["a", "b", "c"]
+
+    box = SteeringBox(ctx)
+    qtbot.addWidget(box)
+    ctx.set_inference(ThreeHeads())
+    box.refresh()
+    positions = lambda: {k: s.value() for k, s in box.sliders.items()}  # noqa: E731
+    labels = lambda: {k: float(v.text()) for k, v in box.value_labels.items()}  # noqa: E731
+    assert sum(positions().values()) == 100
+    box.sliders["a"].setValue(60)
+    assert positions() == {"a": 60, "b": 20, "c": 20}
+    assert labels() == {"a": 0.6, "b": 0.2, "c": 0.2}
+    box.sliders["b"].setValue(50)  # a and c share the other 50 as 60:20
+    assert positions() == {"a": 38, "b": 50, "c": 12}
+    assert labels() == pytest.approx({k: v / 100 for k, v in positions().items()})
+    box.set_weights({"a": 1.0, "b": 1.0, "c": 2.0})
+    assert positions() == {"a": 25, "b": 25, "c": 50}
+    ctx.set_inference(None)
