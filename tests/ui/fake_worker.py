@@ -13,7 +13,8 @@ fake.json: {"mode": "metrics" | "wait" | "ignore_stop" | "crash", "n": <metric e
 - crash: writes "boom: CUDA out of memory" to stderr and exits with code 3 (no ended event)
 - eval / eval_fail: `worker eval`: one eval event per weight vector of --weights-json (helpful/accuracy =
   0.5 + 0.4·w_helpful, harmless/accuracy = 0.5 + 0.4·w_harmless, checkpoint = --checkpoint), then ended finished;
-  eval_fail stops after the first with ended failed "out of memory"
+  eval_fail stops after the first with ended failed "out of memory"; eval_wait reports progress 0 and 1/3 on
+  stdout (status events, as the real evaluation worker does) and then waits for `stop`
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def main() -> int:
     mode = spec.get("mode", "metrics")
     with open(run_dir / "argv.txt", "a", encoding="utf-8") as fh:  # how each launch was asked (resume or not)
         fh.write(" ".join(sys.argv[1:]) + "\n")
-    if mode in ("eval", "eval_fail"):
+    if mode in ("eval", "eval_fail", "eval_wait"):
         return fake_eval(sys.argv, mode, emit, events, out)
     n = int(spec.get("n", 10))
     emit("status", state="training", message="fake", progress=0.0, step=0, total_steps=n)
@@ -102,6 +103,17 @@ def main() -> int:
 def fake_eval(argv: list[str], mode: str, emit, events, out) -> int:
     checkpoint = argv[argv.index("--checkpoint") + 1] if "--checkpoint" in argv else None
     weights = json.loads(argv[argv.index("--weights-json") + 1]) if "--weights-json" in argv else [None]
+    if mode == "eval_wait":
+        for i in range(2):
+            out.write(encode("status", "5", state="evaluating", message=f"mixture {i + 1}", progress=i / 3))
+            out.flush()
+            time.sleep(0.1)
+        for raw in sys.stdin:
+            if raw.strip() and decode(raw).type == "stop":
+                break
+        emit("ended", reason="stopped", error="", step=10)
+        out.flush()
+        return 0
     for i, w in enumerate(weights):
         values = {"helpful/accuracy": 0.5 + 0.4 * (w or {}).get("helpful", 0.5),
                   "harmless/accuracy": 0.5 + 0.4 * (w or {}).get("harmless", 0.5), "kl": 0.01 * i}

@@ -234,3 +234,23 @@ def test_an_evaluation_job_is_ingested_and_leaves_the_run_status_alone(qtbot, su
     assert calls[-2][0] == "ingest" and calls[-2][1] == n_evals + 1  # every eval event + ended reached the store
     assert sup.live(5) is None and sup.job_kind(5) is None
     sup.db.set_project(None)
+
+
+def test_an_evaluation_job_shows_its_progress_in_the_runs_table(qtbot, sup, tmp_path):
+    """Issue #13 bug 8: evaluation jobs had no progress bar; the runs table now shows their own progress."""
+    from workbench.ui.widgets.run_table import RunTableModel
+
+    sup.eval_command = fake_eval_command
+    run = make_run(tmp_path, 5, mode="eval_wait")
+    run = Run(5, "mah", {"method": "mah_dpo"}, "finished", run.run_dir, error="")
+    table = RunTableModel(sup.live)
+    table.set_runs([run])
+    sup.start_eval(run, "/r/ck-10", [{"a": 1.0}, {"a": 0.5}, {"a": 0.0}])
+    qtbot.waitUntil(lambda: sup.live(5) is not None and sup.live(5).phase_progress == pytest.approx(1 / 3),
+                    timeout=20_000)
+    values = table.values(run)
+    assert values["State"] == "evaluating: mixture 2"
+    assert values["Progress"] == pytest.approx(1 / 3)
+    sup.stop(5)
+    qtbot.waitUntil(lambda: sup.live(5) is None, timeout=20_000)
+    assert table.values(run)["State"] == "finished"

@@ -207,7 +207,7 @@ class RunSupervisor(QObject):
             job.process.closeWriteChannel()
         live = self._live[run_id]
         live.state = "stopping"
-        live.message = (f"stopping: {live.message} is cut short…" if live.phase_progress is not None and live.step
+        live.message = (f"stopping: {live.message} is cut short…" if live.phase_progress is not None
                         else f"stopping after step {live.step + 1}… (Kill ends it at once, losing that step)")
         self.run_state_changed.emit(run_id, "stopping")
 
@@ -417,13 +417,13 @@ class RunSupervisor(QObject):
 
 def _phase(live: LiveInfo, data: dict[str, Any]) -> None:
     """Track a non-training phase's progress and ETA (elapsed · (1 − p) / p) from its status events."""
-    state, message = str(data.get("state", live.state)), str(data.get("message", ""))
+    state = str(data.get("state", live.state))
     progress = _as_float(data.get("progress"))
     if state == "training" or progress is None:
         live.phase_progress = None
         return
     now = time.monotonic()
-    if live.phase_progress is None or (state, message) != (live.state, live.message) or progress < live.phase_progress:
+    if live.phase_progress is None or state != live.state or progress < live.phase_progress:
         live.phase_started, live.eta_s = now, None  # a new phase: its clock starts now
     live.phase_progress = min(1.0, max(0.0, progress))
     elapsed = now - live.phase_started
