@@ -15,7 +15,7 @@ import sqlite3
 from importlib import metadata
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QStackedWidget, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
@@ -29,6 +29,9 @@ from workbench.ui.widgets.welcome_page import WelcomePage
 
 log = logging.getLogger(__name__)
 PROJECT_FILTER = "Workbench projects (*.sqlite *.db);;All files (*)"
+# Tab titles of panels not built yet (lazy start-up); a built panel's own `title` replaces them.
+TITLES = {"ProjectPanel": "Project", "ModelsPanel": "Models", "LabelPanel": "Label", "RunsPanel": "Runs",
+          "TradeoffsPanel": "Trade-offs"}
 DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
@@ -60,7 +63,10 @@ def versions() -> list[tuple[str, str]]:
 class MainWindow(QMainWindow):
     """The application window; see the module docstring."""
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, lazy: bool = False) -> None:
+        """`lazy` (the application): only the first panel is built before the window shows; the others when
+        their tab is first shown, when asked for, or one per idle turn of the event loop after the window is up
+        (the Runs panel alone imports pyqtgraph for ~1 s; issue #13: the window must appear in under 2 s)."""
         super().__init__(parent)
         self.ctx = ctx
         self.setAcceptDrops(True)
@@ -74,8 +80,10 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(self.tabs)
         self.setCentralWidget(self.pages)
-        self.panels: list[QWidget] = []
-        self._load_panels()
+        self.panels: list[QWidget] = []  # the tab widgets in order: a panel, or a placeholder until it is built
+        self._pending: dict[int, tuple[str, str]] = {}  # id(placeholder) -> (module, class) still to build
+        self._load_panels(lazy)
+        self.tabs.currentChanged.connect(lambda i: self._materialise(self.tabs.widget(i)))
         self._build_menus()
         self.jobs_label = QLabel("")
         self.statusBar().addPermanentWidget(self.jobs_label)
@@ -84,22 +92,69 @@ class MainWindow(QMainWindow):
         self._on_project_changed()
 
     # --- panels ---------------------------------------------------------------------------------------------
-    def _load_panels(self) -> None:
-        """Import and build each panel. A missing module is skipped; a panel that fails to build becomes a tab
-        saying so (with the error), so one broken panel never keeps the rest of the application from opening."""
-        for module_name, class_name in PANELS:
-            try:
-                module = importlib.import_module(module_name)
-                panel = getattr(module, class_name)(self.ctx, self)
-            except ModuleNotFoundError as exc:
-                if exc.name == module_name:
-                    log.info("panel %s not available in this build", module_name)
-                    continue
-                panel = self._broken_panel(class_name, exc)
-            except Exception as exc:  # noqa: BLE001 - shown in the tab, logged with its traceback
-                panel = self._broken_panel(class_name, exc)
-            self.panels.append(panel)
-            self.tabs.addTab(panel, getattr(panel, "title", class_name))
+    def _load_panels(self, lazy: bool) -> None:
+        """Import and build each panel (see __init__ for `lazy`). A missing module is skipped; a panel that fails to
+        build becomes a tab saying so (with the error), so one broken panel never keeps the rest from opening."""
+        for i, (module_name, class_name) in enumerate(PANELS):
+            if lazy and i > 0:
+                placeholder = QWidget()
+                self._pending[id(placeholder)] = (module_name, class_name)
+                self.panels.append(placeholder)
+                self.tabs.addTab(placeholder, TITLES.get(class_name, class_name.removesuffix("Panel")))
+                continue
+            panel = self._build_panel(module_name, class_name)
+            if panel is not None:
+                self.panels.append(panel)
+                self.tabs.addTab(panel, getattr(panel, "title", class_name))
+
+    def _build_panel(self, module_name: str, class_name: str) -> QWidget | None:
+        try:
+            module = importlib.import_module(module_name)
+            return getattr(module, class_name)(self.ctx, self)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                log.info("panel %s not available in this build", module_name)
+                return None
+            return self._broken_panel(class_name, exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the tab, logged with its traceback
+            return self._broken_panel(class_name, exc)
+
+    def _materialise(self, widget: QWidget | None) -> QWidget | None:
+        """The real panel for a tab's widget, building it in place of its placeholder the first time."""
+        spec = self._pending.pop(id(widget), None) if widget is not None else None
+        if spec is None:
+            return widget
+        index, current = self.tabs.indexOf(widget), self.tabs.currentIndex()
+        panel = self._build_panel(*spec)
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(index)
+        slot = self.panels.index(widget)
+        if panel is None:
+            del self.panels[slot]
+        else:
+            self.panels[slot] = panel
+            self.tabs.insertTab(index, panel, getattr(panel, "title", spec[1]))
+            self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        widget.deleteLater()
+        self._update_edit_actions()
+        return panel
+
+    def build_pending_panels(self) -> None:
+        for widget in list(self.panels):
+            self._materialise(widget)
+
+    def _build_next_pending(self) -> None:
+        """One placeholder per idle turn, so the panels are ready before they are clicked."""
+        widget = next((w for w in self.panels if id(w) in self._pending), None)
+        if widget is not None:
+            self._materialise(widget)
+            QTimer.singleShot(0, self._build_next_pending)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._pending:
+            QTimer.singleShot(100, self._build_next_pending)
 
     def _broken_panel(self, class_name: str, exc: BaseException) -> QWidget:
         log.exception("panel %s failed to load", class_name, exc_info=exc)
@@ -110,9 +165,11 @@ class MainWindow(QMainWindow):
         return label
 
     def panel(self, class_name: str) -> QWidget | None:
+        self.build_pending_panels()
         return next((p for p in self.panels if type(p).__name__ == class_name), None)
 
     def _panel_with(self, method: str) -> QWidget | None:
+        self.build_pending_panels()
         return next((p for p in self.panels if callable(getattr(p, method, None))), None)
 
     # --- menus ----------------------------------------------------------------------------------------------
@@ -293,6 +350,7 @@ class MainWindow(QMainWindow):
     def shortcut_rows(self) -> list[tuple[str, str, str]]:
         """(where, key, what) for every shortcut: the menus' and each panel's own."""
         rows: list[tuple[str, str, str]] = []
+        self.build_pending_panels()
         for menu in self.menuBar().findChildren(type(self.recent_menu)):
             for act in menu.actions():
                 if not act.shortcut().isEmpty():
