@@ -101,3 +101,37 @@ def test_a_skip_is_not_counted_as_a_label(qtbot, project_ctx):
     assert panel.session.labelled == 0
     qtbot.keyClick(panel.rows, Qt.Key.Key_1)
     qtbot.waitUntil(lambda: "1 label this session · 4 in total" in panel.progress.text(), timeout=5000)
+
+
+def test_pairs_left_in_the_queue_and_raw_text_toggle(qtbot, project_ctx):
+    """Issue #13 labelling gaps: "N pairs left" in the current queue; a toggle shows the raw text of a response
+    instead of rendered Markdown."""
+    from PySide6.QtCore import Qt
+
+    def project(s):
+        from workbench.store.annotators import get_or_create_annotator
+        from workbench.store.imports import import_records
+
+        records = [PreferenceRecord(prompt=f"question {i}", chosen=f"**good** {i}", rejected=f"bad {i}", line=i + 1)
+                   for i in range(5)]
+        import_records(s, records, default_objective="helpful", source="prefs.jsonl")
+        get_or_create_annotator(s, "me")
+
+    project_ctx.db.call_sync(project)
+    panel = LabelPanel(project_ctx)
+    qtbot.addWidget(panel)
+    panel.reload()
+    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
+    panel.order.setCurrentIndex(panel.order.findData("in_order"))
+    panel.start_session()
+    qtbot.waitUntil(lambda: "5 pairs left" in panel.progress.text(), timeout=5000)
+    first = panel.pair_view.shown_pair_id
+    qtbot.keyClick(panel.rows, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: panel.pair_view.shown_pair_id not in (None, first), timeout=5000)
+    qtbot.waitUntil(lambda: "4 pairs left" in panel.progress.text(), timeout=5000)
+    good = next(v for v in (panel.pair_view.left, panel.pair_view.right) if "good" in v.toPlainText())
+    assert "**" not in good.toPlainText()  # rendered: bold, markup gone
+    panel.raw_box.setChecked(True)
+    assert good.toPlainText().startswith("**good**")
+    panel.raw_box.setChecked(False)
+    assert "**" not in good.toPlainText()

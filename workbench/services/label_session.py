@@ -226,6 +226,10 @@ class LabelSession(QObject):
         self.history.push(action)
         return action
 
+    def exhausted(self) -> bool:
+        """No pair on screen and none on its way: the queue is empty for this annotator."""
+        return self.current is None and not self._waiting
+
     def awaiting_next(self) -> bool:
         """The pair on screen is fully answered and the next one is still on its way from the DB thread."""
         return self.current is not None and self._waiting and self.row >= len(self.objective_ids)

@@ -135,3 +135,13 @@ def next_pair(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | N
     if pair_id is None:
         pair_id = _walk(s, open_terms, "random" if order == "active" else order, seed)
     return None if pair_id is None else convert.pair(s.get_one(PairRow, pair_id))
+
+
+def open_count(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | None = None, overlap: int = 1) -> int:
+    """How many pairs `next_pair` could still offer this annotator (the Label panel's "N left"); one scan of the
+    pair table with the same per-objective checks, so call it once per session, not per screen."""
+    objectives = list(objective_ids) if objective_ids else list(s.scalars(select(ObjectiveRow.id)))
+    if not objectives:
+        return 0
+    terms = _open_for(annotator_id, objectives, (), overlap, import_annotator_ids(s))
+    return int(s.scalar(select(func.count()).select_from(PairRow).where(*terms)) or 0)

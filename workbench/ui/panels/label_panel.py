@@ -12,7 +12,7 @@ import time
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from workbench.core.entities import Annotator, Objective
@@ -45,6 +45,12 @@ def add_annotator(s, name: str) -> Annotator:
     return get_or_create_annotator(s, name)
 
 
+def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int) -> int:
+    from workbench.store.queue import open_count
+
+    return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap)
+
+
 def annotator_total(s, annotator_id: int) -> int:
     """The annotator's active labels, skips left out (a skip is no label)."""
     from workbench.store.labels import active_labels
@@ -63,6 +69,8 @@ class LabelPanel(DeferredReload, QWidget):
         self.keymap = KeyMap.load(ctx.settings)
         self.objectives: list[Objective] = []
         self.session: LabelSession | None = None
+        self.left_at_start: int | None = None  # pairs open for this session's queue when it started
+        self.seen_pairs: set[int] = set()
         self.session_objectives: list[Objective] = []
         self.pending_note = ""
         self.total_before = 0
@@ -98,6 +106,10 @@ class LabelPanel(DeferredReload, QWidget):
         self.overlap.valueChanged.connect(lambda v: self.ctx.settings.setValue(OVERLAP_KEY, int(v)))
         self.start_button = QPushButton("Start labelling")
         self.start_button.clicked.connect(self.start_session)
+        self.raw_box = QCheckBox("Raw text")
+        self.raw_box.setToolTip("Show the responses as they were written, not rendered as Markdown")
+        self.raw_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the labelling rows
+        self.raw_box.toggled.connect(lambda on: self.pair_view.set_raw(on))
         self.keys_button = QPushButton("Keys…")
         self.keys_button.clicked.connect(self.edit_keys)
         self.agreement_button = QPushButton("Agreement…")
@@ -107,6 +119,7 @@ class LabelPanel(DeferredReload, QWidget):
                   self.overlap, self.start_button):
             bar.addWidget(w)
         bar.addStretch(1)
+        bar.addWidget(self.raw_box)
         bar.addWidget(self.keys_button)
         bar.addWidget(self.agreement_button)
         self.pair_view = PairView()
@@ -205,8 +218,28 @@ class LabelPanel(DeferredReload, QWidget):
         self.session.failed.connect(lambda msg: show_error(self, "Labelling", msg))
         self.rows.set_objectives(chosen)
         self.total_before = self.ctx.db.call_sync(annotator_total, int(annotator_id))
-        self.session.start()
+        self.left_at_start: int | None = None
+        self.seen_pairs: set[int] = set()
+        self.session.start()  # the first pair is fetched first; the count follows it on the DB thread
+        run_task(self._count_left(int(annotator_id), [o.id for o in chosen], self.overlap.value(), self.session),
+                 self, "Could not count the pairs left")
         self.rows.setFocus()
+
+    async def _count_left(self, annotator_id: int, objective_ids: list[int], overlap: int, session) -> None:
+        left = await self.ctx.db.call(pairs_left, annotator_id, objective_ids, overlap)
+        if session is self.session:
+            self.left_at_start = left
+            self._update_progress()
+
+    def pairs_left_now(self) -> int | None:
+        """Pairs left in this session's queue: the count at its start minus the pairs shown since (the one on
+        screen included, once its last row is answered it is no longer left)."""
+        if self.left_at_start is None:
+            return None
+        s = self.session
+        on_screen = s is not None and s.current is not None and s.current.pair_id in self.seen_pairs
+        done = len(self.seen_pairs) - (1 if on_screen else 0)
+        return max(0, self.left_at_start - done)
 
     def _margins(self) -> dict[int, float] | None:
         from workbench.ui.dialogs.agreement_dialog import latest_margins
@@ -225,6 +258,7 @@ class LabelPanel(DeferredReload, QWidget):
         if screen is None:
             self._update_progress()
             return
+        self.seen_pairs.add(screen.pair_id)
         for row, action in screen.answers.items():
             self.rows.set_answer(row, _shown_of(action.choice, screen.swapped), action.strength)
         if self._key_t0 is not None:
@@ -244,9 +278,11 @@ class LabelPanel(DeferredReload, QWidget):
         speed = s.labels_per_hour()
         pace = f"{speed:,.0f} labels/hour" if speed is not None else "speed shown after the first minute"
         n = s.labelled
+        left = self.pairs_left_now()
         text = (f"{name}: {n} label{'s' if n != 1 else ''} this session · {self.total_before + n:,} in total · "
-                f"{pace}")
-        if s.current is None:
+                + (f"{left:,} pair{'s' if left != 1 else ''} left · " if left is not None and s.current is not None
+                   else "") + pace)
+        if s.exhausted():
             text += (" — No pair left for this annotator: every pair is labelled (or has enough annotators for the "
                      "overlap setting). Import or generate more pairs.")
         self.progress.setText(text)
