@@ -135,3 +135,43 @@ def test_pairs_left_in_the_queue_and_raw_text_toggle(qtbot, project_ctx):
     assert good.toPlainText().startswith("**good**")
     panel.raw_box.setChecked(False)
     assert "**" not in good.toPlainText()
+
+
+def test_pair_browser_filters_opens_and_relabels_and_agreement_jumps_there(qtbot, project_ctx):
+    """Issue #13: a disputed pair found in the agreement dialog opens in the pair browser, where it is relabelled."""
+    from workbench.store.labels import active_labels
+    from workbench.ui.dialogs.agreement_dialog import AgreementDialog
+
+    def disputed(s):
+        from workbench.store.annotators import get_or_create_annotator
+        from workbench.store.labels import add_label
+        from workbench.store.objectives import list_objectives
+
+        imported_project(s)
+        helpful = next(o.id for o in list_objectives(s) if o.name == "helpful")
+        me, you = get_or_create_annotator(s, "me").id, get_or_create_annotator(s, "you").id
+        add_label(s, 2, helpful, me, "a")
+        add_label(s, 2, helpful, you, "b")
+        return helpful, me
+
+    helpful, me = project_ctx.db.call_sync(disputed)
+    agreement = AgreementDialog(project_ctx)
+    qtbot.addWidget(agreement)
+    qtbot.waitUntil(lambda: agreement.disputed.rowCount() >= 1, timeout=5000)
+    browser = agreement.open_disputed(0)
+    qtbot.addWidget(browser)
+    qtbot.waitUntil(lambda: browser.current_pair == 2, timeout=5000)  # the one pair found is opened
+    assert [r.pair_id for r in browser.rows] == [2] and browser.rows[0].disputed
+    assert browser.label_for.currentData() == helpful
+    browser.label_as.setCurrentIndex(browser.label_as.findData(me))
+    assert browser.label_as.findText("prefs.jsonl") < 0  # the import's annotator does not label
+    browser.relabel("b")
+    # the import said a, you said b, and me now says b too (was a)
+    qtbot.waitUntil(lambda: browser.rows[0].counts == {"a": 1, "b": 2}, timeout=5000)
+    mine = project_ctx.db.call_sync(lambda s: active_labels(s, annotator_id=me))
+    assert [(lab.pair_id, lab.choice) for lab in mine] == [(2, "b")]
+    browser.search.setText("")
+    browser.state.setCurrentIndex(browser.state.findData("unlabelled"))
+    qtbot.waitUntil(lambda: browser.status.text() == "0 pairs", timeout=5000)  # every pair came labelled
+    browser.objective.setCurrentIndex(browser.objective.findText("concise"))
+    qtbot.waitUntil(lambda: len(browser.rows) == 5, timeout=5000)  # ... for helpful, none for concise

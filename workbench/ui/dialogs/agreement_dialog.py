@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -90,6 +90,9 @@ class AgreementDialog(QDialog):
         self.disputed = QTableWidget(0, 4)
         self.disputed.setHorizontalHeaderLabels(["Pair", "Objective", "Choices", "Entropy (bits)"])
         self.disputed.verticalHeader().hide()
+        self.disputed.setToolTip("Double-click a pair to open it in the pair browser and relabel it")
+        self.disputed.cellDoubleClicked.connect(lambda row, _c: self.open_disputed(row))
+        self.disputed_rows: list = []
         for table in (self.table, self.disputed):
             table.horizontalHeader().setStretchLastSection(True)
         self.flip = QLabel("")
@@ -128,6 +131,7 @@ class AgreementDialog(QDialog):
         self.bias.setText(f"Position bias: {fmt(bias.rate, 2)} of {bias.decisive} decisive labels made on screen "
                           f"chose the left response (0.50 = none; binomial p = {fmt(bias.p_value, 3)})")
         disputed = ag.disputed_pairs(labels)[:50]
+        self.disputed_rows = disputed
         self.disputed.setRowCount(len(disputed))
         for r, d in enumerate(disputed):
             counts = ", ".join(f"{k}: {v}" for k, v in sorted(d.counts.items()))
@@ -139,6 +143,19 @@ class AgreementDialog(QDialog):
         self.flip.setText(f"Estimated flip rate ε = {fmt(flip.epsilon)} (disagreement {fmt(flip.disagreement)} over "
                           f"{flip.comparisons} annotator pairs on {flip.units} pairs)")
         self.use_eps.setEnabled(not math.isnan(flip.epsilon) and flip.epsilon < 0.5)
+
+    def open_disputed(self, row: int):
+        """The disputed pair in the pair browser, on its objective (issue #13)."""
+        from workbench.ui.dialogs.pair_browser import PairBrowser
+
+        if not 0 <= row < len(self.disputed_rows):
+            return None
+        d = self.disputed_rows[row]
+        dlg = PairBrowser(self.ctx, self, search=f"#{d.pair_id}", objective_id=d.objective_id)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        self.browser = dlg
+        return dlg
 
     def use_epsilon(self) -> None:
         settings: QSettings = self.ctx.settings

@@ -112,6 +112,10 @@ class LabelPanel(DeferredReload, QWidget):
         self.raw_box.toggled.connect(lambda on: self.pair_view.set_raw(on))
         self.keys_button = QPushButton("Keys…")
         self.keys_button.clicked.connect(self.edit_keys)
+        self.pairs_button = QPushButton("Pairs…")
+        self.pairs_button.setToolTip("Browse pairs by objective, label state, annotator, disagreement or text; "
+                                     "open one to relabel it")
+        self.pairs_button.clicked.connect(lambda: self.show_pairs())
         self.agreement_button = QPushButton("Agreement…")
         self.agreement_button.clicked.connect(self.show_agreement)
         bar = QHBoxLayout()
@@ -121,6 +125,7 @@ class LabelPanel(DeferredReload, QWidget):
         bar.addStretch(1)
         bar.addWidget(self.raw_box)
         bar.addWidget(self.keys_button)
+        bar.addWidget(self.pairs_button)
         bar.addWidget(self.agreement_button)
         self.pair_view = PairView()
         self.rows = LabelRows()
@@ -372,6 +377,17 @@ class LabelPanel(DeferredReload, QWidget):
         self.keymap = keymap
         keymap.save(self.ctx.settings)
         self._show_key_hint()
+
+    def show_pairs(self, search: str = "", objective_id: int | None = None):
+        from workbench.ui.dialogs.pair_browser import PairBrowser
+
+        if self.ctx.project is None:
+            return None
+        dlg = PairBrowser(self.ctx, self, search=search, objective_id=objective_id or self.mode.currentData(),
+                          annotator_id=self.annotator.currentData())
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        return dlg
 
     def show_agreement(self):
         from workbench.ui.dialogs.agreement_dialog import AgreementDialog
