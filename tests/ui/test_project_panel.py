@@ -159,3 +159,25 @@ def test_delete_an_objective_asks_about_its_labels_and_can_move_them(qtbot, pane
     qtbot.waitUntil(lambda: [o.name for o in objectives(project_ctx)] == ["keep"], timeout=5000)
     moved = project_ctx.db.call_sync(lambda s: active_labels(s, objective_id=keep))
     assert len(moved) == 2
+
+
+def test_import_a_parquet_file_and_a_hub_dataset_from_the_gui(qtbot, panel, project_ctx, tmp_path, monkeypatch):
+    """Issue #13: Parquet (most public preference sets) and hub ids go through the same import job as JSONL."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    datasets = pytest.importorskip("datasets")
+    from PySide6.QtWidgets import QInputDialog
+
+    rows = [{"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(1, 2501)]
+    data = tmp_path / "prefs.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), data)
+    dlg = ImportDialog([str(data)], ["helpful"])
+    qtbot.addWidget(dlg)
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: datasets.Dataset.from_list(
+        [{"prompt": "hub q", "chosen": "yes", "rejected": "no"}]))
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("org/prefs:train_prefs", True)))
+    dlg.ask_hub_id()
+    assert dlg.choices() == [(str(data), "trl", "helpful"), ("hf:org/prefs:train_prefs", "trl", "helpful")]
+    panel.run_import(dlg.choices())
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 2, timeout=60000)
+    assert [(o.pairs, o.labels, o.errors) for o in panel.outcomes] == [(2500, 2500, []), (1, 1, [])]
