@@ -279,6 +279,7 @@ def wired(qtbot, ctx, tmp_path, monkeypatch):
     monkeypatch.setattr(rp, "create_run", fake.create)
     monkeypatch.setattr(rp, "mark_running", fake.mark_running)
     monkeypatch.setattr(rp, "load_checkpoints", lambda s: [])
+    monkeypatch.setattr(rp, "label_counts", lambda s, cfg: {o: (100, 10) for o in (cfg.objectives or ["helpful"])})
     ctx.supervisor.command = fake_command
     ctx.supervisor.set_run_status = fake.set_status
     ctx.supervisor.ingest_events_file = fake.ingest
@@ -378,6 +379,7 @@ def test_reload_runs_as_a_task_on_the_qasync_loop(qtbot, qapp, ctx, tmp_path, mo
     threads = []
     monkeypatch.setattr(rp, "load_overview", lambda s: (threads.append(ctx.db.on_db_thread()), fake.overview(s))[1])
     monkeypatch.setattr(rp, "load_checkpoints", lambda s: [])
+    monkeypatch.setattr(rp, "label_counts", lambda s, cfg: {o: (100, 10) for o in (cfg.objectives or ["helpful"])})
     panel = RunsPanel(ctx)  # no project yet: nothing loaded
     qtbot.addWidget(panel)
     ctx.project = fake
@@ -570,3 +572,28 @@ def test_new_run_scores_pairs_for_active_labelling_only_when_that_order_is_in_us
     dlg = panel.new_run()
     assert dlg.config().active_candidates == RunConfig().active_candidates > 0
     dlg.reject()
+
+
+def test_launch_warns_when_an_objective_has_too_few_labels(qtbot, ctx, wired, monkeypatch):
+    """Issue #13: a warning before launch (the numbers come from store.run_readiness); Cancel starts nothing."""
+    import workbench.ui.panels.runs_panel as rp
+
+    panel, fake = wired
+    monkeypatch.setattr(rp, "label_counts", lambda s, cfg: {"helpful": (2, 0)})
+    asked: list[list[str]] = []
+    answers = [False, True]
+
+    async def confirm(warnings):
+        asked.append(warnings)
+        return answers.pop(0)
+
+    panel.confirm_launch = confirm
+    panel.launch(RunConfig(name="few", model="/m", objectives=["helpful"], batch_size=4))
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=5000)
+    assert asked[0] == ["helpful: only 2 training pairs, fewer than one batch (4)",
+                        "helpful: no held-out pair, so its accuracy and margin cannot be evaluated (label more "
+                        "pairs or raise eval_fraction)"]
+    qtbot.wait(200)
+    assert fake.runs == {}  # cancelled: no run
+    panel.launch(RunConfig(name="few", model="/m", objectives=["helpful"], batch_size=4))
+    qtbot.waitUntil(lambda: 1 in fake.runs and ctx.supervisor.is_running(1), timeout=10_000)

@@ -308,8 +308,38 @@ class RunsPanel(QWidget):
         return dlg
 
     def launch(self, cfg: RunConfig) -> None:
-        """Create the run folder and row for `cfg` and start its worker."""
-        run_task(self._launch(cfg), self, "Could not start the run")
+        """Create the run folder and row for `cfg` and start its worker, after a warning when an objective has too
+        few labelled pairs to train or evaluate (issue #13)."""
+        run_task(self._check_and_launch(cfg), self, "Could not start the run")
+
+    async def _check_and_launch(self, cfg: RunConfig) -> Run | None:
+        from workbench.core.run_readiness import label_warnings
+
+        counts = await self.ctx.db.call(label_counts, cfg)
+        objectives = list(cfg.objectives) or list(counts)
+        warnings = label_warnings(objectives, counts, cfg.batch_size)
+        if warnings and not await self.confirm_launch(warnings):
+            return None
+        return await self._launch(cfg)
+
+    async def confirm_launch(self, warnings: list[str]) -> bool:
+        """Ask whether to start anyway (tests replace this)."""
+        import asyncio
+
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Warning, "Few labels",
+                          "Some objectives have too few labelled pairs:\n\n• " + "\n• ".join(warnings) +
+                          "\n\nStart the run anyway?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        answer: asyncio.Future = asyncio.get_running_loop().create_future()
+        box.finished.connect(lambda code: answer.done() or answer.set_result(
+            box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.open()
+        self.launch_warning = box
+        return await answer
 
     async def _launch(self, cfg: RunConfig) -> Run:
         run = await self.ctx.db.call(create_run, cfg, self.ctx.runs_root)
@@ -356,6 +386,13 @@ class RunsPanel(QWidget):
     def shutdown(self) -> None:
         self.plots.stop()
         self._live_timer.stop()
+
+
+def label_counts(s, cfg: RunConfig) -> dict[str, tuple[int, int]]:
+    """(training, held-out) pairs per objective of `cfg`, as its run folder would get them (DB thread)."""
+    from workbench.store.run_readiness import split_counts
+
+    return split_counts(s, cfg.objectives, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
 
 
 def _valid(run: Run) -> bool:
