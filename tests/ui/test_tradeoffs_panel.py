@@ -403,3 +403,21 @@ def test_slider_handles_show_the_normalised_weights(qtbot, ctx):
     box.set_weights({"a": 1.0, "b": 1.0, "c": 2.0})
     assert positions() == {"a": 25, "b": 25, "c": 50}
     ctx.set_inference(None)
+
+
+def test_a_score_equal_everywhere_gives_way_to_accuracy():
+    """The walk-through's tiny model: every mixture's score is 1.0 (Hypervolume 0, one dot); accuracy tells them
+    apart, so it is the default axis."""
+    from workbench.services.tradeoffs import reward_axes
+
+    evs = []
+    for i, (acc_a, acc_b) in enumerate(((1.0, 0.0), (0.56, 0.44), (0.19, 0.81))):
+        w = {"a": 1 - i / 2, "b": i / 2}
+        evs += [Evaluation(4 * i, "a", "score", 1.0, run_id=1, weights=w),
+                Evaluation(4 * i + 1, "b", "score", 1.0, run_id=1, weights=w),
+                Evaluation(4 * i + 2, "a", "accuracy", acc_a, run_id=1, weights=w),
+                Evaluation(4 * i + 3, "b", "accuracy", acc_b, run_id=1, weights=w)]
+    table = build_table(evs, {"a": "maximize", "b": "maximize"}, {}, {})
+    assert reward_axes(table) == ["a · accuracy", "b · accuracy"]
+    evs[0] = Evaluation(0, "a", "score", 0.5, run_id=1, weights={"a": 1.0, "b": 0.0})
+    assert reward_axes(build_table(evs, {"a": "maximize", "b": "maximize"}, {}, {}))[0] == "a · score"

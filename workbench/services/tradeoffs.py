@@ -67,7 +67,8 @@ def axis_name(ev: Evaluation) -> str:
 def reward_axes(table: Table) -> list[str]:
     """One axis per objective, the component of its reward vector (mo_api.md): "<objective> · score" when a
     scorer rated it, else "<objective> · accuracy" (held-out implicit-reward accuracy), else the next of
-    REWARD_METRICS, else its first metric that is not a loss; in the project's objective order."""
+    REWARD_METRICS, else its first metric that is not a loss; a metric equal on every item gives way to the next
+    one that tells items apart; in the project's objective order."""
     by_objective: dict[str, list[str]] = {}
     for axis in table.axes:
         objective, sep, metric = axis.partition(" · ")
@@ -77,10 +78,17 @@ def reward_axes(table: Table) -> list[str]:
     out = []
     for objective in sorted(by_objective, key=lambda o: (order.get(o, len(order)), o)):
         metrics = by_objective[objective]
-        metric = next((m for m in REWARD_METRICS if m in metrics),
-                      next((m for m in metrics if m not in MINIMIZED_METRICS), metrics[0]))
+        ranked = [m for m in REWARD_METRICS if m in metrics] or \
+            [m for m in metrics if m not in MINIMIZED_METRICS] or metrics
+        # a metric on which every item scores the same (a scorer saturated on short generations) separates nothing
+        metric = next((m for m in ranked if _varies(table, f"{objective} · {m}")), ranked[0])
         out.append(f"{objective} · {metric}")
     return out
+
+
+def _varies(table: Table, axis: str) -> bool:
+    values = {round(v, 12) for it in table.items if (v := it.values.get(axis)) is not None and np.isfinite(v)}
+    return len(values) >= 2
 
 
 def nearest_mixture(table: Table, run_id: int, weights: dict[str, float]) -> tuple[Item, float] | None:
