@@ -175,3 +175,28 @@ def test_pair_browser_filters_opens_and_relabels_and_agreement_jumps_there(qtbot
     qtbot.waitUntil(lambda: browser.status.text() == "0 pairs", timeout=5000)  # every pair came labelled
     browser.objective.setCurrentIndex(browser.objective.findText("concise"))
     qtbot.waitUntil(lambda: len(browser.rows) == 5, timeout=5000)  # ... for helpful, none for concise
+
+
+def test_choose_which_objectives_to_label_now(qtbot, project_ctx):
+    """Issue #13: besides all objectives or one, the person ticks the objectives each screen asks about."""
+    from workbench.store.objectives import add_objective
+
+    project_ctx.db.call_sync(imported_project)
+    project_ctx.db.call_sync(add_objective, "harmless")
+    panel = LabelPanel(project_ctx)
+    qtbot.addWidget(panel)
+    panel.reload()
+    qtbot.waitUntil(lambda: panel.annotator.count() == 1 and panel.mode.count() == 5, timeout=5000)
+    assert panel.mode.itemText(4) == "Choose objectives…"
+    dlg = panel.choose_objectives_dialog()  # deleted on close (a child of the panel)
+    from PySide6.QtWidgets import QCheckBox
+
+    boxes = {b.text(): b for b in dlg.findChildren(QCheckBox)}
+    assert sorted(boxes) == ["concise", "harmless", "helpful"] and all(b.isChecked() for b in boxes.values())
+    boxes["concise"].setChecked(False)
+    dlg.accept()
+    assert panel.mode.currentText() == "Objectives: helpful, harmless"
+    panel.start_session()
+    assert [o.name for o in panel.session_objectives] == ["helpful", "harmless"]
+    qtbot.waitUntil(lambda: panel.session.current is not None, timeout=5000)
+    assert len(panel.session.objective_ids) == 2

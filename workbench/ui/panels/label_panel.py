@@ -28,6 +28,7 @@ from workbench.ui.panels.deferred_reload import DeferredReload
 OVERLAP_KEY = "label/overlap"
 CHOICE_ACTIONS = {"prefer_left": "left", "prefer_right": "right", "tie": "tie", "skip": "skip"}
 ALL_OBJECTIVES = "All objectives (one row each)"
+SOME_OBJECTIVES = "some"  # the mode entry whose objectives the person ticked (choose_objectives)
 
 
 def load_people(s) -> tuple[list[Objective], list[Annotator]]:
@@ -91,6 +92,9 @@ class LabelPanel(DeferredReload, QWidget):
         self.new_button = QPushButton("Add annotator")
         self.new_button.clicked.connect(self.create_annotator)
         self.mode = QComboBox()
+        self.mode.setToolTip("Which objectives each screen asks about (one row each)")
+        self.mode.activated.connect(self._on_mode_activated)
+        self.some_objectives: list[int] = []  # the ticked objectives of the "Objectives: ..." entry
         self.order = QComboBox()
         for key, text in ORDERS.items():
             self.order.addItem(text, key)
@@ -182,6 +186,9 @@ class LabelPanel(DeferredReload, QWidget):
         self.mode.addItem(ALL_OBJECTIVES, None)
         for obj in self.objectives:
             self.mode.addItem(f"Only: {obj.name}", obj.id)
+        known = {o.id for o in self.objectives}
+        self.some_objectives = [i for i in self.some_objectives if i in known]
+        self.mode.addItem(self._some_text(), SOME_OBJECTIVES)
         if self.mode.findText(mode) >= 0:
             self.mode.setCurrentText(mode)
 
@@ -206,9 +213,13 @@ class LabelPanel(DeferredReload, QWidget):
             show_error(self, "Labelling", "Pick an annotator (or add one) before starting.")
             return
         only = self.mode.currentData()
-        chosen = [o for o in self.objectives if only is None or o.id == only]
+        if only == SOME_OBJECTIVES:
+            chosen = [o for o in self.objectives if o.id in self.some_objectives]
+        else:
+            chosen = [o for o in self.objectives if only is None or o.id == only]
         if not chosen:
-            show_error(self, "Labelling", "The project has no objectives yet: add one in the Project panel.")
+            show_error(self, "Labelling", "Choose at least one objective to label (or add one in the Project panel)."
+                       if self.objectives else "The project has no objectives yet: add one in the Project panel.")
             return
         self.stop_session()
         order = self.order.currentData()
@@ -245,6 +256,46 @@ class LabelPanel(DeferredReload, QWidget):
         on_screen = s is not None and s.current is not None and s.current.pair_id in self.seen_pairs
         done = len(self.seen_pairs) - (1 if on_screen else 0)
         return max(0, self.left_at_start - done)
+
+    def _some_text(self) -> str:
+        names = [o.name for o in self.objectives if o.id in self.some_objectives]
+        return f"Objectives: {', '.join(names)}" if names else "Choose objectives…"
+
+    def _on_mode_activated(self, index: int) -> None:
+        if self.mode.itemData(index) == SOME_OBJECTIVES:
+            self.choose_objectives_dialog()
+
+    def choose_objectives_dialog(self) -> QWidget:
+        """Tick the objectives to label now (each screen asks one row per ticked objective)."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Objectives to label now")
+        layout = QVBoxLayout(dlg)
+        boxes = []
+        for obj in self.objectives:
+            box = QCheckBox(obj.name)
+            box.setChecked(obj.id in self.some_objectives or not self.some_objectives)
+            box.setProperty("objective_id", obj.id)
+            layout.addWidget(box)
+            boxes.append(box)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dlg.accept)
+        buttons.rejected.connect(dlg.reject)
+        layout.addWidget(buttons)
+        dlg.accepted.connect(lambda: self.choose_objectives([b.property("objective_id") for b in boxes
+                                                              if b.isChecked()]))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        self.objectives_dialog = dlg
+        return dlg
+
+    def choose_objectives(self, objective_ids: list[int]) -> None:
+        """Label these objectives now (the mode entry shows their names); takes effect at Start labelling."""
+        self.some_objectives = [o.id for o in self.objectives if o.id in set(objective_ids)]
+        i = self.mode.findData(SOME_OBJECTIVES)
+        self.mode.setItemText(i, self._some_text())
+        self.mode.setCurrentIndex(i)
 
     def _margins(self) -> dict[int, float] | None:
         from workbench.ui.dialogs.agreement_dialog import latest_margins
