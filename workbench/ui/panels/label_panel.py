@@ -15,48 +15,22 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from workbench.core.entities import Annotator, Objective
+from workbench.core.entities import Objective
 from workbench.services.context import AppContext
+from workbench.services.label_queries import add_annotator, annotator_total, load_people, pairs_left
 from workbench.services.label_session import ORDER_KEY, ORDERS, LabelSession, Screen
 from workbench.ui.dialogs.keymap_dialog import KeyMapDialog, show_key_help
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.widgets.label_keymap import KeyMap
 from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
+from workbench.ui.widgets.objective_chooser import objective_chooser
 from workbench.ui.panels.deferred_reload import DeferredReload
 
 OVERLAP_KEY = "label/overlap"
 CHOICE_ACTIONS = {"prefer_left": "left", "prefer_right": "right", "tie": "tie", "skip": "skip"}
 ALL_OBJECTIVES = "All objectives (one row each)"
 SOME_OBJECTIVES = "some"  # the mode entry whose objectives the person ticked (choose_objectives)
-
-
-def load_people(s) -> tuple[list[Objective], list[Annotator]]:
-    """Objectives and the people who can label (not the annotators that stand for imported files)."""
-    from workbench.store.annotators import import_annotator_ids, list_annotators
-    from workbench.store.objectives import list_objectives
-
-    machines = import_annotator_ids(s)
-    return list_objectives(s), [a for a in list_annotators(s) if a.id not in machines]
-
-
-def add_annotator(s, name: str) -> Annotator:
-    from workbench.store.annotators import get_or_create_annotator
-
-    return get_or_create_annotator(s, name)
-
-
-def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int) -> int:
-    from workbench.store.queue import open_count
-
-    return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap)
-
-
-def annotator_total(s, annotator_id: int) -> int:
-    """The annotator's active labels, skips left out (a skip is no label)."""
-    from workbench.store.labels import active_labels
-
-    return sum(lab.choice != "skip" for lab in active_labels(s, annotator_id=annotator_id))
 
 
 class LabelPanel(DeferredReload, QWidget):
@@ -267,26 +241,7 @@ class LabelPanel(DeferredReload, QWidget):
 
     def choose_objectives_dialog(self) -> QWidget:
         """Tick the objectives to label now (each screen asks one row per ticked objective)."""
-        from PySide6.QtWidgets import QDialog, QDialogButtonBox
-
-        dlg = QDialog(self)
-        dlg.setWindowTitle("Objectives to label now")
-        layout = QVBoxLayout(dlg)
-        boxes = []
-        for obj in self.objectives:
-            box = QCheckBox(obj.name)
-            box.setChecked(obj.id in self.some_objectives or not self.some_objectives)
-            box.setProperty("objective_id", obj.id)
-            layout.addWidget(box)
-            boxes.append(box)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dlg.accept)
-        buttons.rejected.connect(dlg.reject)
-        layout.addWidget(buttons)
-        dlg.accepted.connect(lambda: self.choose_objectives([b.property("objective_id") for b in boxes
-                                                              if b.isChecked()]))
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        dlg.open()
+        dlg = objective_chooser(self, self.objectives, self.some_objectives, self.choose_objectives)
         self.objectives_dialog = dlg
         return dlg
 
