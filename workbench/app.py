@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None, *, start_run: int | None = None,
     apply_theme(app, str(ctx.settings.value(SETTINGS_KEY, "system")))
     follow_system_scheme(app, lambda: str(ctx.settings.value(SETTINGS_KEY, "system")))
     app.setWindowIcon(app_icon())
-    window = MainWindow(ctx)
+    window = MainWindow(ctx, lazy=True)
     window.show()
     freeze_startup_heap()
     path = _initial_project(ctx, argv)
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None, *, start_run: int | None = None,
     if os.environ.get(EXIT_AFTER_SHOW):
         def report() -> None:
             info = {"shown_s": round(time.perf_counter() - t0, 3), "torch_imported": "torch" in sys.modules,
-                    "panels": [getattr(p, "title", "") for p in window.panels]}
+                    "panels": [window.tabs.tabText(i) for i in range(window.tabs.count())]}
             print(json.dumps(info), flush=True)
             window.close()
 

@@ -80,15 +80,15 @@ def _active_order_follows_the_run_margins(project_file: Path, run_dir: Path) -> 
         me = get_or_create_annotator(s, "me").id
         objectives = [o.id for o in list_objectives(s)]
         offered = []
-        for _ in UNLABELLED:
+        for _ in range(17):  # imported labels fill no overlap (issue #13): every pair is open to "me"
             pair = next_pair(s, me, order="active", margins=margins)
             offered.append(pair.id)
             for oid in objectives:
                 add_label(s, pair.id, oid, me, "a")
         assert next_pair(s, me, order="active", margins=margins) is None
     project.close()
-    assert offered == sorted(range(13, 18), key=lambda pid: abs(margins[pid]))
-    assert len({round(margins[pid], 9) for pid in offered}) == 5  # distinct margins: the order is a real one
+    assert offered == sorted(range(1, 18), key=lambda pid: abs(margins[pid]))
+    assert len({round(margins[pid], 9) for pid in offered}) == 17  # distinct margins: the order is a real one
 
 
 class KilledAfterFirstCheckpoint(WorkerProcess):

@@ -46,24 +46,57 @@ def test_overlap_and_objectives(project: Project) -> None:
         # alice started p1 (o1 done, o2 not): she finishes it first, whatever the order
         assert next_pair(s, alice, order="in_order", exclude=()).id == p1
         assert next_pair(s, alice, objective_ids=[o1], order="in_order").id == p2
-        # with overlap 1, bob is not offered p1 (someone labelled it); with overlap 2 he is
-        assert next_pair(s, bob, order="in_order").id == p2
-        assert next_pair(s, bob, order="in_order", overlap=2).id == p1
+        # overlap is per objective: with overlap 1, bob is not offered p1 for o1 (alice labelled it) but is for o2
+        assert next_pair(s, bob, objective_ids=[o1], order="in_order").id == p2
+        assert next_pair(s, bob, objective_ids=[o2], order="in_order").id == p1
+        assert next_pair(s, bob, objective_ids=[o1], order="in_order", overlap=2).id == p1
         add_label(s, p1, o2, alice, "b")
+        assert next_pair(s, bob, order="in_order").id == p2  # p1 is full for both objectives now
         add_label(s, p2, o1, bob, "a")
-        add_label(s, p2, o2, bob, "skip")  # a skip counts as done for him
-        assert next_pair(s, alice, overlap=1) is None
+        add_label(s, p2, o2, bob, "skip")  # a skip counts as done for him, but fills no overlap
+        assert next_pair(s, alice, objective_ids=[o1], overlap=1) is None  # alice finished p1, bob labelled p2 ...
+        assert next_pair(s, alice, overlap=1).id == p2  # ... for o1, but only skipped it for o2
         assert next_pair(s, bob, overlap=1) is None
         assert next_pair(s, bob, overlap=2).id == p1
         assert next_pair(s, alice, overlap=2).id == p2
         carol = get_or_create_annotator(s, "carol").id
-        assert next_pair(s, carol, overlap=1) is None
+        assert next_pair(s, carol, objective_ids=[o1], overlap=1) is None
         assert next_pair(s, carol, overlap=2) is not None
         for pid, who in ((p1, bob), (p2, alice)):
             add_label(s, pid, o1, who, "a")
             add_label(s, pid, o2, who, "a")
-        assert next_pair(s, carol, overlap=2) is None  # both pairs have 2 annotators now
+        assert next_pair(s, carol, objective_ids=[o1], overlap=2) is None  # both pairs have 2 annotators now
         assert next_pair(s, carol, overlap=3).id in (p1, p2)
+
+
+def test_imported_labels_do_not_fill_the_overlap(project: Project) -> None:
+    """Issue #13 bug 3: right after an import every pair is labellable, also for the objective the import labelled
+    and for objectives with no labels at all."""
+    from workbench.core.entities import PreferenceRecord
+    from workbench.store.imports import import_records
+
+    with project.session() as s:
+        records = [PreferenceRecord(prompt=f"q{i}", chosen=f"good {i}", rejected=f"bad {i}", line=i + 1)
+                   for i in range(3)]
+        import_records(s, records, default_objective="helpful", source="file.jsonl", annotator="my-import")
+        empty = add_objective(s, "concise").id
+        helpful = next(o for o in _objectives(s) if o != empty)
+        me = get_or_create_annotator(s, "me").id
+        seen = []
+        while (pair := next_pair(s, me, objective_ids=[helpful], overlap=1, seed=1)) is not None:
+            seen.append(pair.id)
+            add_label(s, pair.id, helpful, me, "a")
+        assert len(seen) == 3  # every imported pair, once
+        assert next_pair(s, me, objective_ids=[empty], overlap=1) is not None
+        other = get_or_create_annotator(s, "other").id
+        assert next_pair(s, other, objective_ids=[helpful], overlap=1) is None  # "me" (a human) filled overlap 1
+        assert next_pair(s, other, objective_ids=[helpful], overlap=2) is not None
+
+
+def _objectives(s) -> list[int]:
+    from workbench.store.objectives import list_objectives
+
+    return [o.id for o in list_objectives(s)]
 
 
 def test_coverage_and_active_orders(project: Project) -> None:

@@ -11,6 +11,7 @@ from importlib import metadata
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QKeySequence
+from PySide6.QtWidgets import QWidget
 
 from workbench.ui.main_window import MainWindow, versions
 from workbench.ui.panels import PANELS
@@ -237,3 +238,22 @@ def test_theme_follows_the_system_scheme_while_set_to_system(qapp):
     finally:
         hints.colorSchemeChanged.disconnect(slot)
         set_dark(qapp, False)
+
+
+def test_lazy_window_builds_panels_when_needed(qtbot, ctx, tmp_path):
+    """Issue #13: the application builds only the first panel before the window shows; a tab builds its panel when
+    first shown, `panel()` builds on demand, and idle turns build the rest."""
+    ctx.new_project(tmp_path / "p.sqlite")
+    win = MainWindow(ctx, lazy=True)
+    qtbot.addWidget(win)
+    built = lambda: [type(p).__name__ for p in win.panels if not type(p) is QWidget]  # noqa: E731
+    titles = [win.tabs.tabText(i) for i in range(win.tabs.count())]
+    assert titles == ["Project", "Models", "Label", "Runs", "Trade-offs"]
+    assert built() == ["ProjectPanel"]
+    win.tabs.setCurrentIndex(2)
+    assert built() == ["ProjectPanel", "LabelPanel"]
+    assert type(win.tabs.currentWidget()).__name__ == "LabelPanel" and win.tabs.currentIndex() == 2
+    win.show()
+    qtbot.waitUntil(lambda: len(built()) == 5, timeout=10_000)
+    assert [win.tabs.tabText(i) for i in range(win.tabs.count())] == titles
+    assert win.panel("RunsPanel") is win.tabs.widget(3)

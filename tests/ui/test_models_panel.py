@@ -126,6 +126,9 @@ def test_generate_candidates_stores_responses_with_settings_and_pairs(qtbot, pan
     seeds = sorted(r.generation["seed"] for v in views if v.prompt.text == "first prompt"
                    for r in (v.response_a, v.response_b))
     assert seeds == [10, 11, 12, 13]
+    # Issue #13 bug 5: once every response is stored, the buttons are free again
+    assert panel.generate_button.isEnabled() and panel.candidates_button.isEnabled()
+    assert not panel.stop_button.isEnabled()
 
 
 def test_candidate_settings_spread_temperatures():

@@ -125,3 +125,59 @@ def test_reimport_lists_duplicates_by_line(qtbot, panel, tmp_path):
     assert (second.pairs, second.labels, second.duplicates) == (0, 0, [1, 2, 3])
     texts = [panel.log.item(i).text() for i in range(panel.log.count())]
     assert "  again.jsonl: duplicates skipped on lines 1, 2, 3" in texts
+
+
+def test_delete_an_objective_asks_about_its_labels_and_can_move_them(qtbot, panel, project_ctx, monkeypatch):
+    """Issue #13: deleting an objective asks what happens to its labels; moving them keeps every label."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from workbench.store.labels import active_labels
+
+    def labelled(s):
+        from tests.store.helpers import make_pairs
+        from workbench.store.annotators import get_or_create_annotator
+        from workbench.store.labels import add_label
+        from workbench.store.objectives import add_objective
+
+        pairs = make_pairs(s, 2)
+        old, keep = add_objective(s, "old").id, add_objective(s, "keep").id
+        me = get_or_create_annotator(s, "me").id
+        for pid in pairs:
+            add_label(s, pid, old, me, "a")
+        return old, keep
+
+    old, keep = project_ctx.db.call_sync(labelled)
+    panel.reload()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=5000)
+    panel.table.setCurrentCell(0, 0)
+    box = panel.delete_objective_dialog()
+    assert "2 active labels" in box.text()
+    texts = [b.text() for b in box.buttons()]
+    assert "Delete it and its labels" in texts and "Move its labels to…" in texts
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("keep", True)))
+    next(b for b in box.buttons() if b.text() == "Move its labels to…").click()
+    qtbot.waitUntil(lambda: [o.name for o in objectives(project_ctx)] == ["keep"], timeout=5000)
+    moved = project_ctx.db.call_sync(lambda s: active_labels(s, objective_id=keep))
+    assert len(moved) == 2
+
+
+def test_import_a_parquet_file_and_a_hub_dataset_from_the_gui(qtbot, panel, project_ctx, tmp_path, monkeypatch):
+    """Issue #13: Parquet (most public preference sets) and hub ids go through the same import job as JSONL."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    datasets = pytest.importorskip("datasets")
+    from PySide6.QtWidgets import QInputDialog
+
+    rows = [{"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(1, 2501)]
+    data = tmp_path / "prefs.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), data)
+    dlg = ImportDialog([str(data)], ["helpful"])
+    qtbot.addWidget(dlg)
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: datasets.Dataset.from_list(
+        [{"prompt": "hub q", "chosen": "yes", "rejected": "no"}]))
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("org/prefs:train_prefs", True)))
+    dlg.ask_hub_id()
+    assert dlg.choices() == [(str(data), "trl", "helpful"), ("hf:org/prefs:train_prefs", "trl", "helpful")]
+    panel.run_import(dlg.choices())
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 2, timeout=60000)
+    assert [(o.pairs, o.labels, o.errors) for o in panel.outcomes] == [(2500, 2500, []), (1, 1, [])]

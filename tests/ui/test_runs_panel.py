@@ -237,6 +237,7 @@ class FakeRuns:
         self.root = root
         self.runs: dict[int, Run] = {}
         self.path = root / "project.sqlite"
+        self.spec: dict = {"mode": "wait"}  # what the fake worker of the next created run does
 
     def session(self):
         from contextlib import nullcontext
@@ -254,7 +255,7 @@ class FakeRuns:
         run_dir = runs_root / f"{rid:04d}-{cfg.name}"
         run_dir.mkdir(parents=True)
         (run_dir / "config.json").write_text(cfg.to_json())
-        (run_dir / "fake.json").write_text(json.dumps({"run": str(rid), "mode": "wait"}))
+        (run_dir / "fake.json").write_text(json.dumps({"run": str(rid), **self.spec}))
         self.runs[rid] = Run(rid, cfg.name, cfg.to_dict(), "created", str(run_dir))
         return self.runs[rid]
 
@@ -278,8 +279,8 @@ def wired(qtbot, ctx, tmp_path, monkeypatch):
     monkeypatch.setattr(rp, "create_run", fake.create)
     monkeypatch.setattr(rp, "mark_running", fake.mark_running)
     monkeypatch.setattr(rp, "load_checkpoints", lambda s: [])
+    monkeypatch.setattr(rp, "label_counts", lambda s, cfg: {o: (100, 10) for o in (cfg.objectives or ["helpful"])})
     ctx.supervisor.command = fake_command
-    ctx.supervisor.grace_ms = 300
     ctx.supervisor.set_run_status = fake.set_status
     ctx.supervisor.ingest_events_file = fake.ingest
     ctx.project = fake
@@ -331,6 +332,26 @@ def test_stop_button_stops_cooperatively_and_resume_restarts(qtbot, ctx, wired):
     assert panel.start_action.isEnabled()
     panel.start_action.trigger()
     qtbot.waitUntil(lambda: ctx.supervisor.is_running(1), timeout=10_000)
+    # Issue #13 bug 1: the resumed worker is asked to continue from the last checkpoint
+    argv = Path(fake.runs[1].run_dir) / "argv.txt"
+    qtbot.waitUntil(lambda: len(argv.read_text().splitlines()) == 2, timeout=10_000)
+    launches = argv.read_text().splitlines()
+    assert "--resume" not in launches[0] and launches[1].endswith("--resume")
+
+
+def test_stop_on_a_slow_step_says_so_and_ends_with_a_checkpoint(qtbot, ctx, wired):
+    panel, fake = wired
+    fake.spec = {"mode": "slow_stop", "delay": 1}
+    panel.launch(RunConfig(name="slow", model="/m"))
+    qtbot.waitUntil(lambda: ctx.supervisor.live(1) is not None and ctx.supervisor.live(1).state == "training",
+                    timeout=10_000)
+    panel.select_runs([1])
+    panel.stop_action.trigger()
+    assert "stopping after step 1" in panel.log_view.toPlainText()
+    assert panel.model.values(fake.runs[1])["State"] == "stopping"
+    qtbot.waitUntil(lambda: not ctx.supervisor.is_running(1), timeout=10_000)
+    assert (Path(fake.runs[1].run_dir) / "checkpointed").exists()
+    assert "ENDED   stopped at step 3" in panel.log_view.toPlainText()
 
 
 def test_kill_button_kills(qtbot, ctx, wired):
@@ -358,6 +379,7 @@ def test_reload_runs_as_a_task_on_the_qasync_loop(qtbot, qapp, ctx, tmp_path, mo
     threads = []
     monkeypatch.setattr(rp, "load_overview", lambda s: (threads.append(ctx.db.on_db_thread()), fake.overview(s))[1])
     monkeypatch.setattr(rp, "load_checkpoints", lambda s: [])
+    monkeypatch.setattr(rp, "label_counts", lambda s, cfg: {o: (100, 10) for o in (cfg.objectives or ["helpful"])})
     panel = RunsPanel(ctx)  # no project yet: nothing loaded
     qtbot.addWidget(panel)
     ctx.project = fake
@@ -514,3 +536,64 @@ def test_long_curves_are_drawn_as_their_envelope_until_zoomed(qtbot):
     qtbot.waitUntil(plots.is_current, timeout=5000)
     assert len(curve.raw.getOriginalDataset()[0]) == n  # zoomed in: every point, exact detail
     plots.stop()
+
+
+def test_scoring_pairs_for_active_labelling_shows_progress_eta_and_stops(qtbot, ctx, wired):
+    """Issue #13 bug 7: the pass after training shows its own progress and ETA (not 100 % and 0 s); Stop cuts it
+    short and the run still ends finished."""
+    panel, fake = wired
+    fake.spec = {"mode": "margins", "n": 4}
+    panel.launch(RunConfig(name="m", model="/m", max_steps=4))
+    sup = ctx.supervisor
+    qtbot.waitUntil(lambda: sup.live(1) is not None and sup.live(1).phase_progress == 0.5, timeout=10_000)
+    values = panel.model.values(fake.runs[1])
+    assert values["State"] == "evaluating: scoring pairs for active labelling"
+    assert values["Progress"] == 0.5
+    eta = sup.live(1).eta_s
+    assert eta is not None and 0.0 < eta < 10.0  # elapsed × (1 − 0.5) / 0.5, elapsed as the GUI received them
+    assert values["ETA"] != ""
+    panel.select_runs([1])
+    panel.stop_action.trigger()
+    assert "stopping: scoring pairs for active labelling is cut short" in panel.log_view.toPlainText()
+    qtbot.waitUntil(lambda: not sup.is_running(1), timeout=10_000)
+    assert sup.live(1).state == "finished"
+    assert "stopped before the pair margins were written" in panel.log_view.toPlainText()
+
+
+def test_new_run_scores_pairs_for_active_labelling_only_when_that_order_is_in_use(qtbot, ctx, wired):
+    from workbench.services.label_session import ORDER_KEY
+
+    panel, _ = wired
+    dlg = panel.new_run()
+    assert dlg.config().active_candidates == 0
+    assert dlg.forms["Evaluation"].editors["active_candidates"].value() == 0  # visible, and can be turned on
+    dlg.reject()
+    ctx.settings.setValue(ORDER_KEY, "active")
+    dlg = panel.new_run()
+    assert dlg.config().active_candidates == RunConfig().active_candidates > 0
+    dlg.reject()
+
+
+def test_launch_warns_when_an_objective_has_too_few_labels(qtbot, ctx, wired, monkeypatch):
+    """Issue #13: a warning before launch (the numbers come from store.run_readiness); Cancel starts nothing."""
+    import workbench.ui.panels.runs_panel as rp
+
+    panel, fake = wired
+    monkeypatch.setattr(rp, "label_counts", lambda s, cfg: {"helpful": (2, 0)})
+    asked: list[list[str]] = []
+    answers = [False, True]
+
+    async def confirm(warnings):
+        asked.append(warnings)
+        return answers.pop(0)
+
+    panel.confirm_launch = confirm
+    panel.launch(RunConfig(name="few", model="/m", objectives=["helpful"], batch_size=4))
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=5000)
+    assert asked[0] == ["helpful: only 2 training pairs, fewer than one batch (4)",
+                        "helpful: no held-out pair, so its accuracy and margin cannot be evaluated (label more "
+                        "pairs or raise eval_fraction)"]
+    qtbot.wait(200)
+    assert fake.runs == {}  # cancelled: no run
+    panel.launch(RunConfig(name="few", model="/m", objectives=["helpful"], batch_size=4))
+    qtbot.waitUntil(lambda: 1 in fake.runs and ctx.supervisor.is_running(1), timeout=10_000)

@@ -104,8 +104,8 @@ def test_sliders_disabled_without_an_inference_worker(panel, ctx):
     client = FakeClient()
     ctx.set_inference(client)
     assert box.hint.isHidden() and box.generate_button.isEnabled()
-    box.sliders["helpful"].setValue(30)
-    box.sliders["harmless"].setValue(10)
+    box.sliders["helpful"].setValue(75)  # the handles stay on the simplex: harmless follows to 25
+    assert box.sliders["harmless"].value() == 25
     assert box.weights() == pytest.approx({"helpful": 0.75, "harmless": 0.25})
     box.prompt.setText("Write a haiku")
     box.generate()
@@ -130,8 +130,7 @@ def test_sliders_steer_a_real_inference_worker_process(qtbot, panel, ctx):
     assert client.objectives == ["helpful", "harmless"]
     ctx.set_inference(client)
     box = panel.steering
-    box.sliders["helpful"].setValue(60)
-    box.sliders["harmless"].setValue(20)
+    box.sliders["harmless"].setValue(25)
     results = []
     client.result.connect(lambda req, data: results.append(req))
     box.prompt.setText("tell me a joke")
@@ -197,7 +196,6 @@ def test_steering_shows_the_reward_vector_of_the_nearest_mixture_and_scores_gene
     panel.steering.set_source(panel.table, 1, {"harmless": length})
     ctx.set_inference(FakeClient())
     box = panel.steering
-    box.sliders["helpful"].setValue(75)
     box.sliders["harmless"].setValue(25)
     values, at, distance = box.expected_vector()
     assert at == {"helpful": 0.75, "harmless": 0.25} and distance == pytest.approx(0.0)
@@ -205,7 +203,6 @@ def test_steering_shows_the_reward_vector_of_the_nearest_mixture_and_scores_gene
     assert "measured at these weights" in box.vector_label.text()
     x, y = panel.steer_marker.getData()
     assert (x[0], y[0]) == pytest.approx((0.8, 0.6))  # the star sits on that mixture's point
-    box.sliders["helpful"].setValue(60)
     box.sliders["harmless"].setValue(40)  # (0.6, 0.4): nearest evaluated is (0.5, 0.5), distance √0.02
     values, at, distance = box.expected_vector()
     assert at == {"helpful": 0.5, "harmless": 0.5} and distance == pytest.approx(0.02 ** 0.5)
@@ -340,3 +337,87 @@ def test_reward_axes_and_mixture_objectives(tmp_path):
     assert mixture_objectives({"method": "mah_dpo", "objectives": []}, ["c", "d"]) == ["c", "d"]
     (tmp_path / "heads.json").write_text(_json.dumps({"objectives": ["x", "y"], "rank": 4, "hidden": 8}))
     assert mixture_objectives({"method": "mah_dpo", "objectives": ["c"]}, [], tmp_path) == ["x", "y"]  # the heads
+
+
+def trained_and_evaluated(with_scores: bool):
+    """What a run leaves: the trainer's held-out metrics (loss, rewards/...) per objective, and, once evaluated, the
+    evaluation worker's score / accuracy / margin. "concise" is minimised by its scorer."""
+    runs = {1: Run(1, "mah", {"method": "mah_dpo"}, "finished", "/tmp/r1")}
+    ckpts = {10: Checkpoint(10, 1, 100, "checkpoints/step-100"), 11: Checkpoint(11, 1, 200, "checkpoints/step-200")}
+    evs, n = [], 0
+    for ck, (h, c) in ((10, (0.6, 0.3)), (11, (0.7, 0.2))):
+        for obj, v in (("helpful", h), ("concise", c)):
+            metrics = {"loss": 0.69 - v / 10, "rewards/accuracies": v, "rewards/margins": v / 2}
+            if with_scores:
+                metrics.update(score=v * 10, accuracy=v, margin=v / 3)
+            for metric, value in metrics.items():
+                evs.append(Evaluation(n, obj, metric, value, run_id=1, checkpoint_id=ck))
+                n += 1
+        evs.append(Evaluation(n, "", "loss", 0.6, run_id=1, checkpoint_id=ck))
+        n += 1
+    return build_table(evs, {"helpful": "maximize", "concise": "minimize"}, runs, ckpts)
+
+
+def test_opens_on_two_objectives_rewards_and_follows_new_evaluations(qtbot, ctx):
+    """Issue #13 bug 6: not loss vs loss; once evaluation scores arrive, they are the default axes; directions
+    belong to the metric (accuracy and margin ↑ even for a minimised objective, its score ↓)."""
+    p = TradeoffsPanel(ctx)
+    qtbot.addWidget(p)
+    p.set_table(trained_and_evaluated(with_scores=False))
+    assert p.x_combo.currentText() == "helpful · rewards/accuracies (↑)"
+    assert p.y_combo.currentText() == "concise · rewards/accuracies (↑)"
+    p.set_table(trained_and_evaluated(with_scores=True))
+    assert p.x_combo.currentText() == "helpful · score (↑)"
+    assert p.y_combo.currentText() == "concise · score (↓)"
+    dirs = p.table.directions
+    assert dirs["concise · accuracy"] == dirs["concise · margin"] == dirs["concise · rewards/margins"] == "maximize"
+    assert dirs["concise · loss"] == dirs["loss"] == "minimize"
+    # a pick the user made survives a reload
+    i = p.table.axes.index("helpful · margin")
+    p.x_combo.setCurrentIndex(i)
+    p.x_combo.activated.emit(i)
+    p.set_table(trained_and_evaluated(with_scores=True))
+    assert p.x_combo.currentText() == "helpful · margin (↑)"
+
+
+def test_slider_handles_show_the_normalised_weights(qtbot, ctx):
+    """Issue #13 bug 8: a handle's position is the weight its label shows (they sum to 1), for three objectives."""
+    from workbench.ui.widgets.steering import SteeringBox
+
+    class ThreeHeads:
+        objectives = ["a", "b", "c"]
+
+    box = SteeringBox(ctx)
+    qtbot.addWidget(box)
+    ctx.set_inference(ThreeHeads())
+    box.refresh()
+    positions = lambda: {k: s.value() for k, s in box.sliders.items()}  # noqa: E731
+    labels = lambda: {k: float(v.text()) for k, v in box.value_labels.items()}  # noqa: E731
+    assert sum(positions().values()) == 100
+    box.sliders["a"].setValue(60)
+    assert positions() == {"a": 60, "b": 20, "c": 20}
+    assert labels() == {"a": 0.6, "b": 0.2, "c": 0.2}
+    box.sliders["b"].setValue(50)  # a and c share the other 50 as 60:20
+    assert positions() == {"a": 38, "b": 50, "c": 12}
+    assert labels() == pytest.approx({k: v / 100 for k, v in positions().items()})
+    box.set_weights({"a": 1.0, "b": 1.0, "c": 2.0})
+    assert positions() == {"a": 25, "b": 25, "c": 50}
+    ctx.set_inference(None)
+
+
+def test_a_score_equal_everywhere_gives_way_to_accuracy():
+    """The walk-through's tiny model: every mixture's score is 1.0 (Hypervolume 0, one dot); accuracy tells them
+    apart, so it is the default axis."""
+    from workbench.services.tradeoffs import reward_axes
+
+    evs = []
+    for i, (acc_a, acc_b) in enumerate(((1.0, 0.0), (0.56, 0.44), (0.19, 0.81))):
+        w = {"a": 1 - i / 2, "b": i / 2}
+        evs += [Evaluation(4 * i, "a", "score", 1.0, run_id=1, weights=w),
+                Evaluation(4 * i + 1, "b", "score", 1.0, run_id=1, weights=w),
+                Evaluation(4 * i + 2, "a", "accuracy", acc_a, run_id=1, weights=w),
+                Evaluation(4 * i + 3, "b", "accuracy", acc_b, run_id=1, weights=w)]
+    table = build_table(evs, {"a": "maximize", "b": "maximize"}, {}, {})
+    assert reward_axes(table) == ["a · accuracy", "b · accuracy"]
+    evs[0] = Evaluation(0, "a", "score", 0.5, run_id=1, weights={"a": 1.0, "b": 0.0})
+    assert reward_axes(build_table(evs, {"a": "maximize", "b": "maximize"}, {}, {}))[0] == "a · score"

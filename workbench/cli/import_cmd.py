@@ -33,7 +33,8 @@ BIG_FILE = 1_000_000  # bytes; smaller files read in well under a second, a perc
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", help="the project file")
-    parser.add_argument("file", help="the dataset (JSON Lines)")
+    parser.add_argument("file", help="the dataset: JSON Lines, a .parquet file, a datasets save_to_disk folder, or "
+                                     "hf:org/name[:split] (a hub dataset, needs the datasets package)")
     parser.add_argument("--format", choices=list(FORMATS), help="the file's format (default: detected)")
     parser.add_argument("--objective", metavar="NAME",
                         help="objective of the records that do not name one (default: the project's only one)")

@@ -46,6 +46,10 @@ def get_format(name: str) -> Format:
 
 def detect_format(path: str | Path) -> Format:
     """The format of a file, judged from its first JSON object; InputError when the file is empty or unknown."""
+    from workbench.formats.tabular import detect_table_format, is_table_source
+
+    if is_table_source(path):  # Parquet, a save_to_disk folder, a hub id: judged from the first row
+        return FORMATS[detect_table_format(path)]
     for _line, row in iter_json_lines(path):
         for name in DETECTION_ORDER:
             if FORMATS[name].looks_like(row):
@@ -57,6 +61,11 @@ def detect_format(path: str | Path) -> Format:
 
 
 def read_dataset(path: str | Path, name: str | None = None, progress: Progress | None = None) -> list[Record]:
-    """Every record of a dataset file in the named format (detected when None), checked line by line."""
+    """Every record of a dataset file in the named format (detected when None), checked line by line. Parquet,
+    `save_to_disk` folders and "hf:org/name[:split]" go through workbench.formats.tabular (same records)."""
+    from workbench.formats.tabular import is_table_source, read_table_dataset
+
+    if is_table_source(path):
+        return read_table_dataset(path, name, progress)
     fmt = get_format(name) if name else detect_format(path)
     return fmt.read(path, progress)

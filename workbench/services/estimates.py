@@ -118,10 +118,15 @@ def shape_from_config(config: dict[str, Any]) -> ModelShape:
 
 
 def find_model_config(model: str) -> dict[str, Any] | None:
-    """config.json of a local model folder or of a hub id already in the local Hugging Face cache (no network)."""
+    """config.json of a local model folder or of a hub id already in the local Hugging Face cache (no network); for
+    a .gguf file, the same keys read from its header (services.gguf_shape)."""
     if not model:
         return None
     p = Path(model).expanduser()
+    if p.is_file() and p.suffix.lower() == ".gguf":  # the shape is in the file's header (issue #13)
+        from workbench.services.gguf_shape import gguf_config
+
+        return gguf_config(p)
     candidates = [p / "config.json"] if p.is_dir() else []
     if not p.exists() and "/" in model:
         hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" /

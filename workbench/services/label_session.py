@@ -30,6 +30,7 @@ from workbench.services.db_executor import DbExecutor
 
 ORDERS = {"random": "Random", "in_order": "In order", "active": "Active (smallest margin)",
           "coverage": "Least-covered objective first"}
+ORDER_KEY = "label/order"  # the Label panel's queue order (QSettings); "active" makes new runs score pairs for it
 RECENT_EXCLUDE = 64  # pairs shown lately that a prefetch must not return again
 MAX_DEFERRED = 8  # keys kept while the next pair is on its way (beyond that the person is not reading)
 
@@ -130,7 +131,8 @@ class LabelSession(QObject):
         self.pending: list[Screen] = []  # screens to show again before new ones (after undo went back)
         self.recent: list[int] = []
         self.deferred: list[tuple[str, int, str]] = []  # (shown, strength, note) typed before the pair arrived
-        self.committed = 0
+        self.committed = 0  # label writes made durable (skips included)
+        self.labelled = 0  # ... of which real labels (not skips): what the speed and counts show
         self.started_at = time.monotonic()
         self._prefetch: concurrent.futures.Future | None = None
         self._waiting = False
@@ -147,7 +149,7 @@ class LabelSession(QObject):
     def labels_per_hour(self) -> float | None:
         """Labels per hour since the session started; None during the first minute (too noisy to show)."""
         seconds = time.monotonic() - self.started_at
-        return self.committed * 3600.0 / seconds if seconds >= 60 else None
+        return self.labelled * 3600.0 / seconds if seconds >= 60 else None
 
     # --- the queue ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -224,6 +226,10 @@ class LabelSession(QObject):
         self.history.push(action)
         return action
 
+    def exhausted(self) -> bool:
+        """No pair on screen and none on its way: the queue is empty for this annotator."""
+        return self.current is None and not self._waiting
+
     def awaiting_next(self) -> bool:
         """The pair on screen is fully answered and the next one is still on its way from the DB thread."""
         return self.current is not None and self._waiting and self.row >= len(self.objective_ids)
@@ -249,6 +255,8 @@ class LabelSession(QObject):
             self.failed.emit(f"The label was not saved: {exc}")
             return
         self.committed += 1
+        if label.choice != "skip":  # a skip is no label: not in the count, nor in the speed (issue #13)
+            self.labelled += 1
         self.label_committed.emit(label)
 
     def _move_on(self, screen: Screen) -> None:
@@ -277,6 +285,8 @@ class LabelSession(QObject):
             self.failed.emit(f"Could not undo the label: {exc}")
             return
         self.committed = max(0, self.committed - 1)
+        if label.choice != "skip":
+            self.labelled = max(0, self.labelled - 1)
         self.label_retracted.emit(label)
 
     def redo(self) -> LabelAction | None:

@@ -14,7 +14,10 @@ Data paths, kept apart on purpose:
 Reading stdout is time-boxed (`_PARSE_BUDGET_S` per pass, the rest on the next turn of the event loop) so a worker
 that floods the pipe cannot freeze the window.
 
-Stop is cooperative: a `stop` command on stdin, stdin closed (EOF also means stop), then kill after a grace period.
+Stop is cooperative: a `stop` command on stdin, stdin closed (EOF also means stop). The worker finishes the step
+it is in, saves a checkpoint and exits, however long that step takes (SmolLM2 steps on a CPU take 20-45 s, issue
+#13): the supervisor never turns a Stop into a kill; only Kill kills (and `stop_all`, when the window closes and
+cannot wait). A stopped run is started again with `--resume`, so it continues from its last checkpoint.
 The worker's pid is written to `run_dir/worker.pid`, so a later session can tell a live worker from a dead one.
 
 Evaluation jobs (`start_eval`: `workbench worker eval --run-dir D --checkpoint C --weights-json [...]`, mo_api.md)
@@ -43,7 +46,6 @@ from workbench.services.worker_process import (PID_FILE, CommandFactory, EvalCom
                                                store_ingest_events_file, store_set_run_status, worker_command)
 
 FLUSH_MS = 150
-GRACE_MS = 10_000
 _PARSE_BUDGET_S = 0.003  # per pass; the rest waits a turn of the event loop (timers and paints go first)
 EVENTS_FILE = "events.jsonl"
 
@@ -62,6 +64,10 @@ class LiveInfo:
     loss: float | None = None
     ended: str = ""  # the ended reason once the worker said goodbye
     error: str = ""
+    # A phase outside the training steps (loading, reference log-probs, scoring pairs for active labelling...):
+    # its own progress and an ETA from its elapsed time, so a long pass after training never shows "100%, ETA 0 s".
+    phase_progress: float | None = None
+    phase_started: float = 0.0
 
 
 @dataclass
@@ -92,13 +98,12 @@ class RunSupervisor(QObject):
     _ingested = Signal(int, object)  # emitted from the DB thread; delivered queued on the GUI thread
 
     def __init__(self, db: Any, parent: QObject | None = None, *, command: CommandFactory = worker_command,
-                 grace_ms: int = GRACE_MS, flush_ms: int = FLUSH_MS,
+                 flush_ms: int = FLUSH_MS,
                  eval_command: EvalCommandFactory = eval_command) -> None:
         super().__init__(parent)
         self.db = db
         self.command = command
         self.eval_command = eval_command
-        self.grace_ms = grace_ms
         # Store functions run on the DB thread; replaceable so the supervisor can be tested on its own.
         self.ingest_events_file = store_ingest_events_file
         self.set_run_status = store_set_run_status
@@ -152,13 +157,15 @@ class RunSupervisor(QObject):
             return False
 
     # --- start / stop -------------------------------------------------------------------------------------------
-    def start(self, run: Run, *, remote_code_confirmed: bool = False) -> None:
-        """Launch the worker for `run` (a new run, or a stopped one: the worker resumes from its last checkpoint).
-        `remote_code_confirmed`: the user allowed the model's own code just now (core/remote_code.py)."""
+    def start(self, run: Run, *, resume: bool = False, remote_code_confirmed: bool = False) -> None:
+        """Launch the worker for `run`; `resume` (a stopped or crashed run) continues from its last checkpoint,
+        exactly as `workbench train --resume` does. `remote_code_confirmed`: the user allowed the model's own code
+        just now (core/remote_code.py)."""
         if self.is_running(run.id):
             return
         run_dir = self.run_dir(run)
-        self._launch(run, run_dir, self.command(run_dir), "train", remote_code_confirmed)
+        program, args = self.command(run_dir)
+        self._launch(run, run_dir, (program, [*args, "--resume"] if resume else args), "train", remote_code_confirmed)
 
     def start_eval(self, run: Run, checkpoint: str, weights: list[dict[str, float]]) -> None:
         """Evaluate `checkpoint` of `run` under each mixture in `weights` in an evaluation worker."""
@@ -197,7 +204,7 @@ class RunSupervisor(QObject):
         self.run_state_changed.emit(run.id, "evaluating" if kind == "eval" else "running")
 
     def stop(self, run_id: int) -> None:
-        """Ask the worker to stop (it saves a checkpoint); kill it if it has not exited after the grace period."""
+        """Ask the worker to stop after its current step (it saves a checkpoint); never kills (module docstring)."""
         job = self._jobs.get(run_id)
         if job is None or job.process.state() == QProcess.ProcessState.NotRunning:
             return
@@ -210,18 +217,16 @@ class RunSupervisor(QObject):
             # the line must already be in the pipe. A ~70-byte write to a pipe does not wait in practice.
             job.process.waitForBytesWritten(200)
             job.process.closeWriteChannel()
-        QTimer.singleShot(self.grace_ms, lambda rid=run_id: self._kill_if_running(rid))
+        live = self._live[run_id]
+        live.state = "stopping"
+        live.message = (f"stopping: {live.message} is cut short…" if live.phase_progress is not None
+                        else f"stopping after step {live.step + 1}… (Kill ends it at once, losing that step)")
         self.run_state_changed.emit(run_id, "stopping")
 
     def kill(self, run_id: int) -> None:
         job = self._jobs.get(run_id)
         if job is not None and job.process.state() != QProcess.ProcessState.NotRunning:
             job.stop_requested = True
-            job.process.kill()
-
-    def _kill_if_running(self, run_id: int) -> None:
-        job = self._jobs.get(run_id)
-        if job is not None and job.stop_requested and job.process.state() != QProcess.ProcessState.NotRunning:
             job.process.kill()
 
     def stop_all(self, wait_ms: int = 5000) -> None:
@@ -321,6 +326,7 @@ class RunSupervisor(QObject):
                 live.eta_s = _as_float(vals["eta_s"])
             return
         if msg.type == "status":
+            _phase(live, msg.data)
             live.state = str(msg.data.get("state", live.state))
             live.message = str(msg.data.get("message", ""))
             live.step = int(msg.data.get("step", live.step) or live.step)
@@ -419,6 +425,22 @@ class RunSupervisor(QObject):
             return
         if with_evals:
             self.evaluations_ingested.emit(run_id)
+
+
+def _phase(live: LiveInfo, data: dict[str, Any]) -> None:
+    """Track a non-training phase's progress and ETA (elapsed · (1 − p) / p) from its status events."""
+    state = str(data.get("state", live.state))
+    progress = _as_float(data.get("progress"))
+    if state == "training" or progress is None:
+        live.phase_progress = None
+        return
+    now = time.monotonic()
+    if live.phase_progress is None or state != live.state or progress < live.phase_progress:
+        live.phase_started, live.eta_s = now, None  # a new phase: its clock starts now
+    live.phase_progress = min(1.0, max(0.0, progress))
+    elapsed = now - live.phase_started
+    if 0.0 < live.phase_progress and elapsed > 0.0:
+        live.eta_s = elapsed * (1.0 - live.phase_progress) / live.phase_progress
 
 
 def _as_float(value: Any) -> float | None:

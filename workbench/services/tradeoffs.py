@@ -24,8 +24,12 @@ from workbench.core.entities import Checkpoint, Evaluation, Run
 from workbench.core.pareto import front_order, hypervolume, non_dominated
 
 SCORERS_FILE = "scorers.py"  # the project's own scorers, next to the project file (mo_api.md)
-# Metrics where smaller is better whatever the objective's own direction.
+# Directions belong to the metric where the metric has one: smaller is better / larger is better whatever the
+# objective's own direction (a scorer set to "minimise" flips its score, never the accuracy or margin; issue #13).
 MINIMIZED_METRICS = frozenset({"kl", "length", "loss", "perplexity", "ppl"})
+MAXIMIZED_METRICS = frozenset({"accuracy", "margin", "rewards/accuracies", "rewards/margins"})
+# The metric that stands for an objective's reward, best first (evaluation scores before training-time metrics).
+REWARD_METRICS = ("score", "accuracy", "margin", "rewards/accuracies", "rewards/margins")
 
 
 @dataclass
@@ -62,8 +66,9 @@ def axis_name(ev: Evaluation) -> str:
 
 def reward_axes(table: Table) -> list[str]:
     """One axis per objective, the component of its reward vector (mo_api.md): "<objective> · score" when a
-    scorer rated it, else "<objective> · accuracy" (held-out implicit-reward accuracy), else its first metric;
-    in the project's objective order."""
+    scorer rated it, else "<objective> · accuracy" (held-out implicit-reward accuracy), else the next of
+    REWARD_METRICS, else its first metric that is not a loss; a metric equal on every item gives way to the next
+    one that tells items apart; in the project's objective order."""
     by_objective: dict[str, list[str]] = {}
     for axis in table.axes:
         objective, sep, metric = axis.partition(" · ")
@@ -73,9 +78,17 @@ def reward_axes(table: Table) -> list[str]:
     out = []
     for objective in sorted(by_objective, key=lambda o: (order.get(o, len(order)), o)):
         metrics = by_objective[objective]
-        metric = next((m for m in ("score", "accuracy") if m in metrics), metrics[0])
+        ranked = [m for m in REWARD_METRICS if m in metrics] or \
+            [m for m in metrics if m not in MINIMIZED_METRICS] or metrics
+        # a metric on which every item scores the same (a scorer saturated on short generations) separates nothing
+        metric = next((m for m in ranked if _varies(table, f"{objective} · {m}")), ranked[0])
         out.append(f"{objective} · {metric}")
     return out
+
+
+def _varies(table: Table, axis: str) -> bool:
+    values = {round(v, 12) for it in table.items if (v := it.values.get(axis)) is not None and np.isfinite(v)}
+    return len(values) >= 2
 
 
 def nearest_mixture(table: Table, run_id: int, weights: dict[str, float]) -> tuple[Item, float] | None:
@@ -107,8 +120,9 @@ def build_table(evaluations: list[Evaluation], directions: dict[str, str], runs:
         item.values[axis] = float(ev.value)
         item.produced_by.update(ev.produced_by or {})
         if axis not in axis_dirs:
-            minimize = ev.metric.lower() in MINIMIZED_METRICS
-            axis_dirs[axis] = "minimize" if minimize else directions.get(ev.objective, "maximize")
+            metric = ev.metric.lower()
+            axis_dirs[axis] = ("minimize" if metric in MINIMIZED_METRICS else "maximize" if metric in MAXIMIZED_METRICS
+                               else directions.get(ev.objective, "maximize"))
     return Table(list(items.values()), sorted(axis_dirs), axis_dirs, list(directions),
                  {rid: run.name for rid, run in runs.items()})
 

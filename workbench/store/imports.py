@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from workbench.core.entities import Messages, PreferenceRecord, UnpairedRecord
 from workbench.core.errors import InputError
-from workbench.store.annotators import get_or_create_annotator
+from workbench.store.annotators import get_or_create_annotator, mark_import_annotator
 from workbench.store.clock import utcnow
 from workbench.store.objectives import get_or_create_objective, list_objectives
 from workbench.store.pairs import SHUFFLE_BITS, content_fields, messages_json, refresh_labelled_by
@@ -217,6 +217,7 @@ def import_records(s: Session, records: Iterable[PreferenceRecord | UnpairedReco
     records = list(records)
     objectives, created = _objective_ids(s, records, default_objective, source)
     annotator_id = get_or_create_annotator(s, annotator).id
+    mark_import_annotator(s, annotator_id)
     texts = _Texts(source)
     keyed: list[tuple[Any, str, str, str | None]] = []
     for rec in records:

@@ -1,14 +1,14 @@
 """The labelling queue: which pair an annotator sees next.
 
-A pair is offered when this annotator has not labelled it for every requested objective and fewer than `overlap`
-annotators have labelled it at all (overlap 2 gives every pair a second opinion, for agreement statistics).
+A pair is offered when, for some requested objective, this annotator has not labelled it and fewer than `overlap`
+people have labelled it for that objective (overlap 2 gives every pair a second opinion, for agreement statistics).
+Overlap counts human labels per objective (issue #13): imported labels (store.annotators.import_annotator_ids) and
+skips do not fill a pair, so a freshly imported project is labellable at once.
 Pairs the annotator started but did not finish (some objectives labelled) come first, so a label vector is
 completed before a new pair starts.
 
-Speed (< 20 ms with 1,000,000 labels, see tests/benchmarks/bench_store.py) comes from `pair.labelled_by`, the
-number of annotators with an active label, kept current by every label write: each queue level
-`labelled_by = k` (k < overlap) is one range of the index (labelled_by, shuffle_key) or (labelled_by, id), walked in
-order until a pair passes the per-annotator check, which is itself an index look-up on the active-label index.
+Pairs are walked in the order's index (`_walk`) until one passes the per-objective checks, each an index look-up on
+the active-label index (objective_id, pair_id). Timings: tests/benchmarks/bench_store.py.
 
 Orders: "random" (a fixed random key per pair, walked from a seed-dependent start, so the same seed gives the
 same sequence), "in_order" (import order), "coverage" (least-labelled pairs first, then random), "active" (pairs
@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from workbench.core.entities import Pair
 from workbench.core.errors import ProjectError
 from workbench.store import convert
+from workbench.store.annotators import import_annotator_ids
 from workbench.store.pairs import SHUFFLE_BITS
 from workbench.store.schema import LabelRow, ObjectiveRow, PairRow
 
@@ -37,13 +38,19 @@ ORDERS = ("random", "in_order", "active", "coverage")
 RECENT = 64  # how many of an annotator's latest labels are searched for an unfinished label vector
 
 
-def _open_for(annotator_id: int, objective_ids: Sequence[int], exclude: Collection[int]) -> list[Any]:
-    """WHERE terms: the annotator has not labelled the pair for every objective, and it is not excluded."""
-    mine = (select(func.count()).select_from(LabelRow)
-            .where(LabelRow.annotator_id == annotator_id, LabelRow.pair_id == PairRow.id,
-                   LabelRow.objective_id.in_(objective_ids), LabelRow.superseded_at.is_(None))
-            .scalar_subquery())
-    terms: list[Any] = [mine < len(objective_ids)]
+def _open_for(annotator_id: int, objective_ids: Sequence[int], exclude: Collection[int], overlap: int,
+              machine_ids: Collection[int]) -> list[Any]:
+    """WHERE terms: for some objective the annotator has not labelled the pair and fewer than `overlap` humans have
+    (skips and imported labels do not count), and the pair is not excluded."""
+    per_objective = []
+    for oid in objective_ids:
+        active = (LabelRow.pair_id == PairRow.id, LabelRow.objective_id == oid, LabelRow.superseded_at.is_(None))
+        mine = exists().where(*active, LabelRow.annotator_id == annotator_id)
+        humans = (select(func.count()).select_from(LabelRow)
+                  .where(*active, LabelRow.choice != "skip", LabelRow.annotator_id.notin_(list(machine_ids)))
+                  .scalar_subquery())
+        per_objective.append(and_(~mine, humans < overlap))
+    terms: list[Any] = [or_(*per_objective)]
     if exclude:
         terms.append(PairRow.id.notin_(list(exclude)))
     return terms
@@ -79,30 +86,31 @@ def _first(s: Session, where: list[Any], order_col: Any, start: int | None) -> t
             or s.execute(query.where(order_col < start)).first())  # type: ignore[return-value]
 
 
-def _by_levels(s: Session, overlap: int, open_terms: list[Any], order: str, seed: int) -> int | None:
-    start = random.Random(seed).getrandbits(SHUFFLE_BITS) if order != "in_order" else None
-    column = PairRow.id if order == "in_order" else PairRow.shuffle_key
-    best: tuple[int, int] | None = None
-    for level in range(overlap):
+def _walk(s: Session, open_terms: list[Any], order: str, seed: int) -> int | None:
+    """The first open pair in the order. In import order: the primary key. Otherwise the levels `labelled_by = k`
+    upwards: each level is one range of the index (labelled_by, shuffle_key), so the walk is an index scan that stops
+    at the first open pair; pairs with fewer labellers come first, and within a level the shuffle key from a
+    seed-dependent start (random) or from the beginning (coverage). Levels are few (one per number of labellers)."""
+    if order == "in_order":  # import order: the primary key is the index to walk
+        hit = _first(s, open_terms, PairRow.id, None)
+        return None if hit is None else hit[0]
+    top = s.scalar(select(func.max(PairRow.labelled_by))) or 0
+    column = PairRow.shuffle_key
+    start = random.Random(seed).getrandbits(SHUFFLE_BITS) if order == "random" else None
+    for level in range(top + 1):
         hit = _first(s, [PairRow.labelled_by == level, *open_terms], column, start)
-        if hit is None:
-            continue
-        if order == "coverage":
+        if hit is not None:
             return hit[0]
-        rank = hit[1] if start is None else (hit[1] - start) % (1 << SHUFFLE_BITS)
-        if best is None or rank < best[1]:
-            best = (hit[0], rank)
-    return None if best is None else best[0]
+    return None
 
 
-def _most_uncertain(s: Session, overlap: int, open_terms: list[Any], margins: Mapping[int, float]) -> int | None:
+def _most_uncertain(s: Session, open_terms: list[Any], margins: Mapping[int, float]) -> int | None:
     ids = np.fromiter(margins.keys(), dtype=np.int64, count=len(margins))
     ranked = ids[np.argsort(np.abs(np.fromiter(margins.values(), dtype=np.float64, count=len(margins))),
                             kind="stable")].tolist()
     for start in range(0, len(ranked), 500):
         chunk = ranked[start:start + 500]
-        ok = set(s.scalars(select(PairRow.id).where(PairRow.id.in_(chunk), PairRow.labelled_by < overlap,
-                                                    *open_terms)))
+        ok = set(s.scalars(select(PairRow.id).where(PairRow.id.in_(chunk), *open_terms)))
         for pid in chunk:
             if pid in ok:
                 return pid
@@ -121,9 +129,19 @@ def next_pair(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | N
     if not objectives:
         return None
     pair_id = _unfinished(s, annotator_id, objectives, exclude)
-    open_terms = _open_for(annotator_id, objectives, exclude)
+    open_terms = _open_for(annotator_id, objectives, exclude, overlap, import_annotator_ids(s))
     if pair_id is None and order == "active" and margins:
-        pair_id = _most_uncertain(s, overlap, open_terms, margins)
+        pair_id = _most_uncertain(s, open_terms, margins)
     if pair_id is None:
-        pair_id = _by_levels(s, overlap, open_terms, "random" if order == "active" else order, seed)
+        pair_id = _walk(s, open_terms, "random" if order == "active" else order, seed)
     return None if pair_id is None else convert.pair(s.get_one(PairRow, pair_id))
+
+
+def open_count(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | None = None, overlap: int = 1) -> int:
+    """How many pairs `next_pair` could still offer this annotator (the Label panel's "N left"); one scan of the
+    pair table with the same per-objective checks, so call it once per session, not per screen."""
+    objectives = list(objective_ids) if objective_ids else list(s.scalars(select(ObjectiveRow.id)))
+    if not objectives:
+        return 0
+    terms = _open_for(annotator_id, objectives, (), overlap, import_annotator_ids(s))
+    return int(s.scalar(select(func.count()).select_from(PairRow).where(*terms)) or 0)

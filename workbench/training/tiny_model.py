@@ -110,3 +110,9 @@ def build_tiny_model(
         (out / "workbench_tiny.json").write_text(json.dumps({"seed": seed, "hidden": hidden}), encoding="utf-8")
         _built[key] = out
         return out
+
+
+if __name__ == "__main__":  # `python -m workbench.training.tiny_model DIR`: the GUI builds one in a child process
+    import sys
+
+    print(build_tiny_model(sys.argv[1]))

@@ -15,21 +15,25 @@ import sqlite3
 from importlib import metadata
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
-                               QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QStackedWidget, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from workbench import APP_NAME, __version__
 from workbench.services.context import AppContext
 from workbench.services.tradeoffs import SCORERS_FILE
 from workbench.ui.dialogs.scorer_trust_dialog import ask_scorer_trust
-from workbench.ui.errors import show_error
+from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels import PANELS
 from workbench.ui.theme import SETTINGS_KEY, THEMES, apply_theme
+from workbench.ui.widgets.welcome_page import WelcomePage
 
 log = logging.getLogger(__name__)
 PROJECT_FILTER = "Workbench projects (*.sqlite *.db);;All files (*)"
+# Tab titles of panels not built yet (lazy start-up); a built panel's own `title` replaces them.
+TITLES = {"ProjectPanel": "Project", "ModelsPanel": "Models", "LabelPanel": "Label", "RunsPanel": "Runs",
+          "TradeoffsPanel": "Trade-offs"}
 DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
@@ -61,16 +65,27 @@ def versions() -> list[tuple[str, str]]:
 class MainWindow(QMainWindow):
     """The application window; see the module docstring."""
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, lazy: bool = False) -> None:
+        """`lazy` (the application): only the first panel is built before the window shows; the others when
+        their tab is first shown, when asked for, or one per idle turn of the event loop after the window is up
+        (the Runs panel alone imports pyqtgraph for ~1 s; issue #13: the window must appear in under 2 s)."""
         super().__init__(parent)
         self.ctx = ctx
         self.setAcceptDrops(True)
         self.resize(1280, 820)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
-        self.setCentralWidget(self.tabs)
-        self.panels: list[QWidget] = []
-        self._load_panels()
+        # The first screen while no project is open (issue #13), the panels once one is.
+        self.welcome = WelcomePage(ctx.recent_projects, open_path=self.open_project, new_project=self.new_project_dialog,
+                                   open_project=self.open_project_dialog, open_demo=self.open_demo)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.tabs)
+        self.setCentralWidget(self.pages)
+        self.panels: list[QWidget] = []  # the tab widgets in order: a panel, or a placeholder until it is built
+        self._pending: dict[int, tuple[str, str]] = {}  # id(placeholder) -> (module, class) still to build
+        self._load_panels(lazy)
+        self.tabs.currentChanged.connect(lambda i: self._materialise(self.tabs.widget(i)))
         self._build_menus()
         self.jobs_label = QLabel("")
         self.statusBar().addPermanentWidget(self.jobs_label)
@@ -79,22 +94,69 @@ class MainWindow(QMainWindow):
         self._on_project_changed()
 
     # --- panels ---------------------------------------------------------------------------------------------
-    def _load_panels(self) -> None:
-        """Import and build each panel. A missing module is skipped; a panel that fails to build becomes a tab
-        saying so (with the error), so one broken panel never keeps the rest of the application from opening."""
-        for module_name, class_name in PANELS:
-            try:
-                module = importlib.import_module(module_name)
-                panel = getattr(module, class_name)(self.ctx, self)
-            except ModuleNotFoundError as exc:
-                if exc.name == module_name:
-                    log.info("panel %s not available in this build", module_name)
-                    continue
-                panel = self._broken_panel(class_name, exc)
-            except Exception as exc:  # noqa: BLE001 - shown in the tab, logged with its traceback
-                panel = self._broken_panel(class_name, exc)
-            self.panels.append(panel)
-            self.tabs.addTab(panel, getattr(panel, "title", class_name))
+    def _load_panels(self, lazy: bool) -> None:
+        """Import and build each panel (see __init__ for `lazy`). A missing module is skipped; a panel that fails to
+        build becomes a tab saying so (with the error), so one broken panel never keeps the rest from opening."""
+        for i, (module_name, class_name) in enumerate(PANELS):
+            if lazy and i > 0:
+                placeholder = QWidget()
+                self._pending[id(placeholder)] = (module_name, class_name)
+                self.panels.append(placeholder)
+                self.tabs.addTab(placeholder, TITLES.get(class_name, class_name.removesuffix("Panel")))
+                continue
+            panel = self._build_panel(module_name, class_name)
+            if panel is not None:
+                self.panels.append(panel)
+                self.tabs.addTab(panel, getattr(panel, "title", class_name))
+
+    def _build_panel(self, module_name: str, class_name: str) -> QWidget | None:
+        try:
+            module = importlib.import_module(module_name)
+            return getattr(module, class_name)(self.ctx, self)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                log.info("panel %s not available in this build", module_name)
+                return None
+            return self._broken_panel(class_name, exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the tab, logged with its traceback
+            return self._broken_panel(class_name, exc)
+
+    def _materialise(self, widget: QWidget | None) -> QWidget | None:
+        """The real panel for a tab's widget, building it in place of its placeholder the first time."""
+        spec = self._pending.pop(id(widget), None) if widget is not None else None
+        if spec is None:
+            return widget
+        index, current = self.tabs.indexOf(widget), self.tabs.currentIndex()
+        panel = self._build_panel(*spec)
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(index)
+        slot = self.panels.index(widget)
+        if panel is None:
+            del self.panels[slot]
+        else:
+            self.panels[slot] = panel
+            self.tabs.insertTab(index, panel, getattr(panel, "title", spec[1]))
+            self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        widget.deleteLater()
+        self._update_edit_actions()
+        return panel
+
+    def build_pending_panels(self) -> None:
+        for widget in list(self.panels):
+            self._materialise(widget)
+
+    def _build_next_pending(self) -> None:
+        """One placeholder per idle turn, so the panels are ready before they are clicked."""
+        widget = next((w for w in self.panels if id(w) in self._pending), None)
+        if widget is not None:
+            self._materialise(widget)
+            QTimer.singleShot(0, self._build_next_pending)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._pending:
+            QTimer.singleShot(100, self._build_next_pending)
 
     def _broken_panel(self, class_name: str, exc: BaseException) -> QWidget:
         log.exception("panel %s failed to load", class_name, exc_info=exc)
@@ -105,9 +167,11 @@ class MainWindow(QMainWindow):
         return label
 
     def panel(self, class_name: str) -> QWidget | None:
+        self.build_pending_panels()
         return next((p for p in self.panels if type(p).__name__ == class_name), None)
 
     def _panel_with(self, method: str) -> QWidget | None:
+        self.build_pending_panels()
         return next((p for p in self.panels if callable(getattr(p, method, None))), None)
 
     # --- menus ----------------------------------------------------------------------------------------------
@@ -214,8 +278,24 @@ class MainWindow(QMainWindow):
                                              on_trusted=self.ctx.project_changed.emit,
                                              say_when_nothing=say_when_nothing)
 
+    def open_demo(self) -> None:
+        """Open the demo project (created in ~/workbench-demo the first time; services.first_steps)."""
+        from workbench.services import first_steps
+
+        async def go() -> None:
+            folder = first_steps.demo_folder()
+            self.welcome.status.setText(f"Preparing the demo project in {folder}…")
+            path = await self.ctx.db.call_plain(first_steps.open_or_create_demo, folder)
+            self.welcome.status.setText("")
+            self.open_project(str(path))
+
+        run_task(go(), self, "Could not open the demo project")
+
     def _on_project_changed(self) -> None:
         path = self.ctx.project_path
+        self.pages.setCurrentWidget(self.tabs if path is not None else self.welcome)
+        if path is None:
+            self.welcome.refresh()
         self.setWindowTitle(f"{path.name} — {APP_NAME}" if path else APP_NAME)
         for act in (self.import_action, self.export_action, self.close_project_action, self.trust_action):
             act.setEnabled(path is not None)
@@ -280,6 +360,7 @@ class MainWindow(QMainWindow):
     def shortcut_rows(self) -> list[tuple[str, str, str]]:
         """(where, key, what) for every shortcut: the menus' and each panel's own."""
         rows: list[tuple[str, str, str]] = []
+        self.build_pending_panels()
         for menu in self.menuBar().findChildren(type(self.recent_menu)):
             for act in menu.actions():
                 if not act.shortcut().isEmpty():

@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -39,11 +39,14 @@ def latest_margins(runs_root: Path | None) -> dict[int, float] | None:
     return None
 
 
-def load_labels(s) -> tuple[list[Objective], list[Label]]:
+def load_labels(s) -> tuple[list[Objective], list[Label], set[int]]:
+    """Objectives, active labels, and the ids of the annotators that stand for imports (their labels were never
+    shown on a screen: no position bias to measure)."""
+    from workbench.store.annotators import import_annotator_ids
     from workbench.store.labels import active_labels
     from workbench.store.objectives import list_objectives
 
-    return list_objectives(s), active_labels(s)
+    return list_objectives(s), active_labels(s), import_annotator_ids(s)
 
 
 def objective_agreement(labels: list[Label]) -> tuple[float, float, float]:
@@ -87,6 +90,9 @@ class AgreementDialog(QDialog):
         self.disputed = QTableWidget(0, 4)
         self.disputed.setHorizontalHeaderLabels(["Pair", "Objective", "Choices", "Entropy (bits)"])
         self.disputed.verticalHeader().hide()
+        self.disputed.setToolTip("Double-click a pair to open it in the pair browser and relabel it")
+        self.disputed.cellDoubleClicked.connect(lambda row, _c: self.open_disputed(row))
+        self.disputed_rows: list = []
         for table in (self.table, self.disputed):
             table.horizontalHeader().setStretchLastSection(True)
         self.flip = QLabel("")
@@ -109,10 +115,10 @@ class AgreementDialog(QDialog):
             run_task(self._load(), self, "Could not compute agreement")
 
     async def _load(self) -> None:
-        objectives, labels = await self.ctx.db.call(load_labels)
-        self.show_stats(objectives, labels)
+        objectives, labels, imported = await self.ctx.db.call(load_labels)
+        self.show_stats(objectives, labels, imported)
 
-    def show_stats(self, objectives: list[Objective], labels: list[Label]) -> None:
+    def show_stats(self, objectives: list[Objective], labels: list[Label], imported: set[int] = frozenset()) -> None:
         names = {o.id: o.name for o in objectives}
         self.table.setRowCount(len(objectives))
         for r, obj in enumerate(objectives):
@@ -121,10 +127,11 @@ class AgreementDialog(QDialog):
             for c, text in enumerate([obj.name, *map(fmt, values), str(len(mine))]):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        bias = ag.position_bias_rate(labels)
-        self.bias.setText(f"Position bias: {fmt(bias.rate, 2)} of {bias.decisive} decisive labels chose the left "
-                          f"response (0.50 = none; binomial p = {fmt(bias.p_value, 3)})")
+        bias = ag.position_bias_rate(lab for lab in labels if lab.annotator_id not in imported)
+        self.bias.setText(f"Position bias: {fmt(bias.rate, 2)} of {bias.decisive} decisive labels made on screen "
+                          f"chose the left response (0.50 = none; binomial p = {fmt(bias.p_value, 3)})")
         disputed = ag.disputed_pairs(labels)[:50]
+        self.disputed_rows = disputed
         self.disputed.setRowCount(len(disputed))
         for r, d in enumerate(disputed):
             counts = ", ".join(f"{k}: {v}" for k, v in sorted(d.counts.items()))
@@ -136,6 +143,19 @@ class AgreementDialog(QDialog):
         self.flip.setText(f"Estimated flip rate ε = {fmt(flip.epsilon)} (disagreement {fmt(flip.disagreement)} over "
                           f"{flip.comparisons} annotator pairs on {flip.units} pairs)")
         self.use_eps.setEnabled(not math.isnan(flip.epsilon) and flip.epsilon < 0.5)
+
+    def open_disputed(self, row: int):
+        """The disputed pair in the pair browser, on its objective (issue #13)."""
+        from workbench.ui.dialogs.pair_browser import PairBrowser
+
+        if not 0 <= row < len(self.disputed_rows):
+            return None
+        d = self.disputed_rows[row]
+        dlg = PairBrowser(self.ctx, self, search=f"#{d.pair_id}", objective_id=d.objective_id)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        self.browser = dlg
+        return dlg
 
     def use_epsilon(self) -> None:
         settings: QSettings = self.ctx.settings

@@ -1,5 +1,5 @@
 """Evaluate mixtures: pick a finished MAH-DPO run (or a soup), one of its checkpoints and a grid size; the dialog
-lists the weight vectors (workbench.cli.sweep_grid.weight_grid, the grid `workbench eval --grid` and sweeps use)
+lists the weight vectors (workbench.core.weight_grid.weight_grid, the grid `workbench eval --grid` and sweeps use)
 that the evaluation worker will score. The Trade-offs panel launches the worker through the RunSupervisor and
 plots the points as their events arrive. Runs come with their run folder resolved (heads.json is read there)."""
 
@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout
 
 from pathlib import Path
 
-from workbench.cli.sweep_grid import weight_grid
+from workbench.core.weight_grid import weight_grid
 from workbench.core.entities import Checkpoint, Run
 from workbench.services.tradeoffs import mixture_objectives
 

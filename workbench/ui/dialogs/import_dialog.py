@@ -80,7 +80,12 @@ class FileOutcome:
 
 
 def count_lines(path: str) -> int:
-    """Lines in the file (progress denominator); cheap even for big files (read in 1 MiB blocks)."""
+    """Lines in the file, or rows of a Parquet file / datasets folder / hub dataset (progress denominator); cheap
+    even for big files (read in 1 MiB blocks; Parquet: its footer)."""
+    from workbench.formats.tabular import is_table_source, row_count
+
+    if is_table_source(path):
+        return max(row_count(path), 1)
     n = 0
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -163,6 +168,13 @@ class ImportDialog(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         add = QPushButton("Add files…")
         add.clicked.connect(self.pick_files)
+        folder = QPushButton("Add datasets folder…")
+        folder.setToolTip("A folder written by datasets' save_to_disk (needs the datasets package)")
+        folder.clicked.connect(self.pick_folder)
+        hub = QPushButton("From the hub…")
+        hub.setToolTip("A Hugging Face hub dataset by id and split, e.g. HuggingFaceH4/ultrafeedback_binarized"
+                       ":train_prefs (needs the datasets package and a network)")
+        hub.clicked.connect(self.ask_hub_id)
         self.hint = QLabel("Formats are detected from the file; change them if the guess is wrong.")
         self.hint.setObjectName("hint")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -170,7 +182,8 @@ class ImportDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         row = QHBoxLayout()
-        row.addWidget(add)
+        for b in (add, folder, hub):
+            row.addWidget(b)
         row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
@@ -185,12 +198,27 @@ class ImportDialog(QDialog):
                                                 "Datasets (*.jsonl *.json *.csv *.tsv *.parquet);;All files (*)")
         self.add_files(paths)
 
+    def pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "A datasets folder (save_to_disk)")
+        if path:
+            self.add_files([path])
+
+    def ask_hub_id(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        text, ok = QInputDialog.getText(self, "Hub dataset", "Dataset id and split (org/name:split; the split "
+                                        "defaults to train):")
+        if ok and text.strip():
+            from workbench.formats.tabular import HUB_PREFIX
+
+            self.add_files([HUB_PREFIX + text.strip().removeprefix(HUB_PREFIX)])
+
     def add_files(self, paths: list[str]) -> None:
         names = format_names()
         for path in paths:
             r = self.table.rowCount()
             self.table.insertRow(r)
-            item = QLabel(Path(path).name)
+            item = QLabel(path if path.startswith("hf:") else Path(path).name)
             item.setToolTip(path)
             item.setProperty("path", path)
             self.table.setCellWidget(r, 0, item)

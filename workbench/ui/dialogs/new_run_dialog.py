@@ -30,7 +30,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Optimisation": ("learning_rate", "weight_decay", "scheduler", "warmup_ratio", "max_steps", "epochs", "batch_size",
                      "grad_accum", "max_grad_norm", "precision", "gradient_checkpointing", "seed", "device"),
     "Data": ("max_length", "max_prompt_length", "logprob_chunk", "eval_fraction"),
-    "Evaluation": ("eval_prompts", "eval_max_new_tokens", "sweep_points"),
+    "Evaluation": ("eval_prompts", "eval_max_new_tokens", "sweep_points", "active_candidates"),
     "Checkpoints": ("checkpoint_every", "eval_every", "log_every"),
     "GPUs": ("processes", "fsdp", "collective_timeout_s"),
 }

@@ -12,40 +12,25 @@ import time
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from workbench.core.entities import Annotator, Objective
+from workbench.core.entities import Objective
 from workbench.services.context import AppContext
-from workbench.services.label_session import ORDERS, LabelSession, Screen
+from workbench.services.label_queries import add_annotator, annotator_total, load_people, pairs_left
+from workbench.services.label_session import ORDER_KEY, ORDERS, LabelSession, Screen
 from workbench.ui.dialogs.keymap_dialog import KeyMapDialog, show_key_help
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.widgets.label_keymap import KeyMap
 from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
+from workbench.ui.widgets.objective_chooser import objective_chooser
 from workbench.ui.panels.deferred_reload import DeferredReload
 
+OVERLAP_KEY = "label/overlap"
 CHOICE_ACTIONS = {"prefer_left": "left", "prefer_right": "right", "tie": "tie", "skip": "skip"}
 ALL_OBJECTIVES = "All objectives (one row each)"
-
-
-def load_people(s) -> tuple[list[Objective], list[Annotator]]:
-    from workbench.store.annotators import list_annotators
-    from workbench.store.objectives import list_objectives
-
-    return list_objectives(s), [a for a in list_annotators(s) if a.name != "dataset"]
-
-
-def add_annotator(s, name: str) -> Annotator:
-    from workbench.store.annotators import get_or_create_annotator
-
-    return get_or_create_annotator(s, name)
-
-
-def annotator_total(s, annotator_id: int) -> int:
-    from workbench.store.labels import active_labels
-
-    return len(active_labels(s, annotator_id=annotator_id))
+SOME_OBJECTIVES = "some"  # the mode entry whose objectives the person ticked (choose_objectives)
 
 
 class LabelPanel(DeferredReload, QWidget):
@@ -59,6 +44,8 @@ class LabelPanel(DeferredReload, QWidget):
         self.keymap = KeyMap.load(ctx.settings)
         self.objectives: list[Objective] = []
         self.session: LabelSession | None = None
+        self.left_at_start: int | None = None  # pairs open for this session's queue when it started
+        self.seen_pairs: set[int] = set()
         self.session_objectives: list[Objective] = []
         self.pending_note = ""
         self.total_before = 0
@@ -79,17 +66,34 @@ class LabelPanel(DeferredReload, QWidget):
         self.new_button = QPushButton("Add annotator")
         self.new_button.clicked.connect(self.create_annotator)
         self.mode = QComboBox()
+        self.mode.setToolTip("Which objectives each screen asks about (one row each)")
+        self.mode.activated.connect(self._on_mode_activated)
+        self.some_objectives: list[int] = []  # the ticked objectives of the "Objectives: ..." entry
         self.order = QComboBox()
         for key, text in ORDERS.items():
             self.order.addItem(text, key)
+        self.order.setCurrentIndex(max(0, self.order.findData(self.ctx.settings.value(ORDER_KEY, "random"))))
+        self.order.currentIndexChanged.connect(
+            lambda _: self.ctx.settings.setValue(ORDER_KEY, self.order.currentData()))
         self.overlap = QSpinBox()
         self.overlap.setRange(1, 20)
         self.overlap.setPrefix("overlap ")
-        self.overlap.setToolTip("How many annotators should label each pair")
+        self.overlap.setToolTip("How many people should label each pair, per objective (imported labels and skips "
+                                "do not count)")
+        self.overlap.setValue(_int_setting(self.ctx.settings.value(OVERLAP_KEY, 1), 1))
+        self.overlap.valueChanged.connect(lambda v: self.ctx.settings.setValue(OVERLAP_KEY, int(v)))
         self.start_button = QPushButton("Start labelling")
         self.start_button.clicked.connect(self.start_session)
+        self.raw_box = QCheckBox("Raw text")
+        self.raw_box.setToolTip("Show the responses as they were written, not rendered as Markdown")
+        self.raw_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the labelling rows
+        self.raw_box.toggled.connect(lambda on: self.pair_view.set_raw(on))
         self.keys_button = QPushButton("Keys…")
         self.keys_button.clicked.connect(self.edit_keys)
+        self.pairs_button = QPushButton("Pairs…")
+        self.pairs_button.setToolTip("Browse pairs by objective, label state, annotator, disagreement or text; "
+                                     "open one to relabel it")
+        self.pairs_button.clicked.connect(lambda: self.show_pairs())
         self.agreement_button = QPushButton("Agreement…")
         self.agreement_button.clicked.connect(self.show_agreement)
         bar = QHBoxLayout()
@@ -97,7 +101,9 @@ class LabelPanel(DeferredReload, QWidget):
                   self.overlap, self.start_button):
             bar.addWidget(w)
         bar.addStretch(1)
+        bar.addWidget(self.raw_box)
         bar.addWidget(self.keys_button)
+        bar.addWidget(self.pairs_button)
         bar.addWidget(self.agreement_button)
         self.pair_view = PairView()
         self.rows = LabelRows()
@@ -140,6 +146,9 @@ class LabelPanel(DeferredReload, QWidget):
 
     async def _reload(self) -> None:
         self.objectives, annotators = await self.ctx.db.call(load_people)
+        if self.session is None:  # not the "Open a project" of an earlier state (issue #13)
+            self.progress.setText("Pick an annotator and press Start labelling." if annotators else
+                                  "Add an annotator (your name) and press Start labelling.")
         current = self.annotator.currentData()
         self.annotator.clear()
         for a in annotators:
@@ -151,6 +160,9 @@ class LabelPanel(DeferredReload, QWidget):
         self.mode.addItem(ALL_OBJECTIVES, None)
         for obj in self.objectives:
             self.mode.addItem(f"Only: {obj.name}", obj.id)
+        known = {o.id for o in self.objectives}
+        self.some_objectives = [i for i in self.some_objectives if i in known]
+        self.mode.addItem(self._some_text(), SOME_OBJECTIVES)
         if self.mode.findText(mode) >= 0:
             self.mode.setCurrentText(mode)
 
@@ -175,9 +187,13 @@ class LabelPanel(DeferredReload, QWidget):
             show_error(self, "Labelling", "Pick an annotator (or add one) before starting.")
             return
         only = self.mode.currentData()
-        chosen = [o for o in self.objectives if only is None or o.id == only]
+        if only == SOME_OBJECTIVES:
+            chosen = [o for o in self.objectives if o.id in self.some_objectives]
+        else:
+            chosen = [o for o in self.objectives if only is None or o.id == only]
         if not chosen:
-            show_error(self, "Labelling", "The project has no objectives yet: add one in the Project panel.")
+            show_error(self, "Labelling", "Choose at least one objective to label (or add one in the Project panel)."
+                       if self.objectives else "The project has no objectives yet: add one in the Project panel.")
             return
         self.stop_session()
         order = self.order.currentData()
@@ -192,8 +208,49 @@ class LabelPanel(DeferredReload, QWidget):
         self.session.failed.connect(lambda msg: show_error(self, "Labelling", msg))
         self.rows.set_objectives(chosen)
         self.total_before = self.ctx.db.call_sync(annotator_total, int(annotator_id))
-        self.session.start()
+        self.left_at_start: int | None = None
+        self.seen_pairs: set[int] = set()
+        self.session.start()  # the first pair is fetched first; the count follows it on the DB thread
+        run_task(self._count_left(int(annotator_id), [o.id for o in chosen], self.overlap.value(), self.session),
+                 self, "Could not count the pairs left")
         self.rows.setFocus()
+
+    async def _count_left(self, annotator_id: int, objective_ids: list[int], overlap: int, session) -> None:
+        left = await self.ctx.db.call(pairs_left, annotator_id, objective_ids, overlap)
+        if session is self.session:
+            self.left_at_start = left
+            self._update_progress()
+
+    def pairs_left_now(self) -> int | None:
+        """Pairs left in this session's queue: the count at its start minus the pairs shown since (the one on
+        screen included, once its last row is answered it is no longer left)."""
+        if self.left_at_start is None:
+            return None
+        s = self.session
+        on_screen = s is not None and s.current is not None and s.current.pair_id in self.seen_pairs
+        done = len(self.seen_pairs) - (1 if on_screen else 0)
+        return max(0, self.left_at_start - done)
+
+    def _some_text(self) -> str:
+        names = [o.name for o in self.objectives if o.id in self.some_objectives]
+        return f"Objectives: {', '.join(names)}" if names else "Choose objectives…"
+
+    def _on_mode_activated(self, index: int) -> None:
+        if self.mode.itemData(index) == SOME_OBJECTIVES:
+            self.choose_objectives_dialog()
+
+    def choose_objectives_dialog(self) -> QWidget:
+        """Tick the objectives to label now (each screen asks one row per ticked objective)."""
+        dlg = objective_chooser(self, self.objectives, self.some_objectives, self.choose_objectives)
+        self.objectives_dialog = dlg
+        return dlg
+
+    def choose_objectives(self, objective_ids: list[int]) -> None:
+        """Label these objectives now (the mode entry shows their names); takes effect at Start labelling."""
+        self.some_objectives = [o.id for o in self.objectives if o.id in set(objective_ids)]
+        i = self.mode.findData(SOME_OBJECTIVES)
+        self.mode.setItemText(i, self._some_text())
+        self.mode.setCurrentIndex(i)
 
     def _margins(self) -> dict[int, float] | None:
         from workbench.ui.dialogs.agreement_dialog import latest_margins
@@ -212,6 +269,7 @@ class LabelPanel(DeferredReload, QWidget):
         if screen is None:
             self._update_progress()
             return
+        self.seen_pairs.add(screen.pair_id)
         for row, action in screen.answers.items():
             self.rows.set_answer(row, _shown_of(action.choice, screen.swapped), action.strength)
         if self._key_t0 is not None:
@@ -230,10 +288,12 @@ class LabelPanel(DeferredReload, QWidget):
         name = self.annotator.currentText()
         speed = s.labels_per_hour()
         pace = f"{speed:,.0f} labels/hour" if speed is not None else "speed shown after the first minute"
-        n = s.committed
+        n = s.labelled
+        left = self.pairs_left_now()
         text = (f"{name}: {n} label{'s' if n != 1 else ''} this session · {self.total_before + n:,} in total · "
-                f"{pace}")
-        if s.current is None:
+                + (f"{left:,} pair{'s' if left != 1 else ''} left · " if left is not None and s.current is not None
+                   else "") + pace)
+        if s.exhausted():
             text += (" — No pair left for this annotator: every pair is labelled (or has enough annotators for the "
                      "overlap setting). Import or generate more pairs.")
         self.progress.setText(text)
@@ -324,6 +384,17 @@ class LabelPanel(DeferredReload, QWidget):
         keymap.save(self.ctx.settings)
         self._show_key_hint()
 
+    def show_pairs(self, search: str = "", objective_id: int | None = None):
+        from workbench.ui.dialogs.pair_browser import PairBrowser
+
+        if self.ctx.project is None:
+            return None
+        dlg = PairBrowser(self.ctx, self, search=search, objective_id=objective_id or self.mode.currentData(),
+                          annotator_id=self.annotator.currentData())
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        return dlg
+
     def show_agreement(self):
         from workbench.ui.dialogs.agreement_dialog import AgreementDialog
 
@@ -333,6 +404,13 @@ class LabelPanel(DeferredReload, QWidget):
 
     def shutdown(self) -> None:
         self.stop_session()
+
+
+def _int_setting(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _shown_of(choice: str, swapped: bool) -> str:

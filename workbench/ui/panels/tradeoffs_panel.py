@@ -65,8 +65,10 @@ class TradeoffsPanel(QWidget):
         self._group: dict[int, int] = {}
         self._details_index = -1
         self.x_combo, self.y_combo = QComboBox(), QComboBox()
+        self._axes_picked = False  # set once the user picks an axis (activated: user action only)
         for combo in (self.x_combo, self.y_combo):
             combo.currentIndexChanged.connect(lambda _: self.redraw())
+            combo.activated.connect(lambda _: setattr(self, "_axes_picked", True))
         self.hv_label = QLabel("Hypervolume: —")
         self.hv_label.setToolTip("Area dominated by the front, measured from the per-axis worst value shown "
                                  "(larger is better; compares fronts within this view).")
@@ -184,7 +186,9 @@ class TradeoffsPanel(QWidget):
     def set_table(self, table: Table) -> None:
         """Show `table`; the axis choices survive a reload when the axes still exist."""
         self.table = table
-        keep_x, keep_y = self.x_combo.currentText(), self.y_combo.currentText()
+        # The user's pick survives a reload; until they pick, the default follows the data (reward axes appear
+        # once evaluations are ingested: the panel must not stay on the loss axes it opened on; issue #13).
+        keep_x, keep_y = (self.x_combo.currentText(), self.y_combo.currentText()) if self._axes_picked else ("", "")
         for combo in (self.x_combo, self.y_combo):
             combo.blockSignals(True)
             combo.clear()

@@ -32,8 +32,12 @@ class MarkdownView(QTextBrowser):
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.document().setDefaultStyleSheet(f"pre, code {{ font-family: '{fixed.family()}'; }}")
 
-    def set_markdown(self, text: str) -> None:
-        self.document().setMarkdown(text)
+    def set_markdown(self, text: str, raw: bool = False) -> None:
+        """Rendered Markdown, or (raw) the exact characters, e.g. to see the Markdown markup a model wrote."""
+        if raw:
+            self.document().setPlainText(text)
+        else:
+            self.document().setMarkdown(text)
 
 
 class PairView(QWidget):
@@ -63,9 +67,17 @@ class PairView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
         self.shown_pair_id: int | None = None
+        self.raw = False  # show the raw text instead of rendered Markdown (issue #13)
+        self._screen: Any = None
+
+    def set_raw(self, raw: bool) -> None:
+        self.raw = bool(raw)
+        if self._screen is not None:
+            self.show_screen(self._screen)
 
     def show_screen(self, screen: Any) -> None:
         """Render a LabelSession Screen (or clear with None)."""
+        self._screen = screen
         if screen is None:
             self.shown_pair_id = None
             for view in (self.prompt, self.left, self.right):
@@ -73,9 +85,9 @@ class PairView(QWidget):
             return
         left, right = screen.left_right()
         prompt = screen.view.prompt
-        self.prompt.set_markdown(as_markdown(prompt.text, prompt.messages))
-        self.left.set_markdown(as_markdown(left.text, left.messages))
-        self.right.set_markdown(as_markdown(right.text, right.messages))
+        self.prompt.set_markdown(as_markdown(prompt.text, prompt.messages), self.raw)
+        self.left.set_markdown(as_markdown(left.text, left.messages), self.raw)
+        self.right.set_markdown(as_markdown(right.text, right.messages), self.raw)
         self.prompt_title.setText(f"Prompt  ·  pair {screen.pair_id}")
         self.shown_pair_id = screen.pair_id
 

@@ -7,6 +7,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from workbench.core.protocol import Message, ProtocolError, decode, metric_values
@@ -62,6 +63,9 @@ class LogView(QPlainTextEdit):
         self.setReadOnly(True)
         self.setMaximumBlockCount(MAX_LINES)
         self.setPlaceholderText("Select a run to see its log.")
+        self._follow = True
+        self.verticalScrollBar().rangeChanged.connect(self._on_range)
+        self.verticalScrollBar().actionTriggered.connect(self._on_user_scroll)
 
     def set_lines(self, lines: list[str]) -> None:
         self.setPlainText("\n".join(lines))
@@ -69,3 +73,23 @@ class LogView(QPlainTextEdit):
 
     def append_line(self, line: str) -> None:
         self.appendPlainText(line)
+
+    # The view follows new lines while it is at the bottom; a reader who scrolled up keeps their place. Tracked as a
+    # flag that only the reader's own scrolling (wheel, bar, keys on the bar) changes, not read off the scroll bar
+    # when a line arrives: a view filled while hidden (another tab) is laid out again when shown, and Qt moves its
+    # bar back to the top then (issue #13).
+    def _on_range(self, _min: int, maximum: int) -> None:
+        if self._follow:
+            self.verticalScrollBar().setValue(maximum)
+
+    def _on_user_scroll(self, _action: int) -> None:
+        bar = self.verticalScrollBar()  # sliderPosition already holds where the action goes; value does not yet
+        self._follow = bar.sliderPosition() >= bar.maximum() - 2
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        QTimer.singleShot(0, self._to_end_if_following)
+
+    def _to_end_if_following(self) -> None:
+        if self._follow:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())

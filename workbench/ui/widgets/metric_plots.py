@@ -32,7 +32,9 @@ SPARE_DELAY_MS = REDRAW_MS // 2  # build a spare plot between two redraws, not r
 SPARE_POOL = 4  # plots built ahead when runs are selected (the usual first groups: loss, rewards, logps, ...)
 SHADOW_ALPHA = 60
 ENVELOPE_ABOVE = 20_000  # points: a longer curve that follows the whole run is drawn as its min/max envelope
-ENVELOPE_BINS = 4096  # envelope resolution: 2 strokes per bin, several per pixel column at any window size
+ENVELOPE_BINS = 4096
+MIN_PLOT_WIDTH = 340  # px: the grid has as many columns as fit at this width (at least one), and scrolls beyond
+POINT_SYMBOL_BELOW = 2  # a series with fewer points is drawn with markers (one point makes no line; issue #13)  # envelope resolution: 2 strokes per bin, several per pixel column at any window size
 _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
 _PALETTE_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
 _DASH_GLYPHS = ("——", "– –", "···", "–·–")  # how each of _STYLES reads in a title
@@ -69,6 +71,20 @@ class _Curve:
             item.setClipToView(True)
         self.drawn: tuple[int, float] | None = None
         self.full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # x, raw y, smoothed y (every point)
+
+
+def _markers(item: pg.PlotDataItem, on: bool) -> None:
+    """Markers in the curve's own colour for a series too short to make a line (a run's first eval point)."""
+    if on == (item.opts.get("symbol") is not None):
+        return
+    if on:
+        color = item.opts["pen"].color() if hasattr(item.opts["pen"], "color") else None
+        item.setSymbol("o")
+        item.setSymbolSize(7)
+        item.setSymbolPen(color)
+        item.setSymbolBrush(color)
+    else:
+        item.setSymbol(None)
 
 
 def peak_envelope(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,9 +132,11 @@ class MetricPlots(QWidget):
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
         self.grid.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea()
+        self.columns = 1
+        scroll = self.scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_host)
+        scroll.viewport().installEventFilter(self)  # its width decides how many plot columns fit
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -168,6 +186,7 @@ class MetricPlots(QWidget):
         plot = pg.PlotWidget(self.grid_host, background=bg)
         plot.hide()
         plot.setMinimumHeight(220)
+        plot.setMinimumWidth(MIN_PLOT_WIDTH)
         plot.setLabel("bottom", "step")
         legend_bg = QColor(bg)
         legend_bg.setAlpha(210)  # readable over the curves it covers
@@ -200,9 +219,30 @@ class MetricPlots(QWidget):
                 QTimer.singleShot(SPARE_DELAY_MS, self._ensure_spare)
         return plot
 
+    def eventFilter(self, obj, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+            columns = self._columns_for(self.scroll.viewport().width())
+            if columns != self.columns:
+                self.columns = columns
+                self._relayout()
+        return super().eventFilter(obj, event)
+
+    def _columns_for(self, width: int) -> int:
+        spacing = max(0, self.grid.horizontalSpacing())
+        return max(1, (width + spacing) // (MIN_PLOT_WIDTH + spacing))
+
     def _relayout(self) -> None:
-        for i, group in enumerate(sorted(self.plots, key=_sort_key)):
-            self.grid.addWidget(self.plots[group], i // 2, i % 2)
+        """Place the plots row by row in `self.columns` columns (adapted to the width; never squeezed below
+        MIN_PLOT_WIDTH: the area scrolls instead)."""
+        plots = [self.plots[g] for g in sorted(self.plots, key=_sort_key)]
+        for plot in plots:
+            self.grid.removeWidget(plot)
+        for c in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(c, 0)
+        for i, plot in enumerate(plots):
+            self.grid.addWidget(plot, i // self.columns, i % self.columns)
+        for c in range(min(self.columns, len(plots))):
+            self.grid.setColumnStretch(c, 1)
 
     def _curve(self, run_index: int, run_id: int, key: str, keys_in_group: list[str]) -> _Curve:
         """One run's curve for `key`. One run: a colour per key. Several runs: a colour per run and a dash style
@@ -315,6 +355,7 @@ class MetricPlots(QWidget):
         # pyqtgraph re-checks finiteness on every display pass unless told; one check here is cheaper (a NaN
         # loss does happen and must then be drawn as a gap).
         finite = bool(np.isfinite(y).all())
+        _markers(curve.smooth, len(x) < POINT_SYMBOL_BELOW)
         if self.smoothing > 0:
             curve.raw.setData(x_raw, y, skipFiniteCheck=finite)
             curve.smooth.setData(x_smooth, smooth, skipFiniteCheck=finite)

@@ -65,6 +65,9 @@ class RunTableModel(QAbstractTableModel):
             total = step
         progress = min(1.0, step / total) if total else None
         eta = live.eta_s if live and state not in ("finished", "stopped", "failed", "crashed") else None
+        if live and live.phase_progress is not None and state not in ("finished", "stopped", "failed", "crashed"):
+            # a phase before or after the steps (reference pass, scoring pairs...): its own progress and ETA
+            state, progress = (f"{state}: {live.message}" if live.message else state), live.phase_progress
         return {"Name": run.name, "Method": str(cfg.get("method", "")), "State": state,
                 "Step": f"{step}/{total}" if total else str(step), "Progress": progress,
                 "ETA": format_duration(eta) if eta is not None else "",

@@ -28,6 +28,22 @@ DISABLED_HINT = ("To steer, click a point of a MAH-DPO run or soup and press Ste
                  "in the Models panel).")
 
 
+def rebalanced(values: dict[str, int], moved: str, total: int = 100) -> dict[str, int]:
+    """Slider positions that sum to `total` after `moved` was set: the rest is shared among the other sliders in
+    proportion to where they were (equally when they were all at 0); rounding is settled on the largest share.
+    So the handles show the same normalised weights as their labels (issue #13)."""
+    rest = max(0, total - values[moved])
+    others = [k for k in values if k != moved]
+    if not others:
+        return {moved: total}
+    held = sum(values[k] for k in others)
+    share = {k: (values[k] / held if held > 0 else 1.0 / len(others)) * rest for k in others}
+    out = {moved: total - rest, **{k: int(round(v)) for k, v in share.items()}}
+    biggest = max(others, key=lambda k: share[k])
+    out[biggest] += total - sum(out.values())
+    return out
+
+
 def normalised(raw: dict[str, int]) -> dict[str, float]:
     total = sum(raw.values())
     if total <= 0:
@@ -145,14 +161,16 @@ class SteeringBox(QGroupBox):
         for row, name in enumerate(objectives):
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, 100)
-            slider.setValue(100 // max(1, len(objectives)))
-            slider.valueChanged.connect(self._on_slider)
+            slider.setValue(100 // max(1, len(objectives)))  # the remainder is settled below
+            slider.valueChanged.connect(lambda v, n=name: self._on_slider_moved(n))
             value = QLabel()
             self.grid.addWidget(QLabel(name), row, 0)
             self.grid.addWidget(slider, row, 1)
             self.grid.addWidget(value, row, 2)
             self.sliders[name] = slider
             self.value_labels[name] = value
+        if objectives:
+            self._set_positions(rebalanced({k: s.value() for k, s in self.sliders.items()}, objectives[0]))
         enabled = bool(objectives)
         if not enabled and self.own_client is None:
             self.hint.setText(DISABLED_HINT)
@@ -184,8 +202,23 @@ class SteeringBox(QGroupBox):
 
     def set_weights(self, weights: dict[str, float]) -> None:
         """Move the sliders to `weights` (e.g. those of a clicked mixture)."""
-        for name, slider in self.sliders.items():
-            slider.setValue(round(100 * float(weights.get(name, 0.0))))
+        norm = normalised({k: max(0, round(1000 * float(weights.get(k, 0.0)))) for k in self.sliders})
+        if self.sliders:
+            first = next(iter(self.sliders))
+            self._set_positions(rebalanced({k: round(100 * w) for k, w in norm.items()}, first))
+        self._on_slider(0)
+
+    def _set_positions(self, values: dict[str, int]) -> None:
+        for name, v in values.items():
+            slider = self.sliders[name]
+            slider.blockSignals(True)
+            slider.setValue(v)
+            slider.blockSignals(False)
+
+    def _on_slider_moved(self, name: str) -> None:
+        """Keep the handles on the simplex (they sum to 100): what a handle shows is the weight used."""
+        self._set_positions(rebalanced({k: s.value() for k, s in self.sliders.items()}, name))
+        self._on_slider(0)
 
     def _update_labels(self) -> None:
         for name, w in self.weights().items():

@@ -1,0 +1,33 @@
+"""Store calls of the Label panel, run on the DB thread (the store is imported on first use, off the start-up path)."""
+
+from __future__ import annotations
+
+from workbench.core.entities import Annotator, Objective
+
+
+def load_people(s) -> tuple[list[Objective], list[Annotator]]:
+    """Objectives and the people who can label (not the annotators that stand for imported files)."""
+    from workbench.store.annotators import import_annotator_ids, list_annotators
+    from workbench.store.objectives import list_objectives
+
+    machines = import_annotator_ids(s)
+    return list_objectives(s), [a for a in list_annotators(s) if a.id not in machines]
+
+
+def add_annotator(s, name: str) -> Annotator:
+    from workbench.store.annotators import get_or_create_annotator
+
+    return get_or_create_annotator(s, name)
+
+
+def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int) -> int:
+    from workbench.store.queue import open_count
+
+    return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap)
+
+
+def annotator_total(s, annotator_id: int) -> int:
+    """The annotator's active labels, skips left out (a skip is no label)."""
+    from workbench.store.labels import active_labels
+
+    return sum(lab.choice != "skip" for lab in active_labels(s, annotator_id=annotator_id))
