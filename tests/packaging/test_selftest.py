@@ -44,7 +44,8 @@ def test_self_test_passes_from_source_and_reports_each_check() -> None:
     # the two extreme mixtures, each with a finite margin per objective (the line format is the check's)
     assert len(re.findall(r"^    [01]/[01]: brevity margin [-+]\d\.\d{4}, detail margin [-+]\d\.\d{4}, length ", out,
                           re.M)) == 2, out
-    assert "base and 2 mixtures of the heads generated 8, 8, 8 tokens" in out
+    # greedy decoding stops at 8 tokens or at EOS; the trained mixtures may stop earlier, never at 0 (checked)
+    assert re.search(r"base and 2 mixtures of the heads generated 8, [1-8], [1-8] tokens", out), out
     assert re.search(r"tiny-model\.gguf \(\d+ KB, 115,008 parameters\): 8 greedy tokens identical", out), out
     assert "all 7 checks passed" in out
     assert out.rstrip().endswith("torch in parent: False")
