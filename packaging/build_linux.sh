@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Build the Linux release of Alignment Workbench (tested: Debian 12 x86_64, PyInstaller 6.22, Python 3.11).
+# PYTHON's venv should be made from the lock: packaging/locks/cpu-linux-x86_64.txt (see .ci/run, packaging/README.md).
 #
 #   packaging/build_linux.sh            -> dist/alignment-workbench-<version>-<edition>-linux-<arch>.tar.gz
 #                                          (+ .AppImage when appimagetool is on PATH; that part is untested)
@@ -48,10 +49,15 @@ if command -v appimagetool >/dev/null; then
     ARCH=$ARCH appimagetool --no-appstream "$APPDIR" "$DIST_DIR/$NAME.AppImage"
 fi
 
-echo "build: $(( BUILT - START )) s, package: $(( $(date +%s) - BUILT )) s"
+PACKAGED=$(date +%s)
+echo "build: $(( BUILT - START )) s, package: $(( PACKAGED - BUILT )) s"
 du -sh "$APP" "$DIST_DIR/$NAME.tar.gz"
+# What takes the space (packaging/README.md, "Size"): the largest parts of the app folder.
+du -sm "$APP/_internal"/* | sort -rn | head -8 | awk '{printf "  %5d MB  %s\n", $1, $2}'
 
 if [ "${SMOKE:-1}" != "0" ]; then
-    # The smoke test: the frozen program checks Qt, SQLite + migrations, torch in a worker and a 2-step run.
+    # The smoke test: the frozen program checks Qt, SQLite + migrations, torch in a worker, MAH-DPO training,
+    # a mixture evaluation, inference with the heads and a GGUF file (workbench/cli/selftest.py).
     QT_QPA_PLATFORM=offscreen "$APP/workbench" --self-test
+    echo "self-test: $(( $(date +%s) - PACKAGED )) s"
 fi

@@ -7,7 +7,8 @@
 #
 #   packaging/build_macos.sh                 -> dist/AlignmentWorkbench-<version>-macos-<arch>.dmg
 # Environment:
-#   PYTHON                       python with the app + pyinstaller (default .venv/bin/python). Build on the
+#   PYTHON                       python of a venv made from packaging/locks/cpu-macos-arm64.txt
+#                                (pip install --require-hashes -r ...; default .venv/bin/python). Build on the
 #                                architecture you ship (arm64 runner for Apple silicon; torch has no universal2 wheel)
 #   CLEAN=1, SMOKE=0             as in build_linux.sh
 #   WORKBENCH_CODESIGN_IDENTITY  "Developer ID Application: Name (TEAMID)": PyInstaller then signs every binary and

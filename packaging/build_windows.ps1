@@ -5,8 +5,9 @@
 #
 #   powershell -ExecutionPolicy Bypass -File packaging\build_windows.ps1 [-Python .venv\Scripts\python.exe]
 #       [-Edition cpu|cu128] [-Clean] [-NoSmoke]
-# Needs: Python 3.11+ with the app, pyinstaller and torch of the chosen edition installed; Inno Setup 6 (iscc.exe on
-# PATH or in its default folder; `choco install innosetup` on CI).
+# Needs: Python 3.11 whose venv was made from the lock (pip install --require-hashes -r
+# packaging\locks\cpu-windows-x86_64.txt; cu128: cu128-windows-x86_64.txt, not committed yet, packaging/README.md);
+# Inno Setup 6 (iscc.exe on PATH or in its default folder; `choco install innosetup` on CI).
 # Result: dist\AlignmentWorkbench-<version>-<edition>-setup.exe
 [CmdletBinding()]
 param(

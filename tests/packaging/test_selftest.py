@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import selftest
-from workbench.cli.selftest import Check, check_training, finish_qt, format_check, gpu_advice, make_project, start_qt
+from workbench.cli.selftest import (Check, base_revision, check_training, finish_qt, format_check, gpu_advice,
+                                    make_project, run_checks, start_qt)
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # seven checks and four worker processes: ~100 s alone, several minutes on a busy machine
 def test_self_test_passes_from_source_and_reports_each_check() -> None:
     # Through the real CLI entry; afterwards the self-test's own process must not hold torch (it is a GUI-side
     # process: torch only ever runs in its worker children).
@@ -28,15 +31,23 @@ def test_self_test_passes_from_source_and_reports_each_check() -> None:
             "print('torch in parent:', 'torch' in sys.modules); sys.exit(rc)")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          encoding="utf-8", timeout=240)
+                          encoding="utf-8", timeout=840)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     marks = [line[0] for line in out.splitlines() if line[:1] in "✓✗"]
-    assert marks == ["✓"] * 4, out
+    assert marks == ["✓"] * 7, out
     assert "Qt window (offscreen platform)" in out and "torch not loaded in the GUI" in out
-    assert re.search(r"schema \w+, journal wal, 6 labels", out), out  # the head revision, whatever it is now
-    assert "2 steps, loss 0.6931 -> " in out  # DPO loss starts at ln 2: the LoRA delta is zero at step 1
-    assert "checkpoint step 2" in out and "all 4 checks passed" in out
+    # a file at the first revision migrated to the head revision, whatever it is now
+    assert re.search(r"schema 0001 -> \w+ \(backup kept\), journal wal, 12 labels of 2 objectives", out), out
+    assert "2 steps, loss 0.6931 -> " in out  # DPO loss starts at ln 2: LoRA and head deltas are zero at step 1
+    assert "checkpoint step 2 with heads brevity, detail" in out
+    # the two extreme mixtures, each with a finite margin per objective (the line format is the check's)
+    assert len(re.findall(r"^    [01]/[01]: brevity margin [-+]\d\.\d{4}, detail margin [-+]\d\.\d{4}, length ", out,
+                          re.M)) == 2, out
+    # greedy decoding stops at 8 tokens or at EOS; the trained mixtures may stop earlier, never at 0 (checked)
+    assert re.search(r"base and 2 mixtures of the heads generated 8, [1-8], [1-8] tokens", out), out
+    assert re.search(r"tiny-model\.gguf \(\d+ KB, 115,008 parameters\): 8 greedy tokens identical", out), out
+    assert "all 7 checks passed" in out
     assert out.rstrip().endswith("torch in parent: False")
 
 
@@ -92,13 +103,35 @@ def test_a_crashing_worker_fails_the_training_check_and_shows_its_stderr(tmp_pat
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     try:
-        check = check_training([sys.executable, str(fake)], project, model_dir, tmp_path)
+        check, run = check_training([sys.executable, str(fake)], project, model_dir, tmp_path)
     finally:
         project.close()
-    assert not check.ok
+    assert not check.ok and run is None
     assert "run ended crashed" in check.detail and "exit code 3" in check.detail
     assert "simulated CUDA failure" in check.detail  # the worker's stderr went to the log, shown on failure
-    assert (tmp_path / "runs" / "0001-self-test" / "data.jsonl").read_text().count("\n") == 6
+    data = (tmp_path / "runs" / "0001-self-test" / "data.jsonl").read_text()
+    assert data.count("\n") == 12 and data.count('"detail"') == 6  # both objectives' pairs went into the run
+
+
+def test_the_project_check_migrates_a_file_of_the_first_revision(tmp_path: Path) -> None:
+    from workbench.store.db import head_revision
+
+    project, problems, detail = make_project(tmp_path)
+    project.close()
+    assert problems == [] and base_revision() == "0001"
+    assert detail == f"schema 0001 -> {head_revision()} (backup kept), journal wal, 12 labels of 2 objectives"
+    assert (tmp_path / "self-test.sqlite.bak-0001").is_file()
+
+
+def test_a_failed_torch_check_reports_every_worker_check_as_not_run(tmp_path: Path) -> None:
+    # A program whose children all fail at once: Qt, torch and hence the four worker checks fail, with reasons.
+    broken = tmp_path / "broken.py"
+    broken.write_text("import sys\nprint('ImportError: libtorch_cpu.so: cannot open shared object file', "
+                      "file=sys.stderr)\nsys.exit(1)\n", encoding="utf-8")
+    checks = run_checks([sys.executable, str(broken)], tmp_path, "offscreen")
+    assert [c.ok for c in checks] == [False, True, False, False, False, False, False]
+    assert "libtorch_cpu.so" in checks[2].detail
+    assert [c.detail for c in checks[3:]] == ["not run: it needs the SQLite and torch checks to pass"] * 4
 
 
 def test_gpu_advice_names_the_fix_only_when_a_gpu_goes_unused() -> None:

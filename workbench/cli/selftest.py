@@ -9,12 +9,12 @@ Checks (each ✓/✗ with its time):
 1. Qt: the real GUI (`workbench` with WORKBENCH_EXIT_AFTER_SHOW=1) in a child process shows its main window on the
    chosen platform plugin (offscreen when there is no display), and has not imported torch. A child process,
    because Qt aborts the whole process when a platform plugin cannot load.
-2. SQLite: create a project in a temporary folder through workbench.store (WAL, foreign keys, every migration),
-   store labelled pairs, close and reopen it.
-3. torch: a child process of the same program imports torch and builds the tiny offline model (the GUI process
-   never imports torch, DESIGN.md §1); reports the torch build and whether CUDA is usable.
-4. Training: the project's pairs go into a run folder (workbench.store.run_prep) and `workbench worker train`
-   trains the tiny model for 2 steps over the JSON-lines protocol; its events are ingested back into the project.
+2. SQLite: a project file created at the first schema revision is opened, which migrates it to the newest (after a
+   backup), through workbench.store (WAL, foreign keys); labelled pairs of two objectives are stored.
+3. torch: a child process of the same program imports torch, builds the tiny offline model and writes it as a tiny
+   GGUF file (the GUI process never imports torch, DESIGN.md §1); reports the torch build and whether CUDA is usable.
+4.-7. The worker processes (selftest_workers): 2-step MAH-DPO training with objective heads, a mixture evaluation,
+   the inference worker generating with the heads, and the GGUF file loaded and generating the same tokens.
 
 Exit code 0 when every check passed, 1 otherwise. `--probe-torch DIR` is the internal child mode of check 3.
 """
@@ -30,33 +30,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from workbench import APP_NAME, __version__
 from workbench.cli.launch import self_command
+from workbench.cli.selftest_report import Check, format_check, tail
+from workbench.cli.selftest_workers import (CHILD_TIMEOUT_S, EVAL_NAME, GGUF_NAME, INFER_NAME, OBJECTIVES, TRAIN_NAME,
+                                            check_inference, check_mixtures, check_training)
 
-TRAIN_STEPS = 2
-CHILD_TIMEOUT_S = 240.0
+__all__ = ["Check", "check_training", "format_check", "main", "self_command"]
 _PAIRS = [("the sea", "It is wide.", "The sea is a very large body of salty water that covers most of the planet."),
           ("Paris", "A city.", "Paris is the capital of France, a large city on the river Seine with many museums."),
           ("eggs", "Boil them.", "Put the egg in boiling water for about eight minutes, then cool it in cold water."),
           ("numbers", "One, two.", "Numbers count things: one two three four five six seven eight nine ten."),
           ("Python", "A language.", "Python is a programming language; def add(a, b): return a + b adds numbers."),
           ("bread", "Food.", "Bread is baked from flour, water and yeast, and people eat it every day.")]
-
-
-@dataclass
-class Check:
-    """One line of the report: `advice` says what to do when `ok` is False."""
-
-    name: str
-    ok: bool
-    seconds: float
-    detail: str
-    advice: str = ""
 
 
 def default_qt_platform() -> str:
@@ -66,11 +55,6 @@ def default_qt_platform() -> str:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "offscreen"
     return ""  # Qt's default for the system: windows, cocoa, xcb or wayland
-
-
-def _tail(text: str, lines: int = 6) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
-    return "\n".join(kept)
 
 
 class Child:
@@ -136,7 +120,7 @@ def finish_qt(child: Child, platform: str) -> Check:
         return Check(name, False, seconds, f"the window did not appear within {child.timeout:.0f} s", QT_ADVICE)
     info = _last_json(out)
     if code != 0 or info is None:
-        why = _tail(err) or f"exit code {code}, no report"
+        why = tail(err) or f"exit code {code}, no report"
         return Check(name, False, seconds, f"the application did not start:\n{why}", QT_ADVICE)
     broken = broken_panels(info, err)
     if broken:
@@ -153,20 +137,36 @@ def finish_qt(child: Child, platform: str) -> Check:
                  f"{', '.join(panels) or 'none'}; torch not loaded in the GUI")
 
 
+def base_revision() -> str:
+    """The first schema revision: the self-test migrates a file made at it, as a user's oldest project would be."""
+    from alembic.script import ScriptDirectory
+
+    from workbench.store.db import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config()).get_base()
+
+
 def make_project(folder: Path):
-    """A new project holding one objective and labelled pairs, created and reopened through workbench.store."""
+    """A project file created at the first schema revision, opened (which migrates it to the newest after a backup,
+    as for a user's old project), and filled with labelled pairs of two objectives through workbench.store."""
     from workbench.core.entities import PreferenceRecord
-    from workbench.store.db import create_project, current_revision, head_revision, open_project
+    from workbench.store.db import backup_path, create_project, current_revision, head_revision, open_project
     from workbench.store.imports import import_records
 
     path = folder / "self-test.sqlite"
-    project = create_project(path)
-    records = [PreferenceRecord(prompt=f"Tell me about {topic}.", chosen=short, rejected=long, line=i + 1)
-               for i, (topic, short, long) in enumerate(_PAIRS)]
-    with project.session() as s:
-        report = import_records(s, records, default_objective="brevity", source="self-test")
+    first = base_revision()
+    create_project(path, revision=first).close()
+    project = open_project(path)  # migrates first -> head, keeping a backup of the old file
+    with project.session() as s:  # brevity prefers the short answer, detail the long one: two objectives conflict
+        report = import_records(s, [PreferenceRecord(prompt=f"Tell me about {topic}.", chosen=short, rejected=long,
+                                                     objective=OBJECTIVES[0], line=i + 1)
+                                    for i, (topic, short, long) in enumerate(_PAIRS)]
+                                + [PreferenceRecord(prompt=f"Tell me about {topic}.", chosen=long, rejected=short,
+                                                    objective=OBJECTIVES[1], line=len(_PAIRS) + i + 1)
+                                   for i, (topic, short, long) in enumerate(_PAIRS)],
+                                default_objective=OBJECTIVES[0], source="self-test")
     project.close()
-    project = open_project(path)  # reopening runs the upgrade path (nothing to do) and the revision checks
+    project = open_project(path)  # reopening at head: nothing to migrate, the revision checks run again
     with project.engine.connect() as connection:
         journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
         foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
@@ -178,9 +178,12 @@ def make_project(folder: Path):
         problems.append("foreign keys are off")
     if revision != head:
         problems.append(f"schema {revision} after migrating, expected {head}")
-    if report.labels_added != len(_PAIRS):
-        problems.append(f"{report.labels_added} labels stored, expected {len(_PAIRS)}")
-    return project, problems, f"schema {revision}, journal {journal}, {report.labels_added} labels"
+    if not backup_path(path, first).is_file():
+        problems.append(f"no backup of the schema {first} file was kept before migrating")
+    if report.labels_added != 2 * len(_PAIRS):
+        problems.append(f"{report.labels_added} labels stored, expected {2 * len(_PAIRS)}")
+    return project, problems, f"schema {first} -> {revision} (backup kept), journal {journal}, " \
+                              f"{report.labels_added} labels of {len(OBJECTIVES)} objectives"
 
 
 def check_sqlite(tmp: Path) -> tuple[Check, object | None]:
@@ -199,15 +202,24 @@ def check_sqlite(tmp: Path) -> tuple[Check, object | None]:
     return Check(name, True, seconds, detail), project
 
 
+def gguf_path(model_dir: str | Path) -> Path:
+    """Where the torch check writes the tiny model as a GGUF file: beside its folder."""
+    return Path(model_dir).with_suffix(".gguf")
+
+
 def probe_torch(model_dir: str) -> int:
-    """Child mode of check 3: import torch, build the tiny model into `model_dir`, print one JSON line."""
+    """Child mode of check 3: import torch, build the tiny model into `model_dir` and write it as a GGUF file
+    (training.tiny_gguf), print one JSON line."""
     t0 = time.perf_counter()
     import torch
 
     from workbench.training.tiny_model import build_tiny_model
 
+    from workbench.training.tiny_gguf import write_gguf
+
     imported = time.perf_counter() - t0
     build_tiny_model(model_dir)
+    write_gguf(model_dir, gguf_path(model_dir))
     cuda = bool(torch.cuda.is_available())
     print(json.dumps({"torch": torch.__version__, "cuda_build": torch.version.cuda, "cuda": cuda,
                       "device": torch.cuda.get_device_name(0) if cuda else "cpu",
@@ -240,7 +252,7 @@ def finish_torch(child: Child) -> tuple[Check, dict | None]:
         return Check(TORCH_NAME, False, seconds, f"no answer within {child.timeout:.0f} s", TORCH_ADVICE), None
     info = _last_json(out)
     if code != 0 or info is None:
-        return Check(TORCH_NAME, False, seconds, _tail(err) or f"exit code {code}", TORCH_ADVICE), None
+        return Check(TORCH_NAME, False, seconds, tail(err) or f"exit code {code}", TORCH_ADVICE), None
     where = f"CUDA on {info['device']}" if info["cuda"] else "CPU only"
     build = f"CUDA {info['cuda_build']} build" if info.get("cuda_build") else "CPU build"
     detail = f"torch {info['torch']} ({build}), {where}, {info['threads']} threads, import {info['import_s']:.1f} s"
@@ -248,126 +260,45 @@ def finish_torch(child: Child) -> tuple[Check, dict | None]:
     return Check(TORCH_NAME, True, seconds, detail + (f"\n  note: {hint}" if hint else "")), info
 
 
-def _prepare_run(project, model_dir: Path, runs_root: Path):
-    from workbench.core.run_config import RunConfig
-    from workbench.store.run_prep import prepare_run
-
-    cfg = RunConfig(name="self-test", model=str(model_dir), device="cpu", max_steps=TRAIN_STEPS, batch_size=2,
-                    learning_rate=1e-2, max_length=64, max_prompt_length=32, eval_fraction=0.0, eval_every=0,
-                    checkpoint_every=TRAIN_STEPS, objectives=["brevity"], warmup_ratio=0.0)
-    with project.session() as s:
-        return prepare_run(s, cfg, runs_root)
-
-
-def train_worker(command: list[str], project, model_dir: Path, runs_root: Path, log: Path) -> tuple[str, str]:
-    """Prepare a run from the project, train it with `worker train`, ingest its events. Returns (error, detail)."""
-    from workbench.cli.supervise import WorkerProcess
-    from workbench.store.ingest import ingest_events
-    from workbench.store.runs import get_run, list_checkpoints, metric_series
-
-    run = _prepare_run(project, model_dir, runs_root)
-    with _stderr_to(log):  # the child inherits fd 2: its warnings go to the log, shown only on failure
-        worker = WorkerProcess(command + ["worker", "train", "--run-dir", str(run.run_dir)], run_id=str(run.id),
-                               grace_s=5.0)
-    deadline = time.monotonic() + CHILD_TIMEOUT_S
-    for batch in worker.messages():
-        with project.session() as s:
-            ingest_events(s, run.id, batch)
-        if time.monotonic() > deadline and worker.ended is None:
-            worker.stop()
-            deadline = float("inf")
-    with project.session() as s:
-        final = get_run(s, run.id)
-        steps, losses = metric_series(s, run.id, "loss")
-        checkpoints = list_checkpoints(s, run.id)
-    ended = worker.ended.data if worker.ended is not None else {}
-    if final.status != "finished" or steps != list(range(1, TRAIN_STEPS + 1)):
-        return f"run ended {ended.get('reason', final.status)}: {ended.get('error') or final.error or 'no error'}; " \
-               f"loss logged at steps {steps}", ""
-    adapter = Path(run.run_dir) / checkpoints[-1].path if checkpoints else None  # stored relative to the run
-    if adapter is None or not (adapter / "adapter_config.json").exists():
-        return "the run finished without a loadable checkpoint", ""
-    return "", f"{TRAIN_STEPS} steps, loss {losses[0]:.4f} -> {losses[-1]:.4f}, checkpoint step {checkpoints[-1].step}"
-
-
-@contextmanager
-def _stderr_to(path: Path) -> Iterator[None]:
-    """Point file descriptor 2 at `path` while a child process is started (it inherits fd 2), then restore it."""
-    try:
-        if sys.stderr is not None:
-            sys.stderr.flush()
-        saved = os.dup(2)
-    except OSError:  # a windowed Windows process may have no fd 2: the child then gets none either
-        yield
-        return
-    try:
-        with open(path, "ab") as fh:
-            os.dup2(fh.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def check_training(command: list[str], project, model_dir: Path, tmp: Path) -> Check:
-    name = f"{TRAIN_STEPS}-step training (workbench worker train)"
-    advice = "training does not work in this build: run the self-test again and report its output"
-    log = tmp / "worker-stderr.log"
-    t0 = time.perf_counter()
-    try:
-        error, detail = train_worker(command, project, model_dir, tmp / "runs", log)
-    except Exception as exc:  # noqa: BLE001 - the report names any failure instead of a traceback
-        error, detail = f"{type(exc).__name__}: {exc}", ""
-    seconds = time.perf_counter() - t0
-    if error:
-        stderr = _tail(log.read_text(encoding="utf-8", errors="replace")) if log.exists() else ""
-        return Check(name, False, seconds, error + (f"\n{stderr}" if stderr else ""), advice)
-    return Check(name, True, seconds, detail)
-
-
 def run_checks(command: list[str], tmp: Path, qt_platform: str, *,
                report: Callable[[Check], None] = lambda c: None) -> list[Check]:
-    """Run the four checks in order; a check whose prerequisite failed is reported as not run."""
+    """Run the checks in order; a check whose prerequisite failed is reported as not run."""
     checks: list[Check] = []
 
     def add(check: Check) -> None:
         checks.append(check)
         report(check)
 
+    def skipped(names: list[str], needs: str) -> list[Check]:
+        for name in names:
+            add(Check(name, False, 0.0, f"not run: it needs the {needs} to pass", "fix the failures above first"))
+        return checks
+
     qt = start_qt(command, tmp, qt_platform)  # the two slow children run while the SQLite check does
-    torch_child = start_torch(command, tmp / "tiny-model")
+    model_dir = tmp / "tiny-model"
+    torch_child = start_torch(command, model_dir)
     sqlite, project = check_sqlite(tmp)
     add(finish_qt(qt, qt_platform))
     add(sqlite)
     torch_check, info = finish_torch(torch_child)
     add(torch_check)
     if project is None or info is None:
-        add(Check(f"{TRAIN_STEPS}-step training (workbench worker train)", False, 0.0,
-                  "not run: it needs the SQLite and torch checks to pass", "fix the failures above first"))
-        return checks
+        return skipped([TRAIN_NAME, EVAL_NAME, INFER_NAME, GGUF_NAME], "SQLite and torch checks")
     try:
-        add(check_training(command, project, tmp / "tiny-model", tmp))
+        training, run = check_training(command, project, model_dir, tmp)
+        add(training)
+        if run is None:
+            return skipped([EVAL_NAME, INFER_NAME, GGUF_NAME], "training check")
+        add(check_mixtures(project, run, tmp))
+        from workbench.store.runs import list_checkpoints
+
+        with project.session() as s:
+            checkpoint = Path(run.run_dir) / list_checkpoints(s, run.id)[-1].path
     finally:
         project.close()
+    for check in check_inference(command, model_dir, gguf_path(model_dir), checkpoint, tmp):
+        add(check)
     return checks
-
-
-def _marks() -> tuple[str, str]:
-    """✓/✗ when the console can print them (a Windows code page may not), else OK/FAIL."""
-    try:
-        "✓✗".encode(sys.stdout.encoding or "ascii")
-        return "✓", "✗"
-    except (UnicodeEncodeError, LookupError):
-        return "OK", "FAIL"
-
-
-def format_check(check: Check) -> str:
-    good, bad = _marks()
-    head = f"{good if check.ok else bad} {check.name:<44} {check.seconds:6.1f} s"
-    lines = [head] + [f"    {line}" for line in check.detail.splitlines()]
-    if not check.ok and check.advice:
-        lines.append(f"    what to do: {check.advice}")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
