@@ -248,12 +248,12 @@ def test_lazy_window_builds_panels_when_needed(qtbot, ctx, tmp_path):
     qtbot.addWidget(win)
     built = lambda: [type(p).__name__ for p in win.panels if not type(p) is QWidget]  # noqa: E731
     titles = [win.tabs.tabText(i) for i in range(win.tabs.count())]
-    assert titles == ["Project", "Models", "Label", "Runs", "Trade-offs"]
+    assert titles == ["Project", "Models", "Label", "Runs", "Trade-offs", "Rounds"]
     assert built() == ["ProjectPanel"]
     win.tabs.setCurrentIndex(2)
     assert built() == ["ProjectPanel", "LabelPanel"]
     assert type(win.tabs.currentWidget()).__name__ == "LabelPanel" and win.tabs.currentIndex() == 2
     win.show()
-    qtbot.waitUntil(lambda: len(built()) == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: len(built()) == 6, timeout=10_000)
     assert [win.tabs.tabText(i) for i in range(win.tabs.count())] == titles
     assert win.panel("RunsPanel") is win.tabs.widget(3)
