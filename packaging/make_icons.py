@@ -27,10 +27,13 @@ ICNS_TYPES = {"icp4": 16, "icp5": 32, "icp6": 64, "ic07": 128, "ic08": 256, "ic0
 def render_pngs(svg: Path, sizes: set[int]) -> dict[int, bytes]:
     """PNG bytes of the SVG drawn at each size (transparent background)."""
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice
-    from PySide6.QtGui import QGuiApplication, QImage, QPainter
+    from PySide6.QtGui import QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
+    from PySide6.QtWidgets import QApplication
 
-    _app = QGuiApplication.instance() or QGuiApplication(["make_icons", "-platform", "offscreen"])
+    # A QApplication, not a QGuiApplication: in a process that later builds widgets (the test suite), a
+    # QGuiApplication left behind makes the first QWidget abort the interpreter.
+    _app = QApplication.instance() or QApplication(["make_icons", "-platform", "offscreen"])
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise SystemExit(f"make_icons: {svg} is not a valid SVG")
