@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.weights import WeightError, validate_weights
+
 METHODS = ("dpo", "weighted", "mah_dpo", "modpo", "soup")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("cosine", "linear", "constant")
@@ -146,8 +148,11 @@ class RunConfig:
             out.append("max_prompt_length must be smaller than max_length")
         if self.learning_rate <= 0:
             out.append("learning_rate must be > 0")
-        if any(w < 0 for w in self.weights.values()):
-            out.append("objective weights must be >= 0")
+        if self.weights:
+            try:
+                validate_weights(self.weights)
+            except WeightError as exc:
+                out.append(str(exc))
         if self.active_candidates < 0:
             out.append("active_candidates must be >= 0")
         return out

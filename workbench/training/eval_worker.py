@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
+from workbench.core.weights import validate_weights
 from workbench.training.worker import StopListener, run_id_of, take_stdout
 
 Weights = dict[str, float]
@@ -85,7 +86,8 @@ def _weight_list(cfg: RunConfig, job: EvalJob, policy: Policy) -> list[Weights |
     if unknown:
         raise RunError(f"unknown objective(s) in the weights: {', '.join(unknown)}; this model mixes "
                        f"{', '.join(policy.objectives)}")
-    return list(job.weights)
+    # the one rule (core.weights), checked for every point before any is evaluated
+    return [validate_weights(w, policy.objectives) for w in job.weights]
 
 
 def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable[..., None],
