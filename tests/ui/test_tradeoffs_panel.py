@@ -1,5 +1,6 @@
 """Trade-offs panel: the scatter shows every evaluated item, the highlighted front is workbench.core.pareto's,
-the hypervolume label is the exact value against the per-axis worst point, and the axis pickers change the data."""
+the hypervolume label is the exact value against the project's reference point (issue 11: the base model's reward
+vector, not the points drawn), the base model is a marked point, and the axis pickers change the data."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from workbench.core.entities import Checkpoint, Evaluation, Run
+from workbench.core.hv_reference import ReferencePoint
 from workbench.core.pareto import front_order, hypervolume, non_dominated
 from workbench.services.tradeoffs import build_table
 from workbench.ui.panels.tradeoffs_panel import TradeoffsPanel
@@ -16,7 +18,11 @@ from workbench.ui.widgets.steering import DISABLED_HINT
 VALUES = [(0.60, 0.90, 0.10), (0.70, 0.80, 0.20), (0.65, 0.70, 0.05), (0.80, 0.60, 0.40), (0.55, 0.55, 0.30)]
 
 
-def table():
+REFERENCE = ReferencePoint({"helpful · accuracy": 0.5, "harmless · accuracy": 0.5},
+                           {"helpful · accuracy": "base model", "harmless · accuracy": "set by user"})
+
+
+def table(extra: list[Evaluation] = ()):
     runs = {1: Run(1, "mah", {"method": "mah_dpo", "beta": 0.1}, "finished", "/tmp/r1")}
     ckpts = {10 + i: Checkpoint(10 + i, 1, 100 * (i + 1), f"checkpoints/step-{100 * (i + 1)}") for i in range(5)}
     evs = []
@@ -25,7 +31,7 @@ def table():
         evs += [Evaluation(3 * i, "helpful", "accuracy", a, run_id=1, checkpoint_id=10 + i, produced_by=produced),
                 Evaluation(3 * i + 1, "harmless", "accuracy", b, run_id=1, checkpoint_id=10 + i),
                 Evaluation(3 * i + 2, "", "kl", kl, run_id=1, checkpoint_id=10 + i)]
-    return build_table(evs, {"helpful": "maximize", "harmless": "maximize"}, runs, ckpts)
+    return build_table(evs + list(extra), {"helpful": "maximize", "harmless": "maximize"}, runs, ckpts, REFERENCE)
 
 
 @pytest.fixture
@@ -52,11 +58,32 @@ def test_points_front_and_hypervolume(panel):
     x, y = panel.front_curve.getData()
     np.testing.assert_allclose(np.column_stack([x, y]), expected_front)
     assert non_dominated(pts, dirs).sum() == 3  # (0.6,0.9), (0.7,0.8), (0.8,0.6)
-    ref = pts.min(axis=0)  # per-axis worst value
-    hv = hypervolume(pts, ref, dirs)
-    # by hand: strips of the staircase above (0.55, 0.55): 0.05*0.35 + 0.10*0.25 + 0.10*0.05
-    assert hv == pytest.approx(0.05 * 0.35 + 0.10 * 0.25 + 0.10 * 0.05)
+    hv = hypervolume(pts, [0.5, 0.5], dirs)  # the project's reference point, not the worst value drawn
+    # by hand: strips of the staircase above (0.5, 0.5): 0.3*0.1 + 0.2*0.2 + 0.1*0.1
+    assert hv == pytest.approx(0.3 * 0.1 + 0.2 * 0.2 + 0.1 * 0.1)
     assert panel.hv_label.text() == f"Hypervolume: {hv:.4g}"
+    assert panel.hv_label.toolTip().startswith(
+        f"Hypervolume {hv:.4g} (reference point: helpful · accuracy 0.5 (base model), harmless · accuracy 0.5 (set "
+        "by user))")
+
+
+def test_dominated_point_and_base_model_leave_the_hypervolume_alone(panel):
+    """Issue 11: adding a dominated point moved the GUI's hypervolume from 0.16 to 0.52; the base model is a point of
+    the front, drawn as a triangle and labelled."""
+    pick(panel, "helpful · accuracy", "harmless · accuracy")
+    before = panel.view.hypervolume
+    base = [Evaluation(90, "helpful", "accuracy", 0.5, run_id=1, produced_by={"base_model": True}),
+            Evaluation(91, "harmless", "accuracy", 0.5, run_id=1, produced_by={"base_model": True}),
+            Evaluation(92, "helpful", "accuracy", 0.52, run_id=1, checkpoint_id=99),  # dominated by everything
+            Evaluation(93, "harmless", "accuracy", 0.51, run_id=1, checkpoint_id=99)]
+    panel.set_table(table(base))
+    pick(panel, "helpful · accuracy", "harmless · accuracy")
+    assert len(panel.scatter.points()) == 7 and panel.view.hypervolume == before
+    item = next(it for it in panel.table.items if it.base)
+    assert item.label.startswith("base model") and item.values == {"helpful · accuracy": 0.5,
+                                                                  "harmless · accuracy": 0.5}
+    symbols = {tuple(s.pos()): s.symbol() for s in panel.scatter.points()}
+    assert symbols[(0.5, 0.5)] == "t" and symbols[(0.6, 0.9)] == "o"
 
 
 def test_axis_picker_changes_data_and_minimised_axes(panel):
@@ -65,8 +92,8 @@ def test_axis_picker_changes_data_and_minimised_axes(panel):
     dirs = ["minimize", "maximize"]
     x, y = panel.front_curve.getData()
     np.testing.assert_allclose(np.column_stack([x, y]), pts[front_order(pts, dirs)])
-    ref = np.array([pts[:, 0].max(), pts[:, 1].min()])
-    assert panel.hv_label.text() == f"Hypervolume: {hypervolume(pts, ref, dirs):.4g}"
+    assert panel.hv_label.text() == "Hypervolume: — (no reference)"  # kl has no reference value
+    assert "no reference value for kl" in panel.hv_label.toolTip()
     assert "↓" in panel.x_combo.currentText()
 
 

@@ -83,7 +83,7 @@ def run_headless(project: Path, cfg: RunConfig, model: DemoModel) -> int:
     print(result.table())
     front = ", ".join(f"({', '.join(f'{x:.3g}' for x in result.points[i].vector)})" for i in result.front)
     print(f"front ({len(result.front)} of {len(result.points)} points): {front}")
-    print(f"hypervolume {result.hypervolume:.4g} (reference point {', '.join(f'{r:.3g}' for r in result.reference)})")
+    print(result.hypervolume_text)
     checks = extreme_checks(result.objectives, result.directions, [p.weights for p in result.points],
                             [p.vector for p in result.points])
     for line in verdict(checks, dict(zip(result.objectives, result.directions))):

@@ -35,14 +35,18 @@ class EvalPoint:
     checkpoint: str | None
     weights: Weights | None
     values: dict[str, float]
+    base: bool = False  # the untrained base model (issue 11: a point on every front)
 
 
-def eval_argv(jobs: Iterable[tuple[Path, str | None]], weights: list[Weights] | None) -> list[str]:
-    """The worker command line: `--run-dir D [--checkpoint C]` per job (no checkpoints at all for soups)."""
+def eval_argv(jobs: Iterable[tuple[Path, str | None]], weights: list[Weights] | None, base: bool = False
+              ) -> list[str]:
+    """The worker command line: `--run-dir D [--checkpoint C]` per job (no checkpoints at all for soups);
+    `--base` also evaluates the untrained base model."""
     argv = self_command() + ["worker", "eval"]
     for run_dir, checkpoint in jobs:
         argv += ["--run-dir", str(run_dir)] + (["--checkpoint", checkpoint] if checkpoint else [])
-    return argv + (["--weights-json", json.dumps(weights)] if weights is not None else [])
+    return argv + (["--weights-json", json.dumps(weights)] if weights is not None else []) + (
+        ["--base"] if base else [])
 
 
 def drive(worker: WorkerProcess, on_batch: Callable[[list[Message]], None], progress: Progress) -> Message | None:
@@ -65,7 +69,7 @@ def drive(worker: WorkerProcess, on_batch: Callable[[list[Message]], None], prog
 
 
 def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: list[Weights] | None, *,
-                    progress: Progress = print) -> list[EvalPoint]:
+                    progress: Progress = print, base: bool = False) -> list[EvalPoint]:
     """Evaluate (run id, run folder, checkpoint) jobs in one worker; store and return every point it measured."""
     from workbench.store.ingest import ingest_events
 
@@ -80,14 +84,14 @@ def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: 
                 ingest_events(s, by_id[run_key], [m for m in evals if m.run == run_key])
         for m in evals:
             points.append(EvalPoint(by_id[m.run], m.data.get("checkpoint"), m.data.get("weights"),
-                                    metric_values(m)))
+                                    metric_values(m), bool(m.data.get("base"))))
         for m in batch:
             line = progress_line(m)
             if line and m.type != "ended" and line != last[0]:
                 progress(line)
                 last[0] = line
 
-    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights), run_id=str(jobs[0][0]))
+    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights, base), run_id=str(jobs[0][0]))
     ended = drive(worker, on_batch, progress)
     if ended is None or ended.data.get("reason") != "finished":
         reason = ended.data.get("reason", "crashed") if ended is not None else "crashed"
@@ -134,7 +138,9 @@ def evaluate_run(project, run_id: int, *, checkpoint_step: int | None = None, gr
     checkpoint = None if cfg.method == "soup" else _checkpoint(project, run_id, checkpoint_step)
     weights = weight_grid(mixable_objectives(cfg, run_dir, checkpoint), grid) if grid else None
     provide_scorers(project.path, run_dir)
-    return cfg, run_eval_worker(project, [(run_id, run_dir, checkpoint)], weights, progress=progress)
+    # a grid is a front: the base model is a point on it (issue 11)
+    return cfg, run_eval_worker(project, [(run_id, run_dir, checkpoint)], weights, progress=progress,
+                                base=bool(grid))
 
 
 def points_table(cfg: RunConfig, project_path: str | Path, points: list[EvalPoint]) -> str:
@@ -143,7 +149,8 @@ def points_table(cfg: RunConfig, project_path: str | Path, points: list[EvalPoin
     directions = reward_directions(objectives, cfg, scorer_registry(project_scorers(project_path)))
     vectors = [reward_vector(p.values, objectives, cfg) for p in points]
     front = [int(i) for i in non_dominated(vectors, directions).nonzero()[0]] if points else []
-    rows = [(f"run {p.run_id} {p.checkpoint or 'soup'}", p.weights, v, p.values) for p, v in zip(points, vectors)]
+    rows = [("base model" if p.base else f"run {p.run_id} {p.checkpoint or 'soup'}", p.weights, v, p.values)
+            for p, v in zip(points, vectors)]
     return format_table(objectives, rows, front, directions)
 
 

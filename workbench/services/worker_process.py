@@ -30,11 +30,12 @@ def store_set_run_status(s: Any, run_id: int, status: str, error: str) -> Any:
 
 
 def eval_command(run_dir: Path, checkpoint: str, weights: list[dict[str, float]]) -> tuple[str, list[str]]:
-    """The evaluation worker for mixtures of one checkpoint (none given = the checkpoint as trained)."""
+    """The evaluation worker for mixtures of one checkpoint (none given = the checkpoint as trained); mixtures make
+    a front, so the untrained base model is evaluated with them (`--base`: a point on every front, issue 11)."""
     program, args = worker_command(run_dir)
     args = [a if a != "train" else "eval" for a in args] + (["--checkpoint", checkpoint] if checkpoint else [])
     if weights:
-        args += ["--weights-json", json.dumps(weights, sort_keys=True)]
+        args += ["--weights-json", json.dumps(weights, sort_keys=True), "--base"]
     return program, args
 
 

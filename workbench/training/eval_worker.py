@@ -34,6 +34,7 @@ class EvalJob:
     run_dir: Path
     checkpoint: str | None  # relative to run_dir ("checkpoints/step-3"); None for a soup run
     weights: list[Weights] | None = None  # None: the checkpoint as trained (a soup: cfg.weights)
+    base: bool = False  # also evaluate the untrained base model first (adapter and heads off; issue 11)
 
 
 @dataclass
@@ -123,6 +124,12 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
                               model_id=cfg.model)
     prompts = evaluation_prompts(rows, cfg.eval_prompts)
     weight_list = _weight_list(cfg, job, policy)
+    if job.base:  # the base model's reward vector: a point on every front and the hypervolume reference
+        with policy.reference():  # inside, the model IS the reference: KL 0, margins 0
+            values = evaluate_policy(policy.model, policy.tokenizer, data, ref, prompts, cfg, scorers,
+                                     reference=contextlib.nullcontext,
+                                     progress=lambda message, f: status(f"base model: {message}", None))
+        emit_durable("eval", step=0, values=values, checkpoint=None, weights=None, base=True)
     for n, weights in enumerate(weight_list):
         if should_stop():
             return False
