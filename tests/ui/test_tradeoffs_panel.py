@@ -367,3 +367,39 @@ def test_reward_axes_and_mixture_objectives(tmp_path):
     assert mixture_objectives({"method": "mah_dpo", "objectives": []}, ["c", "d"]) == ["c", "d"]
     (tmp_path / "heads.json").write_text(_json.dumps({"objectives": ["x", "y"], "rank": 4, "hidden": 8}))
     assert mixture_objectives({"method": "mah_dpo", "objectives": ["c"]}, [], tmp_path) == ["x", "y"]  # the heads
+
+
+def test_gui_and_cli_give_the_same_hypervolume_for_the_same_points(tmp_path):
+    """Issue 11: the GUI said 0.42 and the CLI 1.67 for the same points. Both now measure from the project's
+    reference point (here the ingested base model's vector) with core.hv_reference."""
+    from workbench.cli.sweep import project_hypervolume
+    from workbench.core.protocol import decode, encode
+    from workbench.core.run_config import RunConfig
+    from workbench.services.tradeoffs import front_view
+    from workbench.store.db import create_project
+    from workbench.store.ingest import ingest_events
+    from workbench.store.objectives import add_objective
+    from workbench.store.runs import create_run
+    from workbench.ui.panels.tradeoffs_panel import load_tradeoffs
+
+    points = [({"brevity": 1.0, "detail": 0.0}, 20.0, 12.0), ({"brevity": 0.5, "detail": 0.5}, 30.0, 13.0),
+              ({"brevity": 0.0, "detail": 1.0}, 35.0, 20.0), (None, 40.0, 10.0)]  # None: the base model
+    project = create_project(tmp_path / "p.sqlite")
+    with project.session() as s:
+        add_objective(s, "brevity", direction="minimize")
+        add_objective(s, "detail", direction="maximize")
+        run = create_run(s, "r", {"method": "mah_dpo"}, str(tmp_path / "run"))
+        ingest_events(s, run.id, [decode(encode("eval", str(run.id), step=0, checkpoint=None, weights=w,
+                                                values={"brevity/score": b, "detail/score": d},
+                                                **({} if w else {"base": True}))) for w, b, d in points])
+        table = load_tradeoffs(s)
+    axes = ["brevity · score", "detail · score"]
+    dirs = [table.directions[a] for a in axes]
+    gui = front_view(table.matrix(axes), dirs, axes, table.reference)
+    cfg = RunConfig(eval_scorers={"brevity": "brevity", "detail": "detail"})
+    cli = project_hypervolume(project, ["brevity", "detail"], cfg, ["minimize", "maximize"],
+                              [[b, d] for _, b, d in points])
+    project.close()
+    assert gui.hypervolume == cli.value == pytest.approx(20 * 2 + 10 * 1 + 5 * 7)  # staircase above (40, 10)
+    assert gui.report.text == cli.text
+    assert any(it.base for it in table.items)
