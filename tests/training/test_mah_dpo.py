@@ -71,7 +71,8 @@ def test_short_run_moves_heads_and_lora_not_base_or_embeddings(trained):
     first = next(d["values"] for ty, d in events if ty == "metric")
     present = [o for o in ("brevity", "detail") if f"{o}/loss" in first]
     assert present and all(first[f"{o}/loss"] == pytest.approx(math.log(2), abs=1e-6) for o in present)
-    assert abs(metrics(events)[-1] - math.log(2)) > 1e-3  # later steps train
+    # later steps train (balanced batches, issue 11: which step lands nearest ln 2 depends on the batch order)
+    assert max(abs(m - math.log(2)) for m in metrics(events)[1:]) > 1e-3
     embed = t.model.get_input_embeddings().weight
     assert embed is t.model.get_output_embeddings().weight  # the tiny model ties them
     changed = {n for n, p in t.model.named_parameters() if not torch.equal(p, before[n])}

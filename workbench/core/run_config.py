@@ -19,6 +19,7 @@ METHODS = ("dpo", "weighted", "mah_dpo", "modpo", "soup")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("cosine", "linear", "constant")
 F_DIVERGENCES = ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence")
+OBJECTIVE_SAMPLING = ("balanced", "proportional")
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -52,6 +53,10 @@ class RunConfig:
     discopop_tau: float = _f(0.05, "DiscoPOP temperature τ.")
     # --- multi-objective ---------------------------------------------------------------------------------------
     head_rank: int = _f(16, "MAH-DPO: rank of each objective head's low-rank delta on the output head.")
+    objective_sampling: str = _f("balanced", "weighted / MAH-DPO batches: 'balanced' = every micro-batch holds "
+                                             "batch_size/K pairs of each of the K objectives (small objectives "
+                                             "repeat); 'proportional' = pairs drawn as they come, so an objective's "
+                                             "share follows its pair count.", choices=OBJECTIVE_SAMPLING)
     modpo_target: str = _f("", "MODPO: the objective trained by DPO; the others give margins.")
     margin_adapters: dict = _f({}, "MODPO: objective -> adapter folder of an earlier run (its implicit reward).")
     margin_scorers: dict = _f({}, "MODPO: objective -> scorer name (built-in or from the project's scorers.py).")
@@ -132,6 +137,8 @@ class RunConfig:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.scheduler not in SCHEDULERS:
             out.append(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.objective_sampling not in OBJECTIVE_SAMPLING:
+            out.append(f"objective_sampling must be one of {', '.join(OBJECTIVE_SAMPLING)}")
         if self.f_divergence not in F_DIVERGENCES:
             out.append(f"f_divergence must be one of {', '.join(F_DIVERGENCES)}")
         if not self.losses:

@@ -25,7 +25,7 @@ from workbench.ui.widgets.objective_sources import AdapterChoice, SourceTable, p
 GROUPS: dict[str, tuple[str, ...]] = {
     "Loss": ("beta", "label_smoothing", "rpo_alpha", "wpo", "f_divergence", "f_alpha", "simpo_gamma", "orpo_lambda",
              "discopop_tau"),
-    "Multi-objective": ("head_rank",),
+    "Multi-objective": ("head_rank", "objective_sampling"),
     "LoRA": ("lora_r", "lora_alpha", "lora_dropout"),
     "Optimisation": ("learning_rate", "weight_decay", "scheduler", "warmup_ratio", "max_steps", "epochs", "batch_size",
                      "grad_accum", "max_grad_norm", "precision", "gradient_checkpointing", "seed", "device"),
@@ -319,6 +319,7 @@ class NewRunDialog(QDialog):
         self.modpo_box.setVisible(method == "modpo")
         self.soup_box.setVisible(method == "soup")
         self.forms["Multi-objective"].editors["head_rank"].setEnabled(method == "mah_dpo")
+        self.forms["Multi-objective"].editors["objective_sampling"].setEnabled(method in ("weighted", "mah_dpo"))
         self.modpo_target.setEnabled(method == "modpo")
         self.estimate_label.setText(self.estimate_text())
 
