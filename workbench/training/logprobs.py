@@ -2,7 +2,8 @@
 
 Why chunked: with a 49k-152k vocabulary, full fp32 logits for a batch of long pairs dominate memory. Only the
 completion positions matter for DPO-family losses, so the output head is applied to those hidden states only,
-`chunk_tokens` at a time, with log_softmax in fp32 per chunk.
+`chunk_tokens` at a time, with log_softmax in fp32 per chunk. What the model does to its logits after the head
+(Gemma 2's soft-capping, logit scales) is repeated here (training.output_logits), or refused when unknown.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from workbench.training.data import Batch
+from workbench.training.output_logits import logit_transform
 
 
 @dataclass
@@ -59,6 +61,7 @@ def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be >= 1")
     head = head or _causal_lm(model).get_output_embeddings()
+    after_head = logit_transform(_causal_lm(model).config)  # soft-capping / logit scales (output_logits.py)
     h = hidden_states(model, batch)[:, :-1]  # position t predicts token t+1
     targets = batch.input_ids[:, 1:]
     mask = batch.completion_mask[:, 1:].bool()
@@ -68,7 +71,10 @@ def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 
         r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
         x = h[r, c]
         logits = head(head_input(x, r) if head_input is not None else x)
-        logp = F.log_softmax(logits.to(_at_least_fp32(logits.dtype)), dim=-1)
+        logits = logits.to(_at_least_fp32(logits.dtype))
+        if after_head is not None:
+            logits = after_head(logits)
+        logp = F.log_softmax(logits, dim=-1)
         token_lp.append(logp.gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
         if with_wpo:
             with torch.no_grad():
