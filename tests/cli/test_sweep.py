@@ -142,7 +142,7 @@ def test_soup_sweep_stores_a_front_where_extreme_weights_win(project_file, tiny_
     assert base.base and base.weights == {} and not any(p.base for p in result.points[1:])
     assert [p.weights for p in result.points[1:]] == weight_grid(["brevity", "detail"], 3)
     _assert_extremes_trade_off(result, best_overall=True)
-    short = next(p for p in result.points if p.weights["brevity"] == 1.0)
+    short = next(p for p in result.points if p.weights.get("brevity") == 1.0)
     assert short.vector[0] == len(SHORT)  # λ=(1,0) is exactly the brevity adapter: it answers "Yes."
     assert result.front == [int(i) for i in np.flatnonzero(non_dominated([p.vector for p in result.points],
                                                                           result.directions))]
@@ -240,7 +240,8 @@ def fake_workers(monkeypatch: pytest.MonkeyPatch) -> tuple[list[RunConfig], list
 
         evaluated.append((jobs, weights))
         scores = {1: (2.0, 2.0), 2: (6.0, 1.0), 3: (10.0, 10.0)}
-        points = [EvalPoint(run_id, c, None, {"brevity/score": scores[run_id][0], "detail/score": scores[run_id][1]})
+        points = [EvalPoint(run_id, c, None, {"brevity/score": scores[(run_id - 1) % 3 + 1][0],
+                                              "detail/score": scores[(run_id - 1) % 3 + 1][1]})
                   for run_id, _, c in reversed(jobs)]
         if base:  # the base model (14, -3.5); ingestion stores it as the reference point, as the real one does
             with project.session() as s:

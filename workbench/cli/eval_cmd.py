@@ -15,7 +15,8 @@ from pathlib import Path
 
 from workbench.cli.launch import self_command
 from workbench.cli.supervise import WorkerProcess
-from workbench.cli.sweep_grid import Weights, format_table, reward_directions, reward_vector, weight_grid
+from workbench.cli.sweep_grid import (BASE_LABEL, Weights, format_table, reward_directions, reward_vector,
+                                      weight_grid)
 from workbench.cli.train import progress_line
 from workbench.core.errors import RunError
 from workbench.core.pareto import non_dominated
@@ -149,7 +150,7 @@ def points_table(cfg: RunConfig, project_path: str | Path, points: list[EvalPoin
     directions = reward_directions(objectives, cfg, scorer_registry(project_scorers(project_path)))
     vectors = [reward_vector(p.values, objectives, cfg) for p in points]
     front = [int(i) for i in non_dominated(vectors, directions).nonzero()[0]] if points else []
-    rows = [("base model" if p.base else f"run {p.run_id} {p.checkpoint or 'soup'}", p.weights, v, p.values)
+    rows = [(BASE_LABEL if p.base else f"run {p.run_id} {p.checkpoint or 'soup'}", p.weights, v, p.values)
             for p, v in zip(points, vectors)]
     return format_table(objectives, rows, front, directions)
 

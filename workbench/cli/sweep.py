@@ -19,8 +19,8 @@ from pathlib import Path
 
 from workbench.cli.eval_cmd import EvalPoint, Progress, drive, mixable_objectives, run_eval_worker
 from workbench.cli.supervise import WorkerProcess
-from workbench.cli.sweep_grid import (Weights, format_table, format_weights, reward_axes, reward_directions,
-                                      reward_vector, weight_grid)
+from workbench.cli.sweep_grid import (BASE_LABEL, Weights, format_table, format_weights, reward_axes,
+                                      reward_directions, reward_vector, weight_grid)
 from workbench.cli.train import progress_line, worker_argv
 from workbench.core.entities import Run
 from workbench.core.errors import InputError, RunError
@@ -56,7 +56,7 @@ class SweepResult:
     hypervolume_text: str = ""  # the value with its reference point, or why there is none
 
     def table(self) -> str:
-        rows = [("base model" if p.base else f"run {p.run_id}", p.weights, p.vector, p.values) for p in self.points]
+        rows = [(BASE_LABEL if p.base else f"run {p.run_id}", p.weights, p.vector, p.values) for p in self.points]
         return format_table(self.objectives, rows, self.front, self.directions)
 
 

@@ -13,6 +13,7 @@ from workbench.core.run_config import RunConfig
 from workbench.core.scorers import ScorerRegistry
 
 Weights = dict[str, float]
+BASE_LABEL = "base model"  # the row of the untrained base model (issue 11: a point on every front)
 
 
 def weight_grid(objectives: Sequence[str], points: int) -> list[Weights]:
@@ -70,6 +71,7 @@ def format_table(objectives: Sequence[str], rows: Sequence[tuple[str, Mapping[st
     for i, (label, weights, vector, values) in enumerate(rows):
         cells = [f"{x:.4g}" for x in vector] + [f"{values.get('kl', math.nan):.4g}",
                                                  f"{values.get('length', math.nan):.4g}"]
-        table.append(["*" if i in set(front) else "", label, format_weights(weights), *cells])
+        weights_cell = "untrained" if label == BASE_LABEL else format_weights(weights)
+        table.append(["*" if i in set(front) else "", label, weights_cell, *cells])
     widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table)

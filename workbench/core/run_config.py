@@ -53,6 +53,9 @@ class RunConfig:
     discopop_tau: float = _f(0.05, "DiscoPOP temperature τ.")
     # --- multi-objective ---------------------------------------------------------------------------------------
     head_rank: int = _f(16, "MAH-DPO: rank of each objective head's low-rank delta on the output head.")
+    head_type: str = _f("low_rank", "MAH-DPO heads: 'low_rank' = a rank-r delta per objective on the frozen output "
+                                    "head (small); 'full' = the paper's full copy of the output head per objective "
+                                    "(vocab × hidden parameters each).", choices=("low_rank", "full"))
     objective_sampling: str = _f("balanced", "weighted / MAH-DPO batches: 'balanced' = every micro-batch holds "
                                              "batch_size/K pairs of each of the K objectives (small objectives "
                                              "repeat); 'proportional' = pairs drawn as they come, so an objective's "
@@ -137,6 +140,8 @@ class RunConfig:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.scheduler not in SCHEDULERS:
             out.append(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.head_type not in ("low_rank", "full"):
+            out.append("head_type must be one of low_rank, full")
         if self.objective_sampling not in OBJECTIVE_SAMPLING:
             out.append(f"objective_sampling must be one of {', '.join(OBJECTIVE_SAMPLING)}")
         if self.f_divergence not in F_DIVERGENCES:

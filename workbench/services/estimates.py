@@ -155,7 +155,9 @@ def estimate(cfg: RunConfig, shape: ModelShape, *, train_pairs: int) -> Estimate
     b = BYTES.get(cfg.precision, 4)
     params = shape.parameters
     lora = shape.lora_parameters(cfg.lora_r)
-    if cfg.method == "mah_dpo":  # one low-rank head delta per objective: head_rank × (h + V) each
+    if cfg.method == "mah_dpo" and cfg.head_type == "full":  # a full V × H copy of the head per objective
+        lora += max(1, len(cfg.objectives)) * shape.vocab * shape.hidden
+    elif cfg.method == "mah_dpo":  # one low-rank head delta per objective: head_rank × (h + V) each
         lora += max(1, len(cfg.objectives)) * cfg.head_rank * (shape.hidden + shape.vocab)
     seqs, t = 2 * cfg.batch_size, cfg.max_length
     per_unit = 2 * b if cfg.gradient_checkpointing else 34 / 2 * b

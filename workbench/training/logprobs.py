@@ -52,12 +52,13 @@ HeadInput = Callable[[Tensor, Tensor], Tensor]  # (hidden [n, H], batch row of e
 
 def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 1024,
                    head: Callable[[Tensor], Tensor] | None = None, with_wpo: bool = False,
-                   head_input: HeadInput | None = None) -> SeqLogps:
+                   head_input: HeadInput | None = None, row_head: HeadInput | None = None) -> SeqLogps:
     """Sum of log p(completion token) per row; the head runs on completion positions only, in chunks.
 
     `head_input` rewrites the hidden states of each chunk before the head sees them, knowing which batch row each
     token belongs to: MAH-DPO adds the row's objective head delta there (workbench.training.heads), so the body
-    runs once per batch and every row still gets its own head."""
+    runs once per batch and every row still gets its own head. `row_head` (hidden [n, H], rows [n]) -> logits
+    [n, V] replaces the head altogether (MAH-DPO's full per-objective heads, training.full_heads)."""
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be >= 1")
     head = head or _causal_lm(model).get_output_embeddings()
@@ -70,7 +71,7 @@ def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 
     for s in range(0, rows.numel(), chunk_tokens):
         r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
         x = h[r, c]
-        logits = head(head_input(x, r) if head_input is not None else x)
+        logits = row_head(x, r) if row_head is not None else head(head_input(x, r) if head_input is not None else x)
         logits = logits.to(_at_least_fp32(logits.dtype))
         if after_head is not None:
             logits = after_head(logits)

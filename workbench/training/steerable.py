@@ -24,7 +24,7 @@ import torch
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.core.weights import validate_weights
-from workbench.training.heads import MixingHook, ObjectiveHeads, has_heads
+from workbench.training.heads import MixingHook, ObjectiveHeads, has_heads, load_heads
 from workbench.training.model_loading import LoadedModel, load_model
 
 
@@ -84,7 +84,7 @@ def load_for_inference(base: torch.nn.Module, checkpoint_dir: str | Path,
     if not has_heads(folder):
         return model, None, None
     target = device if device is not None else next(base.parameters()).device
-    heads = ObjectiveHeads.load(folder, device=target).eval().requires_grad_(False)
+    heads = load_heads(folder, device=target).eval().requires_grad_(False)
     hook = MixingHook(model, heads)
     hook.set_weights({o: 1.0 / len(heads.objectives) for o in heads.objectives})
     return model, heads, hook
