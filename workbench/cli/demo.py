@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import time
 from pathlib import Path
 
 from workbench.cli.demo_model import DemoModel, choose_model
 from workbench.cli.demo_project import SMOLLM2_SIZE, TINY_SIZE, DemoSize, create_demo_project, demo_config
-from workbench.cli.demo_report import ProgressPrinter, extreme_checks, verdict
+from workbench.cli.demo_report import ProgressPrinter, extreme_checks, trend_checks, trend_verdict, verdict
 from workbench.core.run_config import RunConfig
 
 DEFAULT_DIR = "workbench-demo"
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="training steps (default: 30 for SmolLM2, 12 for the tiny model)")
     parser.add_argument("--points", type=int, help="weight values per objective (default: 5; tiny model: 3)")
     parser.add_argument("--eval-prompts", type=int, help="held-out prompts each mixture answers (default: 8)")
+    parser.add_argument("--heads", choices=("low_rank", "full"), default="low_rank",
+                        help="MAH-DPO heads: low-rank deltas (default) or the paper's full copy of the output head "
+                             "per objective (README: both compared)")
     parser.add_argument("--threads", type=int,
                         help="CPU threads per worker (default: $OMP_NUM_THREADS, else 1, which is much faster "
                              "when other programs keep the CPU busy)")
@@ -67,7 +71,7 @@ def setup(args: argparse.Namespace) -> tuple[Path, RunConfig, DemoModel]:
         os.environ["OMP_NUM_THREADS"] = "1"
     project, summary = create_demo_project(folder, size.prompts)
     print(f"project {project}: objectives brevity (fewer words) vs detail (more distinct content words); {summary}")
-    cfg = demo_config(model.location, size)
+    cfg = dataclasses.replace(demo_config(model.location, size), head_type=getattr(args, "heads", "low_rank"))
     return project, cfg, model
 
 
@@ -78,7 +82,8 @@ def run_headless(project: Path, cfg: RunConfig, model: DemoModel) -> int:
     started = time.monotonic()
     result = run_sweep(project, cfg, points=cfg.sweep_points, progress=ProgressPrinter())
     print()
-    print(f"reward vectors of {len(result.points)} mixtures of the brevity and detail heads "
+    mixtures = sum(1 for p in result.points if not p.base)
+    print(f"reward vectors of the untrained base model and {mixtures} mixtures of the brevity and detail heads "
           "(* = on the front; weights are brevity/detail):")
     print(result.table())
     front = ", ".join(f"({', '.join(f'{x:.3g}' for x in result.points[i].vector)})" for i in result.front)
@@ -88,12 +93,27 @@ def run_headless(project: Path, cfg: RunConfig, model: DemoModel) -> int:
                             [p.vector for p in result.points])
     for line in verdict(checks, dict(zip(result.objectives, result.directions))):
         print(line)
+    trends = trend_checks(result.objectives, result.directions, [p.weights for p in result.points],
+                          [p.vector for p in result.points])
+    for line in trend_verdict(trends, dict(zip(result.objectives, result.directions))):
+        print(line)
+    print(answer_lengths(result.points, cfg.eval_max_new_tokens))
     png = save_png(project.parent / "front.png", result, model)
     print(f"plot: {png}")
     print(f"demo finished in {time.monotonic() - started:.0f}s of training and evaluation")
     if not model.meaningful_text:
         print("(tiny model: the numbers show the mechanics only; the text it writes is not meaningful)")
     return 0
+
+
+def answer_lengths(points, max_new_tokens: int) -> str:
+    """Whether answers end before the token cap (the model emits end-of-turn), from each point's mean length."""
+    lengths = [p.values.get("length", math.nan) for p in points]
+    shown = ", ".join(f"{x:.1f}" for x in lengths)
+    early = [x for x in lengths if x < max_new_tokens - 0.5]
+    return (f"mean answer length in tokens per point (cap {max_new_tokens}): {shown}; "
+            + (f"{len(early)} of {len(lengths)} points end answers before the cap" if early
+               else "every answer ran to the cap"))
 
 
 def save_png(path: Path, result, model: DemoModel) -> Path:
