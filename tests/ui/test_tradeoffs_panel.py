@@ -403,3 +403,39 @@ def test_gui_and_cli_give_the_same_hypervolume_for_the_same_points(tmp_path):
     assert gui.hypervolume == cli.value == pytest.approx(20 * 2 + 10 * 1 + 5 * 7)  # staircase above (40, 10)
     assert gui.report.text == cli.text
     assert any(it.base for it in table.items)
+
+
+def test_reference_dialog_shows_the_base_model_and_stores_the_users_value(qtbot, project_ctx):
+    """Issue 11: the reference point is shown with where it came from and is editable per objective axis; the
+    value is stored in the project and the hypervolume follows it."""
+    from workbench.core.protocol import decode, encode
+    from workbench.store.hv_reference import get_reference
+    from workbench.store.ingest import ingest_events
+    from workbench.store.objectives import add_objective
+    from workbench.store.runs import create_run
+
+    def fill(s):
+        add_objective(s, "brevity", direction="minimize")
+        add_objective(s, "detail", direction="maximize")
+        run = create_run(s, "r", {"method": "mah_dpo"}, "run")
+        points = [({"brevity": 1.0, "detail": 0.0}, 20.0, 12.0), ({"brevity": 0.0, "detail": 1.0}, 35.0, 20.0),
+                  (None, 40.0, 10.0)]
+        ingest_events(s, run.id, [decode(encode("eval", str(run.id), step=0, checkpoint=None, weights=w,
+                                                values={"brevity/score": b, "detail/score": d},
+                                                **({} if w else {"base": True}))) for w, b, d in points])
+
+    project_ctx.db.call_sync(fill)
+    panel = TradeoffsPanel(project_ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.hv_label.text() == "Hypervolume: 80", timeout=5000)  # 20·2 + 5·8 from (40, 10)
+    panel.edit_reference()
+    dlg = panel.reference_dialog
+    assert dlg.axes == ["brevity · score", "detail · score"]
+    assert [dlg.spins[a].value() for a in dlg.axes] == [40.0, 10.0] and not dlg.checks[dlg.axes[0]].isChecked()
+    dlg.checks["brevity · score"].setChecked(True)
+    dlg.spins["brevity · score"].setValue(50.0)
+    dlg.accept()
+    qtbot.waitUntil(lambda: panel.hv_label.text() == "Hypervolume: 180", timeout=5000)  # 30·2 + 15·10 - 15·2
+    point = project_ctx.db.call_sync(get_reference)
+    assert point.values == {"brevity · score": 50.0, "detail · score": 10.0}
+    assert "brevity · score 50 (set by user)" in panel.hv_label.toolTip()

@@ -52,12 +52,6 @@ def load_tradeoffs(s) -> Table:
     return build_table(list_evaluations(s), directions, runs, checkpoints, get_reference(s))
 
 
-def save_reference(s, values: dict[str, float | None]) -> None:
-    """Store the user's reference values (DB thread)."""
-    from workbench.store.hv_reference import set_reference
-
-    set_reference(s, values)
-
 
 class TradeoffsPanel(QWidget):
     """See the module docstring."""
@@ -415,7 +409,9 @@ class TradeoffsPanel(QWidget):
         self.reference_dialog = dlg
 
     async def _save_reference(self, values: dict[str, float | None]) -> None:
-        await self.ctx.db.call(save_reference, values)
+        from workbench.store.hv_reference import set_reference  # the store loads on first use
+
+        await self.ctx.db.call(set_reference, values)
         await self._reload()
 
     def shutdown(self) -> None:
