@@ -2,11 +2,12 @@
 
 It creates a project with two conflicting objectives (brevity and detail) and a bundled set of pairs that
 SmolLM2-135M-Instruct wrote and the demo's scorers labelled (resources/demo/README.md), trains ONE short MAH-DPO
-run (a LoRA trunk and one output-head delta per objective), evaluates mixtures of the heads over a weight grid
-with the same scorers, and shows the front.
+run (a LoRA trunk and one output-head delta per objective), evaluates the untrained base model and five mixtures of
+the heads over a weight grid with the same scorers, and shows the front.
 - `--headless`: everything in this terminal through `workbench sweep`'s code path (run_sweep): progress with an
-  ETA, the table of reward vectors, the front, a verdict on whether each extreme weight wins its own objective,
-  and a PNG of the front.
+  ETA, the table of reward vectors (base model first), the front, a verdict on whether each extreme weight wins
+  its own objective, whether each objective's score follows its weight across the mixtures (and where not), how
+  far apart the extremes are, whether answers end before the token cap, and a PNG of the front.
 - without it: the application opens on the demo project and the training run starts live in it (the mixtures are
   evaluated when training finishes; the Trade-offs panel shows them as they come).
 """
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="", help="train this model instead (folder, hub id or .gguf file)")
     parser.add_argument("--steps", type=int, help="training steps (default: 30 for SmolLM2, 12 for the tiny model)")
     parser.add_argument("--points", type=int, help="weight values per objective (default: 5; tiny model: 3)")
-    parser.add_argument("--eval-prompts", type=int, help="held-out prompts each mixture answers (default: 8)")
+    parser.add_argument("--eval-prompts", type=int, help="held-out prompts each mixture answers (default: 6; tiny: 4)")
     parser.add_argument("--heads", choices=("low_rank", "full"), default="low_rank",
                         help="MAH-DPO heads: low-rank deltas (default) or the paper's full copy of the output head "
                              "per objective (README: both compared)")
