@@ -214,17 +214,17 @@ def test_headless_demo_on_the_tiny_model(tmp_path: Path) -> None:
     # the printed numbers are the stored ones: one brevity and one detail score per mixture in the project
     con = sqlite3.connect(folder / "demo.sqlite")
     try:
-        stored = con.execute("SELECT objective, value, weights FROM evaluation WHERE metric = 'score' "
-                             "AND weights IS NOT NULL").fetchall()
-        base = con.execute("SELECT count(*) FROM evaluation WHERE metric = 'score' AND weights IS NULL "
-                           "AND produced_by LIKE '%base_model%'").fetchone()[0]
+        rows = con.execute("SELECT objective, value, weights, produced_by FROM evaluation WHERE metric = 'score'")
+        rows = [(o, v, json.loads(w) if w else None, json.loads(p or "{}")) for o, v, w, p in rows.fetchall()]
         objectives = dict(con.execute("SELECT name, direction FROM objective").fetchall())
         pairs = con.execute("SELECT count(*) FROM pair").fetchone()[0]
     finally:
         con.close()
     assert objectives == {"brevity": "minimize", "detail": "maximize"}
     assert pairs > 0
-    by_weights = {(json.loads(w)["brevity"], o): v for o, v, w in stored}
+    stored = [(o, v, w) for o, v, w, _ in rows if w]
+    base = sum(1 for _, _, w, p in rows if not w and p.get("base_model"))
+    by_weights = {(w["brevity"], o): v for o, v, w in stored}
     for weights, brevity, detail in table:
         assert by_weights[(weights["brevity"], "brevity")] == pytest.approx(brevity, rel=1e-3, abs=1e-3)
         assert by_weights[(weights["brevity"], "detail")] == pytest.approx(detail, rel=1e-3, abs=1e-3)
