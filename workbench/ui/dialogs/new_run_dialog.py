@@ -341,7 +341,7 @@ class NewRunDialog(QDialog):
             n = k * shape.vocab * shape.hidden
             text += (f" Full heads: {k} × {shape.vocab} × {shape.hidden} = {n / 1e6:.1f} M parameters "
                      f"({n * 16 / 2**30:.2f} GiB with gradients and AdamW state; low-rank heads of rank "
-                     f"{cfg.head_rank}: {k * cfg.head_rank * (shape.hidden + shape.vocab) / 1e6:.2f} M).")
+                     f"{cfg.head_rank}: {k * 2 * cfg.head_rank * shape.hidden / 1e6:.3f} M).")
         return text
 
 
