@@ -17,7 +17,7 @@ import pytest
 from tests.cli.cli_testing import ROOT, workbench
 from workbench.cli.demo_model import choose_model, smollm2_gguf
 from workbench.cli.demo_project import OBJECTIVES, first_prompts, prepare_folder
-from workbench.cli.demo_report import ProgressPrinter, extreme_checks, verdict
+from workbench.cli.demo_report import ProgressPrinter, extreme_checks, trend_checks, trend_verdict, verdict
 from workbench.core.errors import ProjectError
 from workbench.core.scorers import load_user_scorers
 
@@ -124,6 +124,23 @@ GRID = [{"brevity": 1.0, "detail": 0.0}, {"brevity": 0.5, "detail": 0.5}, {"brev
 DIRS = ["minimize", "maximize"]
 
 
+def test_trend_checks_find_where_a_score_does_not_follow_its_weight() -> None:
+    five = [{"brevity": 1 - x, "detail": x} for x in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    vectors = [[10.0, 5.0], [12.0, 6.0], [11.0, 6.0], [20.0, 7.0], [30.0, 8.0]]  # brevity: 11 at 0.5 beats 12 at 0.75
+    base = [{}]  # the base model has no weights and is left out of the trends
+    brevity, detail = trend_checks(["brevity", "detail"], DIRS, five + base, vectors + [[99.0, 0.0]])
+    assert brevity.weights == [0.0, 0.25, 0.5, 0.75, 1.0] and brevity.values == [30.0, 20.0, 11.0, 12.0, 10.0]
+    assert brevity.breaks == [(0.5, 0.75)] and not brevity.monotone
+    assert brevity.spread == pytest.approx(20 / 30) and brevity.wide
+    assert detail.monotone and detail.spread == pytest.approx(3 / 5) and detail.wide
+    lines = trend_verdict([brevity, detail], dict(zip(["brevity", "detail"], DIRS)))
+    assert lines[0] == ("brevity does NOT move monotonically with its weight (30 → 20 → 11 → 12 → 10); it gets worse "
+                        "at weights 0.50→0.75; weight 0 vs 1 differ by 67% (at least 25%)")
+    assert lines[1].startswith("detail improves monotonically with its weight (more/higher is better): 5 → 6 → 6")
+    narrow = trend_checks(["brevity", "detail"], DIRS, five, [[10.0, 5.0]] * 4 + [[11.0, 5.5]])
+    assert [c.wide for c in narrow] == [False, False]
+
+
 def test_extremes_win_when_each_pure_mixture_is_better_on_its_objective() -> None:
     checks = extreme_checks(["brevity", "detail"], DIRS, GRID, [[10.0, 5.0], [20.0, 9.0], [30.0, 12.0]])
     assert [(c.objective, c.value, c.others, c.wins, c.best_of_all) for c in checks] == [
@@ -197,14 +214,17 @@ def test_headless_demo_on_the_tiny_model(tmp_path: Path) -> None:
     # the printed numbers are the stored ones: one brevity and one detail score per mixture in the project
     con = sqlite3.connect(folder / "demo.sqlite")
     try:
-        stored = con.execute("SELECT objective, value, weights FROM evaluation WHERE metric = 'score'").fetchall()
+        rows = con.execute("SELECT objective, value, weights, produced_by FROM evaluation WHERE metric = 'score'")
+        rows = [(o, v, json.loads(w) if w else None, json.loads(p or "{}")) for o, v, w, p in rows.fetchall()]
         objectives = dict(con.execute("SELECT name, direction FROM objective").fetchall())
         pairs = con.execute("SELECT count(*) FROM pair").fetchone()[0]
     finally:
         con.close()
     assert objectives == {"brevity": "minimize", "detail": "maximize"}
     assert pairs > 0
-    by_weights = {(json.loads(w)["brevity"], o): v for o, v, w in stored}
+    stored = [(o, v, w) for o, v, w, _ in rows if w]
+    base = sum(1 for _, _, w, p in rows if not w and p.get("base_model"))
+    by_weights = {(w["brevity"], o): v for o, v, w in stored}
     for weights, brevity, detail in table:
         assert by_weights[(weights["brevity"], "brevity")] == pytest.approx(brevity, rel=1e-3, abs=1e-3)
         assert by_weights[(weights["brevity"], "detail")] == pytest.approx(detail, rel=1e-3, abs=1e-3)
@@ -212,6 +232,13 @@ def test_headless_demo_on_the_tiny_model(tmp_path: Path) -> None:
     checks = extreme_checks(["brevity", "detail"], DIRS, [w for w, _, _ in table], [[b, d] for _, b, d in table])
     expected = verdict(checks, dict(zip(["brevity", "detail"], DIRS)))[-1]
     assert expected in out
+    # the base model is a point of the front (one brevity and one detail score), and the trend lines follow from
+    # the printed numbers (issue 11, item 7)
+    assert base == 2 and re.search(r"\n\s*\*?\s*base model\s+untrained\s", out)
+    trends = trend_checks(["brevity", "detail"], DIRS, [w for w, _, _ in table], [[b, d] for _, b, d in table])
+    for line in trend_verdict(trends, dict(zip(["brevity", "detail"], DIRS))):
+        assert line in out
+    assert "hypervolume" in out and "(base model)" in out and "mean answer length in tokens" in out
     assert (folder / "scorers.py").read_bytes() == (DEMO / "scorers.py").read_bytes()
     assert png_size(folder / "front.png") >= (900, 640)
     assert f"plot: {folder / 'front.png'}" in out

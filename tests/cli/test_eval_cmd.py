@@ -74,13 +74,18 @@ def test_eval_grid_of_mah_dpo_run_is_stored_and_printed(tiny_model_dir, tmp_path
     assert any(line.startswith("[evaluating] point 3/3") for line in out)  # progress, then the table
     table = out[next(i for i, line in enumerate(out) if line.split()[:1] == ["point"]):]
     assert table[0].split()[:4] == ["point", "weights", "brevity↓", "detail↑"]  # length_tokens minimises
-    assert [line.split("step-2")[1].split()[:2] for line in table[1:]] == [
+    assert table[1].lstrip("* ").split()[:3] == ["base", "model", "untrained"]  # the untrained base model: a point of every grid
+    assert [line.split("step-2")[1].split()[:2] for line in table[2:]] == [
         ["brevity=1.00", "detail=0.00"], ["brevity=0.50", "detail=0.50"], ["brevity=0.00", "detail=1.00"]]
 
     project = open_project(project_file)
     with project.session() as s:
         rows = list_evaluations(s, run_id)[before:]
     project.close()
+    base = [r for r in rows if r.produced_by.get("base_model")]
+    rows = [r for r in rows if not r.produced_by.get("base_model")]
+    assert len(base) == 7 and {r.checkpoint_id for r in base} == {None}
+    assert next(r.value for r in base if r.metric == "kl") == 0.0  # the base model is its own reference
     assert len(rows) == 3 * 7  # per mixture: accuracy, margin per objective + brevity score + kl + length
     assert {r.checkpoint_id for r in rows} == {checkpoints[0].id}
     assert [r.weights for r in rows if r.metric == "kl"] == [{"brevity": 1.0, "detail": 0.0},

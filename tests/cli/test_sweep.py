@@ -16,7 +16,7 @@ import pytest
 
 from tests.training.conftest import tiny_model_dir  # noqa: F401 - the session-scoped model fixture
 from workbench.cli.sweep import run_sweep
-from workbench.cli.sweep_grid import reference_point, reward_vector, weight_grid
+from workbench.cli.sweep_grid import reward_axes, reward_vector, weight_grid
 from workbench.core.entities import PreferenceRecord
 from workbench.core.errors import InputError
 from workbench.core.pareto import hypervolume, non_dominated
@@ -118,7 +118,7 @@ def _assert_extremes_trade_off(result, *, best_overall: bool) -> None:
     the front."""
     vectors = np.array([p.vector for p in result.points])
     signs = np.array([1.0 if d == "maximize" else -1.0 for d in result.directions])
-    ends = [next(i for i, p in enumerate(result.points) if p.weights[o] == 1.0) for o in result.objectives]
+    ends = [next(i for i, p in enumerate(result.points) if p.weights.get(o) == 1.0) for o in result.objectives]
     for m, extreme in enumerate(ends):
         assert signs[m] * vectors[extreme, m] > signs[m] * vectors[ends[1 - m], m], vectors
         if best_overall:
@@ -140,15 +140,19 @@ def test_soup_sweep_stores_a_front_where_extreme_weights_win(project_file, tiny_
     result = run_sweep(project_file, cfg, points=3, progress=lines.append)
 
     assert result.objectives == ["brevity", "detail"] and result.directions == ["minimize", "maximize"]
-    assert [p.weights for p in result.points] == weight_grid(["brevity", "detail"], 3)
+    base = result.points[0]  # the untrained base model is a point of every front (issue 11, item 5)
+    assert base.base and base.weights == {} and not any(p.base for p in result.points[1:])
+    assert [p.weights for p in result.points[1:]] == weight_grid(["brevity", "detail"], 3)
     _assert_extremes_trade_off(result, best_overall=True)
-    short = next(p for p in result.points if p.weights["brevity"] == 1.0)
+    short = next(p for p in result.points if p.weights.get("brevity") == 1.0)
     assert short.vector[0] == len(SHORT)  # λ=(1,0) is exactly the brevity adapter: it answers "Yes."
     assert result.front == [int(i) for i in np.flatnonzero(non_dominated([p.vector for p in result.points],
                                                                           result.directions))]
-    ref = reference_point([p.vector for p in result.points], result.directions, 3)
-    assert result.reference == ref
-    assert result.hypervolume == hypervolume([p.vector for p in result.points], ref, result.directions) > 0
+    # the reference point is the base model's reward vector, stored in the project (issue 11, item 4)
+    assert result.reference == base.vector
+    assert result.hypervolume == hypervolume([p.vector for p in result.points], base.vector, result.directions) > 0
+    assert result.hypervolume_text.startswith(f"hypervolume {result.hypervolume:.4g} (reference point: brevity · "
+                                              f"score {base.vector[0]:.4g} (base model)")
     # everything is in the store: one soup run (no training), finished, its three evaluated mixtures
     project = open_project(project_file)
     with project.session() as s:
@@ -157,7 +161,8 @@ def test_soup_sweep_stores_a_front_where_extreme_weights_win(project_file, tiny_
     project.close()
     assert [(r.status, r.config["method"]) for r in runs] == [("finished", "soup")]
     stored = _stored_vectors(project_file, cfg, result.objectives)
-    assert sorted(map(json.dumps, (w for w, _ in stored))) == sorted(json.dumps(p.weights) for p in result.points)
+    assert sorted(map(json.dumps, (w for w, _ in stored))) == sorted(json.dumps(p.weights) for p in result.points
+                                                                     if not p.base)
     for weights, vector in stored:
         point = next(p for p in result.points if p.weights == weights)
         assert vector == pytest.approx(point.vector) and not any(math.isnan(v) for v in vector)
@@ -179,7 +184,8 @@ def test_mah_dpo_sweep_trains_once_and_stores_each_mixture(project_file, tiny_mo
     project.close()
     assert [(r.status, r.last_step) for r in runs] == [("finished", 200)]  # ONE training run for three points
     assert {p.run_id for p in result.points} == {runs[0].id}
-    assert {p.checkpoint for p in result.points} == {checkpoint.path}
+    assert {p.checkpoint for p in result.points if not p.base} == {checkpoint.path}
+    assert [p.base for p in result.points] == [True, False, False, False]
     assert all(e.checkpoint_id == checkpoint.id for e in mixtures)
     assert {json.dumps(e.weights, sort_keys=True) for e in mixtures} == \
         {json.dumps(w, sort_keys=True) for w in weight_grid(["brevity", "detail"], 3)}
@@ -211,10 +217,7 @@ def test_reward_vector_directions_and_reference_point(tmp_path):
     (tmp_path / "scorers.py").write_text(SCORERS, encoding="utf-8")
     registry = scorer_registry(tmp_path / "scorers.py")
     assert reward_directions(["brevity", "detail"], cfg, registry) == ["minimize", "maximize"]
-    # worst value moved outward by range/(points-1): brevity worst 10 (min), detail worst 0.5 (max)
-    vectors = [[2.0, 0.9], [10.0, 0.5], [6.0, math.nan]]
-    assert reference_point(vectors, ["minimize", "maximize"], 3) == [14.0, pytest.approx(0.3)]
-    assert reference_point([[1.0, 1.0]], ["maximize", "maximize"], 3) == [0.0, 0.0]  # no range: 1 outward
+    assert reward_axes(["brevity", "detail"], cfg) == ["brevity · score", "detail · accuracy"]
 
 
 @pytest.fixture()
@@ -234,11 +237,19 @@ def fake_workers(monkeypatch: pytest.MonkeyPatch) -> tuple[list[RunConfig], list
         return Run(id=run_id, name=cfg.name, config=cfg.to_dict(), status="finished",
                    run_dir=str(runs_root / str(run_id))), "checkpoints/step-3"
 
-    def fake_eval(project, jobs, weights, *, progress, remote_code_models=()):
+    def fake_eval(project, jobs, weights, *, progress, remote_code_models=(), base=False):
+        from workbench.store.hv_reference import remember_base
+
         evaluated.append((jobs, weights))
         scores = {1: (2.0, 2.0), 2: (6.0, 1.0), 3: (10.0, 10.0)}
-        return [EvalPoint(run_id, c, None, {"brevity/score": scores[run_id][0], "detail/score": scores[run_id][1]})
-                for run_id, _, c in reversed(jobs)]
+        points = [EvalPoint(run_id, c, None, {"brevity/score": scores[(run_id - 1) % 3 + 1][0],
+                                              "detail/score": scores[(run_id - 1) % 3 + 1][1]})
+                  for run_id, _, c in reversed(jobs)]
+        if base:  # the base model (14, -3.5); ingestion stores it as the reference point, as the real one does
+            with project.session() as s:
+                remember_base(s, {"brevity · score": 14.0, "detail · score": -3.5})
+            points.insert(0, EvalPoint(jobs[0][0], None, None, {"brevity/score": 14.0, "detail/score": -3.5}, True))
+        return points
 
     monkeypatch.setattr(sweep_module, "train_point", fake_train)
     monkeypatch.setattr(sweep_module, "run_eval_worker", fake_eval)
@@ -254,10 +265,10 @@ def test_weighted_sweep_trains_one_run_per_vector_and_evaluates_them_together(pr
                                          "w brevity=0.00 detail=1.00"]
     assert len(evaluated) == 1 and evaluated[0][1] is None  # ONE eval worker, each checkpoint as trained
     assert [j[0] for j in evaluated[0][0]] == [1, 2, 3]
-    assert [p.run_id for p in result.points] == [1, 2, 3]
-    assert [p.vector for p in result.points] == [[2.0, 2.0], [6.0, 1.0], [10.0, 10.0]]
-    assert result.front == [0, 2]
-    # reference (10 + 8/2, 1 - 9/2) = (14, -3.5); boxes 12 x 5.5 and 4 x 13.5 overlap in 4 x 5.5
+    assert [(p.run_id, p.base) for p in result.points] == [(1, True), (1, False), (2, False), (3, False)]
+    assert [p.vector for p in result.points] == [[14.0, -3.5], [2.0, 2.0], [6.0, 1.0], [10.0, 10.0]]
+    assert result.front == [1, 3]
+    # reference = the base model (14, -3.5); boxes 12 x 5.5 and 4 x 13.5 overlap in 4 x 5.5
     assert result.reference == [14.0, -3.5] and result.hypervolume == pytest.approx(66 + 54 - 22)
 
 
@@ -272,8 +283,16 @@ def test_sweep_command_prints_table_and_front(project_file, fake_workers, tmp_pa
     assert sweep_module.run(parser.parse_args([str(project_file), "--config", str(config), "--points", "3"])) == 0
     out = capsys.readouterr().out.splitlines()
     table = out[next(i for i, line in enumerate(out) if line.split()[:1] == ["point"]):]
-    assert [line.split()[0] for line in table[1:4]] == ["*", "run", "*"]  # run 2 is dominated
-    assert table[4] == "front: 2 of 3 points; hypervolume 98 (reference 14, -3.5)"
+    assert [line.split()[0] for line in table[1:5]] == ["base", "*", "run", "*"]  # base and run 2 are dominated
+    assert table[5] == ("front: 2 of 4 points; hypervolume 98 (reference point: brevity · score 14 (base model), "
+                        "detail · score -3.5 (base model))")
+    # --reference sets the project's reference point for an objective (stored): (20, -3.5) gives 18 x 5.5 +
+    # 10 x 13.5 - 10 x 5.5
+    args = parser.parse_args([str(project_file), "--config", str(config), "--points", "3", "--reference", "brevity=20"])
+    assert sweep_module.run(args) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "front: 2 of 4 points; hypervolume 179 (reference point: brevity · score 20 (set by user), detail · score "
+        "-3.5 (base model))")
     config.write_text("[run]\nmethod = 3 = 4\n", encoding="utf-8")
     with pytest.raises(InputError, match="cannot read the run settings"):
         sweep_module.run(parser.parse_args([str(project_file), "--config", str(config)]))

@@ -71,7 +71,8 @@ def test_short_run_moves_heads_and_lora_not_base_or_embeddings(trained):
     first = next(d["values"] for ty, d in events if ty == "metric")
     present = [o for o in ("brevity", "detail") if f"{o}/loss" in first]
     assert present and all(first[f"{o}/loss"] == pytest.approx(math.log(2), abs=1e-6) for o in present)
-    assert abs(metrics(events)[-1] - math.log(2)) > 1e-3  # later steps train
+    # later steps train (balanced batches, issue 11: which step lands nearest ln 2 depends on the batch order)
+    assert max(abs(m - math.log(2)) for m in metrics(events)[1:]) > 1e-3
     embed = t.model.get_input_embeddings().weight
     assert embed is t.model.get_output_embeddings().weight  # the tiny model ties them
     changed = {n for n, p in t.model.named_parameters() if not torch.equal(p, before[n])}
@@ -155,3 +156,49 @@ def test_resume_refuses_heads_of_other_objectives(trained, tmp_path):
     other.save(tmp_path)
     with pytest.raises(Exception, match="do not match this run"):
         t.method.load_files(tmp_path)
+
+
+def test_k1_full_head_mah_dpo_equals_plain_dpo(tiny_model_dir, tiny_run_data, tmp_path):
+    """Issue 11, item 2: the paper's full per-objective heads, initialised from the model's head. With K = 1 at step
+    0 the loss and every LoRA gradient equal plain DPO's; the head copy (not the tied embedding) gets a gradient,
+    and a checkpoint steers with the merged head exactly like the trainer's per-row head."""
+    from workbench.training.full_heads import FullObjectiveHeads
+    from workbench.training.heads import MixingHook, load_heads
+
+    dpo = make_trainer(tiny_model_dir, tiny_run_data, objectives=["brevity"])
+    full = make_trainer(tiny_model_dir, tiny_run_data, objectives=["brevity"], method="mah_dpo", head_type="full")
+    dpo.prepare()
+    full.prepare()
+    ids = next(dpo.micro_batches())
+    out = {}
+    for t in (dpo, full):
+        loss, m = t.forward_loss(collate(t.data, ids, t.tokenizer.pad_token_id, t.device))
+        loss.backward()
+        out[t.cfg.method] = (loss.item(), {n: p.grad.clone() for n, p in t.model.named_parameters()
+                                           if p.grad is not None})
+    assert out["mah_dpo"][0] == pytest.approx(math.log(2), abs=1e-6)
+    assert out["mah_dpo"][0] == pytest.approx(out["dpo"][0], abs=1e-7)
+    assert out["dpo"][1].keys() == out["mah_dpo"][1].keys() and len(out["dpo"][1]) > 0
+    for name, grad in out["dpo"][1].items():
+        torch.testing.assert_close(out["mah_dpo"][1][name], grad, rtol=1e-5, atol=1e-8)
+    heads = full.method.heads
+    assert isinstance(heads, FullObjectiveHeads) and heads.W.shape == (1, heads.vocab, heads.hidden)
+    assert heads.W.grad.abs().sum() > 0
+    embed = full.model.get_input_embeddings().weight
+    assert embed.grad is None and heads.W.data_ptr() != embed.data_ptr()  # a copy: the embedding stays frozen
+    # one optimizer step moves the head copy; the checkpoint round-trips and the hook reproduces the trained head
+    full.optimizer.step()
+    full.optimizer.zero_grad(set_to_none=True)
+    heads.save(tmp_path)
+    loaded = load_heads(tmp_path)
+    assert loaded.kind == "full" and torch.equal(loaded.W, heads.W.detach())
+    batch = collate(full.data, ids, full.tokenizer.pad_token_id, full.device)
+    with torch.no_grad():
+        trained = full.method.policy_logps(full.model, batch).sum
+        hook = MixingHook(full.model, loaded)
+        hook.set_weights({"brevity": 1.0})
+        steered = sequence_logps(full.model, batch).sum
+        hook.remove()
+        plain = sequence_logps(full.model, batch).sum
+    torch.testing.assert_close(steered, trained, rtol=0, atol=1e-5)
+    assert (plain - trained).abs().max() > 1e-4  # the step changed the head, so the check above can fail

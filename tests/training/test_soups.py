@@ -81,7 +81,7 @@ def test_soup_logits_equal_merged_weights_and_new_weights_replace(tiny_model_dir
     model = soup_model(_base(tiny_model_dir), folders)
     ids = torch.tensor([[5, 17, 42, 7, 99, 3]])
     for weights in ({"brevity": 1.0, "detail": 0.0}, {"brevity": 0.25, "detail": 0.75}, {"detail": -0.5}):
-        make_soup(model, folders, weights)
+        make_soup(model, folders, weights, extrapolate=-0.5 in weights.values())  # -0.5: deliberate
         full = {"brevity": 0.0, "detail": 0.0, **weights}
         merged = _base(tiny_model_dir)
         with torch.no_grad():
@@ -97,7 +97,7 @@ def test_soup_logits_equal_merged_weights_and_new_weights_replace(tiny_model_dir
 def test_single_adapter_soup_scales_exactly(tiny_model_dir, adapters):
     folders = {"brevity": str(adapters["brevity"])}
     model = soup_model(_base(tiny_model_dir), folders)
-    make_soup(model, folders, {"brevity": -2.0})  # negative: `linear` would need √(-2)
+    make_soup(model, folders, {"brevity": -2.0}, extrapolate=True)  # negative: `linear` would need √(-2)
     expected = _expected_deltas({"brevity": adapters["brevity"]}, {"brevity": -2.0})
     for module, delta in _soup_deltas(model, list(expected)).items():
         torch.testing.assert_close(delta, expected[module], rtol=1e-10, atol=1e-12)

@@ -198,7 +198,7 @@ def test_eval_command_is_the_worker_eval_subcommand(tmp_path):
     assert program == sys.executable
     assert args[:4] == ["-m", "workbench", "worker", "eval"]
     assert args[4:] == ["--run-dir", str(tmp_path), "--checkpoint", "/r/ck-10", "--weights-json",
-                        '[{"a": 1.0, "b": 0.0}, {"a": 0.5, "b": 0.5}]']
+                        '[{"a": 1.0, "b": 0.0}, {"a": 0.5, "b": 0.5}]', "--base"]  # the base model: on every front
     assert "--checkpoint" not in eval_command(tmp_path, "", [])[1]  # a soup: its adapters are in its config
 
 

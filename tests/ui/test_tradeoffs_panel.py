@@ -1,5 +1,6 @@
 """Trade-offs panel: the scatter shows every evaluated item, the highlighted front is workbench.core.pareto's,
-the hypervolume label is the exact value against the per-axis worst point, and the axis pickers change the data."""
+the hypervolume label is the exact value against the project's reference point (issue 11: the base model's reward
+vector, not the points drawn), the base model is a marked point, and the axis pickers change the data."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from workbench.core.entities import Checkpoint, Evaluation, Run
+from workbench.core.hv_reference import ReferencePoint
 from workbench.core.pareto import front_order, hypervolume, non_dominated
 from workbench.services.tradeoffs import build_table
 from workbench.ui.panels.tradeoffs_panel import TradeoffsPanel
@@ -16,7 +18,11 @@ from workbench.ui.widgets.steering import DISABLED_HINT
 VALUES = [(0.60, 0.90, 0.10), (0.70, 0.80, 0.20), (0.65, 0.70, 0.05), (0.80, 0.60, 0.40), (0.55, 0.55, 0.30)]
 
 
-def table():
+REFERENCE = ReferencePoint({"helpful · accuracy": 0.5, "harmless · accuracy": 0.5},
+                           {"helpful · accuracy": "base model", "harmless · accuracy": "set by user"})
+
+
+def table(extra: list[Evaluation] = ()):
     runs = {1: Run(1, "mah", {"method": "mah_dpo", "beta": 0.1}, "finished", "/tmp/r1")}
     ckpts = {10 + i: Checkpoint(10 + i, 1, 100 * (i + 1), f"checkpoints/step-{100 * (i + 1)}") for i in range(5)}
     evs = []
@@ -25,7 +31,7 @@ def table():
         evs += [Evaluation(3 * i, "helpful", "accuracy", a, run_id=1, checkpoint_id=10 + i, produced_by=produced),
                 Evaluation(3 * i + 1, "harmless", "accuracy", b, run_id=1, checkpoint_id=10 + i),
                 Evaluation(3 * i + 2, "", "kl", kl, run_id=1, checkpoint_id=10 + i)]
-    return build_table(evs, {"helpful": "maximize", "harmless": "maximize"}, runs, ckpts)
+    return build_table(evs + list(extra), {"helpful": "maximize", "harmless": "maximize"}, runs, ckpts, REFERENCE)
 
 
 @pytest.fixture
@@ -52,11 +58,32 @@ def test_points_front_and_hypervolume(panel):
     x, y = panel.front_curve.getData()
     np.testing.assert_allclose(np.column_stack([x, y]), expected_front)
     assert non_dominated(pts, dirs).sum() == 3  # (0.6,0.9), (0.7,0.8), (0.8,0.6)
-    ref = pts.min(axis=0)  # per-axis worst value
-    hv = hypervolume(pts, ref, dirs)
-    # by hand: strips of the staircase above (0.55, 0.55): 0.05*0.35 + 0.10*0.25 + 0.10*0.05
-    assert hv == pytest.approx(0.05 * 0.35 + 0.10 * 0.25 + 0.10 * 0.05)
+    hv = hypervolume(pts, [0.5, 0.5], dirs)  # the project's reference point, not the worst value drawn
+    # by hand: strips of the staircase above (0.5, 0.5): 0.3*0.1 + 0.2*0.2 + 0.1*0.1
+    assert hv == pytest.approx(0.3 * 0.1 + 0.2 * 0.2 + 0.1 * 0.1)
     assert panel.hv_label.text() == f"Hypervolume: {hv:.4g}"
+    assert panel.hv_label.toolTip().startswith(
+        f"Hypervolume {hv:.4g} (reference point: helpful · accuracy 0.5 (base model), harmless · accuracy 0.5 (set "
+        "by user))")
+
+
+def test_dominated_point_and_base_model_leave_the_hypervolume_alone(panel):
+    """Issue 11: adding a dominated point moved the GUI's hypervolume from 0.16 to 0.52; the base model is a point of
+    the front, drawn as a triangle and labelled."""
+    pick(panel, "helpful · accuracy", "harmless · accuracy")
+    before = panel.view.hypervolume
+    base = [Evaluation(90, "helpful", "accuracy", 0.5, run_id=1, produced_by={"base_model": True}),
+            Evaluation(91, "harmless", "accuracy", 0.5, run_id=1, produced_by={"base_model": True}),
+            Evaluation(92, "helpful", "accuracy", 0.52, run_id=1, checkpoint_id=99),  # dominated by everything
+            Evaluation(93, "harmless", "accuracy", 0.51, run_id=1, checkpoint_id=99)]
+    panel.set_table(table(base))
+    pick(panel, "helpful · accuracy", "harmless · accuracy")
+    assert len(panel.scatter.points()) == 7 and panel.view.hypervolume == before
+    item = next(it for it in panel.table.items if it.base)
+    assert item.label.startswith("base model") and item.values == {"helpful · accuracy": 0.5,
+                                                                  "harmless · accuracy": 0.5}
+    symbols = {tuple(s.pos()): s.symbol() for s in panel.scatter.points()}
+    assert symbols[(0.5, 0.5)] == "t" and symbols[(0.6, 0.9)] == "o"
 
 
 def test_axis_picker_changes_data_and_minimised_axes(panel):
@@ -65,8 +92,8 @@ def test_axis_picker_changes_data_and_minimised_axes(panel):
     dirs = ["minimize", "maximize"]
     x, y = panel.front_curve.getData()
     np.testing.assert_allclose(np.column_stack([x, y]), pts[front_order(pts, dirs)])
-    ref = np.array([pts[:, 0].max(), pts[:, 1].min()])
-    assert panel.hv_label.text() == f"Hypervolume: {hypervolume(pts, ref, dirs):.4g}"
+    assert panel.hv_label.text() == "Hypervolume: — (no reference)"  # kl has no reference value
+    assert "no reference value for kl" in panel.hv_label.toolTip()
     assert "↓" in panel.x_combo.currentText()
 
 
@@ -421,3 +448,75 @@ def test_a_score_equal_everywhere_gives_way_to_accuracy():
     assert reward_axes(table) == ["a · accuracy", "b · accuracy"]
     evs[0] = Evaluation(0, "a", "score", 0.5, run_id=1, weights={"a": 1.0, "b": 0.0})
     assert reward_axes(build_table(evs, {"a": "maximize", "b": "maximize"}, {}, {}))[0] == "a · score"
+
+
+def test_gui_and_cli_give_the_same_hypervolume_for_the_same_points(tmp_path):
+    """Issue 11: the GUI said 0.42 and the CLI 1.67 for the same points. Both now measure from the project's
+    reference point (here the ingested base model's vector) with core.hv_reference."""
+    from workbench.cli.sweep import project_hypervolume
+    from workbench.core.protocol import decode, encode
+    from workbench.core.run_config import RunConfig
+    from workbench.services.tradeoffs import front_view
+    from workbench.store.db import create_project
+    from workbench.store.ingest import ingest_events
+    from workbench.store.objectives import add_objective
+    from workbench.store.runs import create_run
+    from workbench.ui.panels.tradeoffs_panel import load_tradeoffs
+
+    points = [({"brevity": 1.0, "detail": 0.0}, 20.0, 12.0), ({"brevity": 0.5, "detail": 0.5}, 30.0, 13.0),
+              ({"brevity": 0.0, "detail": 1.0}, 35.0, 20.0), (None, 40.0, 10.0)]  # None: the base model
+    project = create_project(tmp_path / "p.sqlite")
+    with project.session() as s:
+        add_objective(s, "brevity", direction="minimize")
+        add_objective(s, "detail", direction="maximize")
+        run = create_run(s, "r", {"method": "mah_dpo"}, str(tmp_path / "run"))
+        ingest_events(s, run.id, [decode(encode("eval", str(run.id), step=0, checkpoint=None, weights=w,
+                                                values={"brevity/score": b, "detail/score": d},
+                                                **({} if w else {"base": True}))) for w, b, d in points])
+        table = load_tradeoffs(s)
+    axes = ["brevity · score", "detail · score"]
+    dirs = [table.directions[a] for a in axes]
+    gui = front_view(table.matrix(axes), dirs, axes, table.reference)
+    cfg = RunConfig(eval_scorers={"brevity": "brevity", "detail": "detail"})
+    cli = project_hypervolume(project, ["brevity", "detail"], cfg, ["minimize", "maximize"],
+                              [[b, d] for _, b, d in points])
+    project.close()
+    assert gui.hypervolume == cli.value == pytest.approx(20 * 2 + 10 * 1 + 5 * 7)  # staircase above (40, 10)
+    assert gui.report.text == cli.text
+    assert any(it.base for it in table.items)
+
+
+def test_reference_dialog_shows_the_base_model_and_stores_the_users_value(qtbot, project_ctx):
+    """Issue 11: the reference point is shown with where it came from and is editable per objective axis; the
+    value is stored in the project and the hypervolume follows it."""
+    from workbench.core.protocol import decode, encode
+    from workbench.store.hv_reference import get_reference
+    from workbench.store.ingest import ingest_events
+    from workbench.store.objectives import add_objective
+    from workbench.store.runs import create_run
+
+    def fill(s):
+        add_objective(s, "brevity", direction="minimize")
+        add_objective(s, "detail", direction="maximize")
+        run = create_run(s, "r", {"method": "mah_dpo"}, "run")
+        points = [({"brevity": 1.0, "detail": 0.0}, 20.0, 12.0), ({"brevity": 0.0, "detail": 1.0}, 35.0, 20.0),
+                  (None, 40.0, 10.0)]
+        ingest_events(s, run.id, [decode(encode("eval", str(run.id), step=0, checkpoint=None, weights=w,
+                                                values={"brevity/score": b, "detail/score": d},
+                                                **({} if w else {"base": True}))) for w, b, d in points])
+
+    project_ctx.db.call_sync(fill)
+    panel = TradeoffsPanel(project_ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.hv_label.text() == "Hypervolume: 80", timeout=5000)  # 20·2 + 5·8 from (40, 10)
+    panel.edit_reference()
+    dlg = panel.reference_dialog
+    assert dlg.axes == ["brevity · score", "detail · score"]
+    assert [dlg.spins[a].value() for a in dlg.axes] == [40.0, 10.0] and not dlg.checks[dlg.axes[0]].isChecked()
+    dlg.checks["brevity · score"].setChecked(True)
+    dlg.spins["brevity · score"].setValue(50.0)
+    dlg.accept()
+    qtbot.waitUntil(lambda: panel.hv_label.text() == "Hypervolume: 180", timeout=5000)  # 30·2 + 15·10 - 15·2
+    point = project_ctx.db.call_sync(get_reference)
+    assert point.values == {"brevity · score": 50.0, "detail · score": 10.0}
+    assert "brevity · score 50 (set by user)" in panel.hv_label.toolTip()

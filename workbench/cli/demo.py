@@ -2,11 +2,12 @@
 
 It creates a project with two conflicting objectives (brevity and detail) and a bundled set of pairs that
 SmolLM2-135M-Instruct wrote and the demo's scorers labelled (resources/demo/README.md), trains ONE short MAH-DPO
-run (a LoRA trunk and one output-head delta per objective), evaluates mixtures of the heads over a weight grid
-with the same scorers, and shows the front.
+run (a LoRA trunk and one output-head delta per objective), evaluates the untrained base model and five mixtures of
+the heads over a weight grid with the same scorers, and shows the front.
 - `--headless`: everything in this terminal through `workbench sweep`'s code path (run_sweep): progress with an
-  ETA, the table of reward vectors, the front, a verdict on whether each extreme weight wins its own objective,
-  and a PNG of the front.
+  ETA, the table of reward vectors (base model first), the front, a verdict on whether each extreme weight wins
+  its own objective, whether each objective's score follows its weight across the mixtures (and where not), how
+  far apart the extremes are, whether answers end before the token cap, and a PNG of the front.
 - without it: the application opens on the demo project and the training run starts live in it (the mixtures are
   evaluated when training finishes; the Trade-offs panel shows them as they come).
 """
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import time
 from pathlib import Path
 
 from workbench.cli.demo_model import DemoModel, choose_model
 from workbench.cli.demo_project import SMOLLM2_SIZE, TINY_SIZE, DemoSize, create_demo_project, demo_config
-from workbench.cli.demo_report import ProgressPrinter, extreme_checks, verdict
+from workbench.cli.demo_report import ProgressPrinter, extreme_checks, trend_checks, trend_verdict, verdict
 from workbench.core.run_config import RunConfig
 
 DEFAULT_DIR = "workbench-demo"
@@ -38,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="", help="train this model instead (folder, hub id or .gguf file)")
     parser.add_argument("--steps", type=int, help="training steps (default: 30 for SmolLM2, 12 for the tiny model)")
     parser.add_argument("--points", type=int, help="weight values per objective (default: 5; tiny model: 3)")
-    parser.add_argument("--eval-prompts", type=int, help="held-out prompts each mixture answers (default: 8)")
+    parser.add_argument("--eval-prompts", type=int, help="held-out prompts each mixture answers (default: 6; tiny: 4)")
+    parser.add_argument("--heads", choices=("low_rank", "full"), default="low_rank",
+                        help="MAH-DPO heads: low-rank deltas (default) or the paper's full copy of the output head "
+                             "per objective (README: both compared)")
     parser.add_argument("--threads", type=int,
                         help="CPU threads per worker (default: $OMP_NUM_THREADS, else 1, which is much faster "
                              "when other programs keep the CPU busy)")
@@ -67,7 +72,7 @@ def setup(args: argparse.Namespace) -> tuple[Path, RunConfig, DemoModel]:
         os.environ["OMP_NUM_THREADS"] = "1"
     project, summary = create_demo_project(folder, size.prompts)
     print(f"project {project}: objectives brevity (fewer words) vs detail (more distinct content words); {summary}")
-    cfg = demo_config(model.location, size)
+    cfg = dataclasses.replace(demo_config(model.location, size), head_type=getattr(args, "heads", "low_rank"))
     return project, cfg, model
 
 
@@ -78,22 +83,38 @@ def run_headless(project: Path, cfg: RunConfig, model: DemoModel) -> int:
     started = time.monotonic()
     result = run_sweep(project, cfg, points=cfg.sweep_points, progress=ProgressPrinter())
     print()
-    print(f"reward vectors of {len(result.points)} mixtures of the brevity and detail heads "
+    mixtures = sum(1 for p in result.points if not p.base)
+    print(f"reward vectors of the untrained base model and {mixtures} mixtures of the brevity and detail heads "
           "(* = on the front; weights are brevity/detail):")
     print(result.table())
     front = ", ".join(f"({', '.join(f'{x:.3g}' for x in result.points[i].vector)})" for i in result.front)
     print(f"front ({len(result.front)} of {len(result.points)} points): {front}")
-    print(f"hypervolume {result.hypervolume:.4g} (reference point {', '.join(f'{r:.3g}' for r in result.reference)})")
+    print(result.hypervolume_text)
     checks = extreme_checks(result.objectives, result.directions, [p.weights for p in result.points],
                             [p.vector for p in result.points])
     for line in verdict(checks, dict(zip(result.objectives, result.directions))):
         print(line)
+    trends = trend_checks(result.objectives, result.directions, [p.weights for p in result.points],
+                          [p.vector for p in result.points])
+    for line in trend_verdict(trends, dict(zip(result.objectives, result.directions))):
+        print(line)
+    print(answer_lengths(result.points, cfg.eval_max_new_tokens))
     png = save_png(project.parent / "front.png", result, model)
     print(f"plot: {png}")
     print(f"demo finished in {time.monotonic() - started:.0f}s of training and evaluation")
     if not model.meaningful_text:
         print("(tiny model: the numbers show the mechanics only; the text it writes is not meaningful)")
     return 0
+
+
+def answer_lengths(points, max_new_tokens: int) -> str:
+    """Whether answers end before the token cap (the model emits end-of-turn), from each point's mean length."""
+    lengths = [p.values.get("length", math.nan) for p in points]
+    shown = ", ".join(f"{x:.1f}" for x in lengths)
+    early = [x for x in lengths if x < max_new_tokens - 0.5]
+    return (f"mean answer length in tokens per point (cap {max_new_tokens}): {shown}; "
+            + (f"{len(early)} of {len(lengths)} points end answers before the cap" if early
+               else "every answer ran to the cap"))
 
 
 def save_png(path: Path, result, model: DemoModel) -> Path:

@@ -101,3 +101,63 @@ def verdict(checks: Sequence[ExtremeCheck], directions: dict[str, str]) -> list[
         lines.append("Result: NOT every extreme weight wins on its own objective in this short run; train longer "
                      "(--steps) or evaluate on more prompts (--eval-prompts) to separate them.")
     return lines
+
+
+# --- does the front show the method working? (issue 11, item 7) -----------------------------------------------
+MIN_SPREAD = 0.25  # the two extremes must differ by at least this share on every objective
+
+
+@dataclass(frozen=True)
+class TrendCheck:
+    """One objective across the mixtures, in order of its weight: does its score move with the weight?"""
+
+    objective: str
+    weights: list[float]  # the objective's weight, ascending
+    values: list[float]  # the objective's score at those weights
+    breaks: list[tuple[float, float]]  # (from weight, to weight) steps where the score got worse
+    spread: float  # |pure - other extreme| / |other extreme| (relative change from no weight to all weight)
+
+    @property
+    def monotone(self) -> bool:
+        return not self.breaks
+
+    @property
+    def wide(self) -> bool:
+        return self.spread >= MIN_SPREAD
+
+
+def trend_checks(objectives: Sequence[str], directions: Sequence[str], weights: Sequence[Weights],
+                 vectors: Sequence[Sequence[float]]) -> list[TrendCheck]:
+    """Per objective, over the mixtures (points with weights; the base model has none): the score should improve
+    (ties allowed) as the objective's weight grows, and all weight vs none should differ by MIN_SPREAD or more."""
+    checks = []
+    mixtures = [(w, v) for w, v in zip(weights, vectors) if w]
+    for m, (k, direction) in enumerate(zip(objectives, directions)):
+        ordered = sorted(((w.get(k, 0.0), v[m]) for w, v in mixtures), key=lambda p: p[0])
+        if len(ordered) < 2:
+            continue
+        ws, vs = [w for w, _ in ordered], [v for _, v in ordered]
+        breaks = [(ws[i], ws[i + 1]) for i in range(len(vs) - 1)
+                  if math.isnan(vs[i]) or math.isnan(vs[i + 1]) or _better(vs[i], vs[i + 1], direction)]
+        low, high = vs[0], vs[-1]
+        spread = abs(high - low) / abs(low) if low else (math.inf if high != low else 0.0)
+        checks.append(TrendCheck(k, ws, vs, breaks, spread))
+    return checks
+
+
+def trend_verdict(checks: Sequence[TrendCheck], directions: dict[str, str]) -> list[str]:
+    """Plain sentences: per objective whether it moves monotonically with its weight (and where not), and how
+    far apart the extremes are."""
+    lines = []
+    for c in checks:
+        word = "fewer/lower" if directions[c.objective] == "minimize" else "more/higher"
+        path = " → ".join(f"{v:.3g}" for v in c.values)
+        if c.monotone:
+            trend = f"improves monotonically with its weight ({word} is better): {path}"
+        else:
+            where = ", ".join(f"{a:.2f}→{b:.2f}" for a, b in c.breaks)
+            trend = f"does NOT move monotonically with its weight ({path}); it gets worse at weights {where}"
+        size = "at least" if c.wide else "LESS than"
+        lines.append(f"{c.objective} {trend}; weight 0 vs 1 differ by {100 * c.spread:.0f}% ({size} "
+                     f"{100 * MIN_SPREAD:.0f}%)")
+    return lines

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from workbench.cli.launch import self_command
 from workbench.cli.supervise import EVAL_LOG, WorkerProcess
-from workbench.cli.sweep_grid import Weights, format_table, reward_directions, reward_vector, weight_grid
+from workbench.cli.sweep_grid import (BASE_LABEL, Weights, format_table, reward_directions, reward_vector,
+                                      weight_grid)
 from workbench.cli.train import progress_line
 from workbench.core.errors import RunError
 from workbench.core.pareto import non_dominated
@@ -36,14 +37,18 @@ class EvalPoint:
     checkpoint: str | None
     weights: Weights | None
     values: dict[str, float]
+    base: bool = False  # the untrained base model (issue 11: a point on every front)
 
 
-def eval_argv(jobs: Iterable[tuple[Path, str | None]], weights: list[Weights] | None) -> list[str]:
-    """The worker command line: `--run-dir D [--checkpoint C]` per job (no checkpoints at all for soups)."""
+def eval_argv(jobs: Iterable[tuple[Path, str | None]], weights: list[Weights] | None, base: bool = False
+              ) -> list[str]:
+    """The worker command line: `--run-dir D [--checkpoint C]` per job (no checkpoints at all for soups);
+    `--base` also evaluates the untrained base model."""
     argv = self_command() + ["worker", "eval"]
     for run_dir, checkpoint in jobs:
         argv += ["--run-dir", str(run_dir)] + (["--checkpoint", checkpoint] if checkpoint else [])
-    return argv + (["--weights-json", json.dumps(weights)] if weights is not None else [])
+    return argv + (["--weights-json", json.dumps(weights)] if weights is not None else []) + (
+        ["--base"] if base else [])
 
 
 def drive(worker: WorkerProcess, on_batch: Callable[[list[Message]], None], progress: Progress) -> Message | None:
@@ -66,7 +71,8 @@ def drive(worker: WorkerProcess, on_batch: Callable[[list[Message]], None], prog
 
 
 def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: list[Weights] | None, *,
-                    progress: Progress = print, remote_code_models: Iterable[str] = ()) -> list[EvalPoint]:
+                    progress: Progress = print, remote_code_models: Iterable[str] = (),
+                    base: bool = False) -> list[EvalPoint]:
     """Evaluate (run id, run folder, checkpoint) jobs in one worker; store and return every point it measured."""
     from workbench.store.ingest import ingest_events
 
@@ -81,7 +87,7 @@ def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: 
                 ingest_events(s, by_id[run_key], [m for m in evals if m.run == run_key])
         for m in evals:
             points.append(EvalPoint(by_id[m.run], m.data.get("checkpoint"), m.data.get("weights"),
-                                    metric_values(m)))
+                                    metric_values(m), bool(m.data.get("base"))))
         for m in batch:
             line = progress_line(m)
             if line and m.type != "ended" and line != last[0]:
@@ -89,8 +95,8 @@ def run_eval_worker(project, jobs: list[tuple[int, Path, str | None]], weights: 
                 last[0] = line
 
     log = Path(jobs[0][1]) / EVAL_LOG
-    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights), run_id=str(jobs[0][0]), log_path=log,
-                           env=worker_env(project.path, remote_code_models))
+    worker = WorkerProcess(eval_argv([(d, c) for _, d, c in jobs], weights, base), run_id=str(jobs[0][0]),
+                           log_path=log, env=worker_env(project.path, remote_code_models))
     ended = drive(worker, on_batch, progress)
     if ended is None or ended.data.get("reason") != "finished":
         reason = ended.data.get("reason", "crashed") if ended is not None else "crashed"
@@ -144,8 +150,9 @@ def evaluate_run(project, run_id: int, *, checkpoint_step: int | None = None, gr
         trust_files(project.path, [run_dir])
     check_run_scorers(project.path, run_dir, cfg.eval_scorers.values())  # says why it waits, before any worker
     models = [cfg.model] if trust_remote_code and cfg.trust_remote_code else []
+    # a grid is a front: the base model is a point on it (issue 11)
     return cfg, run_eval_worker(project, [(run_id, run_dir, checkpoint)], weights, progress=progress,
-                                remote_code_models=models)
+                                remote_code_models=models, base=bool(grid))
 
 
 def points_table(cfg: RunConfig, project_path: str | Path, points: list[EvalPoint]) -> str:
@@ -154,7 +161,8 @@ def points_table(cfg: RunConfig, project_path: str | Path, points: list[EvalPoin
     directions = reward_directions(objectives, cfg, project_registry(project_path, cfg.eval_scorers.values()))
     vectors = [reward_vector(p.values, objectives, cfg) for p in points]
     front = [int(i) for i in non_dominated(vectors, directions).nonzero()[0]] if points else []
-    rows = [(f"run {p.run_id} {p.checkpoint or 'soup'}", p.weights, v, p.values) for p, v in zip(points, vectors)]
+    rows = [(BASE_LABEL if p.base else f"run {p.run_id} {p.checkpoint or 'soup'}", p.weights, v, p.values)
+            for p, v in zip(points, vectors)]
     return format_table(objectives, rows, front, directions)
 
 

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.cli.eval_cmd import EvalPoint, Progress, drive, mixable_objectives, run_eval_worker
 from workbench.cli.supervise import WORKER_LOG, WorkerProcess
-from workbench.cli.sweep_grid import (Weights, format_table, format_weights, reference_point, reward_directions,
-                                      reward_vector, weight_grid)
+from workbench.cli.sweep_grid import (BASE_LABEL, Weights, format_table, format_weights, reward_axes,
+                                      reward_directions, reward_vector, weight_grid)
 from workbench.cli.train import progress_line, worker_argv
 from workbench.core.entities import Run
 from workbench.core.errors import InputError, RunError
-from workbench.core.pareto import hypervolume, non_dominated
+from workbench.core.hv_reference import HypervolumeReport, hypervolume_report, parse_reference
+from workbench.core.pareto import non_dominated
 from workbench.core.protocol import Message
 from workbench.core.run_config import RunConfig
 from workbench.cli.consent import add_trust_argument, project_registry, trust_files, worker_env
@@ -41,6 +41,7 @@ class SweepPoint:
     vector: list[float]  # one value per SweepResult.objectives (reward_vector)
     values: dict[str, float] = field(default_factory=dict)  # everything measured (accuracy, margin, score, kl, ...)
     checkpoint: str | None = None
+    base: bool = False  # the untrained base model (issue 11: on every front, marked as such)
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,11 @@ class SweepResult:
     points: list[SweepPoint]
     front: list[int]  # indices into points of the non-dominated ones
     hypervolume: float
-    reference: list[float]  # the hypervolume reference point (sweep_grid.reference_point)
+    reference: list[float]  # the project's hypervolume reference point (core.hv_reference), per objective
+    hypervolume_text: str = ""  # the value with its reference point, or why there is none
 
     def table(self) -> str:
-        rows = [(f"run {p.run_id}", p.weights, p.vector, p.values) for p in self.points]
+        rows = [(BASE_LABEL if p.base else f"run {p.run_id}", p.weights, p.vector, p.values) for p in self.points]
         return format_table(self.objectives, rows, self.front, self.directions)
 
 
@@ -138,7 +140,7 @@ def _make_points(cfg: RunConfig, objectives: list[str], points: int, project, ru
             objectives = [o for o in objectives if o in heads]
             grid = sweep_weights(cfg, objectives, points)
         evaluated = run_eval_worker(project, [(run.id, Path(run.run_dir), checkpoint)], grid, progress=progress,
-                                    remote_code_models=own_code(cfg))
+                                    remote_code_models=own_code(cfg), base=True)
         return objectives, [(p.weights or {}, p) for p in evaluated]
     if cfg.method == "soup":
         run = prepare(project, cfg, runs_root)
@@ -146,7 +148,7 @@ def _make_points(cfg: RunConfig, objectives: list[str], points: int, project, ru
 
         try:
             evaluated = run_eval_worker(project, [(run.id, Path(run.run_dir), None)], grid, progress=progress,
-                                        remote_code_models=own_code(cfg))
+                                        remote_code_models=own_code(cfg), base=True)
         except RunError as exc:
             with project.session() as s:
                 set_run_status(s, run.id, "failed", str(exc))
@@ -159,9 +161,28 @@ def _make_points(cfg: RunConfig, objectives: list[str], points: int, project, ru
         member = dataclasses.replace(cfg, name=f"{cfg.name} {format_weights(weights)}", weights=dict(weights))
         run, checkpoint = train_point(project, member, runs_root, progress)
         jobs.append((run.id, Path(run.run_dir), checkpoint))
-    evaluated = run_eval_worker(project, jobs, None, progress=progress, remote_code_models=own_code(cfg))
-    by_run = {p.run_id: p for p in evaluated}
-    return objectives, [(w, by_run[run_id]) for w, (run_id, _, _) in zip(grid, jobs)]
+    evaluated = run_eval_worker(project, jobs, None, progress=progress, remote_code_models=own_code(cfg), base=True)
+    by_run = {p.run_id: p for p in evaluated if not p.base}
+    return objectives, [({}, p) for p in evaluated if p.base] + [(w, by_run[run_id])
+                                                               for w, (run_id, _, _) in zip(grid, jobs)]
+
+
+def project_hypervolume(project, objectives: list[str], cfg: RunConfig, directions: list[str],
+                        vectors: list[list[float]], user: dict[str, float] | None = None) -> HypervolumeReport:
+    """The hypervolume of `vectors` against the project's stored reference point (the base model's reward vector
+    unless the user set an axis; `user` = {objective: value} sets those axes first, as `--reference` does)."""
+    from workbench.store.hv_reference import get_reference, set_reference
+
+    axes = reward_axes(objectives, cfg)
+    with project.session() as s:
+        if user:
+            unknown = sorted(set(user) - set(objectives))
+            if unknown:
+                raise InputError(f"--reference names {', '.join(unknown)}, which this sweep does not weigh; its "
+                                 f"objectives are {', '.join(objectives)}")
+            set_reference(s, {axes[objectives.index(k)]: v for k, v in user.items()})
+        reference = get_reference(s)
+    return hypervolume_report(vectors, axes, directions, reference)
 
 
 def own_code(cfg: RunConfig) -> list[str]:
@@ -170,8 +191,10 @@ def own_code(cfg: RunConfig) -> list[str]:
 
 
 def run_sweep(project_path: str | Path, cfg: RunConfig, *, points: int, progress: Progress = print,
-              runs_dir: str | Path | None = None, trust_scorers: bool = False) -> SweepResult:
-    """Train and/or evaluate over the weight grid (module docstring) and return the stored points and front.
+              runs_dir: str | Path | None = None, trust_scorers: bool = False,
+              reference: dict[str, float] | None = None) -> SweepResult:
+    """Train and/or evaluate over the weight grid (module docstring) and return the stored points and front;
+    the base model is one of the points, and the hypervolume is measured from the project's reference point.
     `trust_scorers` (--trust-scorers) trusts the project's scorers.py first; an untrusted one that the config
     needs stops the sweep before anything trains."""
     from workbench.store.db import open_project
@@ -190,16 +213,16 @@ def run_sweep(project_path: str | Path, cfg: RunConfig, *, points: int, progress
     try:
         runs_root = Path(runs_dir) if runs_dir else Path(project_path).with_suffix(".runs")
         objectives, made = _make_points(cfg, sweep_objectives(project, cfg), points, project, runs_root, progress)
+        directions = reward_directions(objectives, cfg, registry)
+        result_points = [SweepPoint(p.run_id, dict(w), reward_vector(p.values, objectives, cfg), dict(p.values),
+                                    p.checkpoint, p.base) for w, p in made]
+        vectors = [p.vector for p in result_points]
+        report = project_hypervolume(project, objectives, cfg, directions, vectors, reference)
     finally:
         project.close()
-    directions = reward_directions(objectives, cfg, registry)
-    result_points = [SweepPoint(p.run_id, dict(w), reward_vector(p.values, objectives, cfg), dict(p.values),
-                                p.checkpoint) for w, p in made]
-    vectors = [p.vector for p in result_points]
     front = [int(i) for i in non_dominated(vectors, directions).nonzero()[0]]
-    reference = reference_point(vectors, directions, points)
-    volume = hypervolume(vectors, reference, directions) if vectors else math.nan
-    return SweepResult(cfg.method, objectives, directions, result_points, front, volume, reference)
+    return SweepResult(cfg.method, objectives, directions, result_points, front, report.value, report.reference,
+                       report.text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +232,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weight values per objective axis (default: the config's sweep_points)")
     parser.add_argument("--runs-dir", help="where run folders go (default: <project>.runs next to the project)")
     add_trust_argument(parser)
+    parser.add_argument("--reference", default="", metavar="OBJ=V,...",
+                        help="set the project's hypervolume reference point for these objectives (stored; default: "
+                             "the untrained base model's reward vector), e.g. 'brevity=40,detail=10'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,8 +243,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # tomllib/json decode errors are ValueErrors too
         raise InputError(f"cannot read the run settings: {exc}", path=str(args.config)) from None
     result = run_sweep(args.project, cfg, points=args.points or cfg.sweep_points, runs_dir=args.runs_dir,
-                       trust_scorers=args.trust_scorers)
+                       trust_scorers=args.trust_scorers, reference=parse_reference(args.reference))
     print(result.table())
-    print(f"front: {len(result.front)} of {len(result.points)} points; hypervolume {result.hypervolume:.6g} "
-          f"(reference {', '.join(f'{r:.4g}' for r in result.reference)})")
+    print(f"front: {len(result.front)} of {len(result.points)} points; {result.hypervolume_text}")
     return 0

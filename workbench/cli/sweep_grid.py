@@ -1,14 +1,18 @@
-"""Pure pieces of a weight sweep: the weight grid, reward vectors, their directions, the hypervolume reference
-point and the printed table. No torch and no store, so the CLI, the demo and the GUI side can all use them."""
+"""Pure pieces of a weight sweep: the weight grid, reward vectors, their axes and directions, and the printed
+table (the hypervolume reference point is the project's: workbench.core.hv_reference). No torch and no store, so
+the CLI, the demo and the GUI side can all use them."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 
+from workbench.core.hv_reference import axis_key
 from workbench.core.run_config import RunConfig
 from workbench.core.scorers import ScorerRegistry
 from workbench.core.weight_grid import Weights, weight_grid  # noqa: F401 - re-exported: the grid lives in core
+
+BASE_LABEL = "base model"  # the row of the untrained base model (issue 11: a point on every front)
 
 
 def reward_vector(values: Mapping[str, float], objectives: Sequence[str], cfg: RunConfig) -> list[float]:
@@ -18,30 +22,15 @@ def reward_vector(values: Mapping[str, float], objectives: Sequence[str], cfg: R
     return [float(values.get(key, math.nan)) for key in keys]
 
 
+def reward_axes(objectives: Sequence[str], cfg: RunConfig) -> list[str]:
+    """The Trade-offs panel's axis name of each component of reward_vector ("brevity · score")."""
+    return [axis_key(k, "score" if k in cfg.eval_scorers else "accuracy") for k in objectives]
+
+
 def reward_directions(objectives: Sequence[str], cfg: RunConfig, registry: ScorerRegistry) -> list[str]:
     """Per objective: its scorer's direction (e.g. a length scorer is "minimize"), "maximize" for accuracy."""
     return [registry.get(cfg.eval_scorers[k]).direction if k in cfg.eval_scorers else "maximize"
             for k in objectives]
-
-
-def reference_point(vectors: Sequence[Sequence[float]], directions: Sequence[str], points: int) -> list[float]:
-    """The hypervolume reference: the worst value per objective, moved a further range/(points-1) outward.
-
-    Ishibuchi et al. ("How to specify a reference point in hypervolume calculation for fair performance
-    comparison", Evol. Comput. 26(3), 2018) recommend r = 1 + 1/H on normalised objectives for a lattice with H
-    divisions; on raw values that is nadir + range/H. Extreme points then count, and the volume is comparable
-    between sweeps with the same grid."""
-    ref: list[float] = []
-    h = max(1, points - 1)
-    for m, direction in enumerate(directions):
-        column = [v[m] for v in vectors if not math.isnan(v[m])]
-        if not column:
-            ref.append(0.0)
-            continue
-        lo, hi = min(column), max(column)
-        pad = (hi - lo) / h or 1.0
-        ref.append(lo - pad if direction == "maximize" else hi + pad)
-    return ref
 
 
 def format_weights(weights: Mapping[str, float] | None) -> str:
@@ -60,6 +49,7 @@ def format_table(objectives: Sequence[str], rows: Sequence[tuple[str, Mapping[st
     for i, (label, weights, vector, values) in enumerate(rows):
         cells = [f"{x:.4g}" for x in vector] + [f"{values.get('kl', math.nan):.4g}",
                                                  f"{values.get('length', math.nan):.4g}"]
-        table.append(["*" if i in set(front) else "", label, format_weights(weights), *cells])
+        weights_cell = "untrained" if label == BASE_LABEL else format_weights(weights)
+        table.append(["*" if i in set(front) else "", label, weights_cell, *cells])
     widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table)

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="checkpoint folder relative to its run folder (checkpoints/step-N); none for a soup")
     evaluate.add_argument("--weights-json", default="",
                           help='weight vectors to evaluate, e.g. \'[{"a": 1, "b": 0}, {"a": 0.5, "b": 0.5}]\'')
+    evaluate.add_argument("--base", action="store_true",
+                          help="also evaluate the untrained base model (with the first run folder's settings)")
     generate = sub.add_parser("generate", help="sample a round's answers (workbench round)")
     generate.add_argument("--round-dir", required=True, help="the round folder (generate.json)")
     infer = sub.add_parser("infer", help="run the long-lived inference worker")
@@ -67,7 +69,8 @@ def eval_jobs(args: argparse.Namespace) -> list[EvalJob]:
                          f"{len(args.checkpoints)} checkpoint(s)), or none for soup runs")
     weights = parse_weights(args.weights_json)
     checkpoints = args.checkpoints or [None] * len(args.run_dirs)
-    return [EvalJob(Path(d), c or None, weights) for d, c in zip(args.run_dirs, checkpoints)]
+    return [EvalJob(Path(d), c or None, weights, base=bool(getattr(args, "base", False)) and i == 0)
+            for i, (d, c) in enumerate(zip(args.run_dirs, checkpoints))]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.weights import WeightError, validate_weights
+
 METHODS = ("dpo", "weighted", "mah_dpo", "modpo", "soup")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("cosine", "linear", "constant")
 F_DIVERGENCES = ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence")
+OBJECTIVE_SAMPLING = ("balanced", "proportional")
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -50,6 +53,13 @@ class RunConfig:
     discopop_tau: float = _f(0.05, "DiscoPOP temperature τ.")
     # --- multi-objective ---------------------------------------------------------------------------------------
     head_rank: int = _f(16, "MAH-DPO: rank of each objective head's low-rank delta on the output head.")
+    head_type: str = _f("low_rank", "MAH-DPO heads: 'low_rank' = a rank-r delta per objective on the frozen output "
+                                    "head (small); 'full' = the paper's full copy of the output head per objective "
+                                    "(vocab × hidden parameters each).", choices=("low_rank", "full"))
+    objective_sampling: str = _f("balanced", "weighted / MAH-DPO batches: 'balanced' = every micro-batch holds "
+                                             "batch_size/K pairs of each of the K objectives (small objectives "
+                                             "repeat); 'proportional' = pairs drawn as they come, so an objective's "
+                                             "share follows its pair count.", choices=OBJECTIVE_SAMPLING)
     modpo_target: str = _f("", "MODPO: the objective trained by DPO; the others give margins.")
     margin_adapters: dict = _f({}, "MODPO: objective -> adapter folder of an earlier run (its implicit reward).")
     margin_scorers: dict = _f({}, "MODPO: objective -> scorer name (built-in or from the project's scorers.py).")
@@ -139,6 +149,10 @@ class RunConfig:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.scheduler not in SCHEDULERS:
             out.append(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.head_type not in ("low_rank", "full"):
+            out.append("head_type must be one of low_rank, full")
+        if self.objective_sampling not in OBJECTIVE_SAMPLING:
+            out.append(f"objective_sampling must be one of {', '.join(OBJECTIVE_SAMPLING)}")
         if self.f_divergence not in F_DIVERGENCES:
             out.append(f"f_divergence must be one of {', '.join(F_DIVERGENCES)}")
         if not self.losses:
@@ -155,8 +169,11 @@ class RunConfig:
             out.append("max_prompt_length must be smaller than max_length")
         if self.learning_rate <= 0:
             out.append("learning_rate must be > 0")
-        if any(w < 0 for w in self.weights.values()):
-            out.append("objective weights must be >= 0")
+        if self.weights:
+            try:
+                validate_weights(self.weights)
+            except WeightError as exc:
+                out.append(str(exc))
         if self.processes < 1:
             out.append("processes must be at least 1")
         if self.fsdp and self.processes < 2:

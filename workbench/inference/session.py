@@ -13,6 +13,7 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
+from workbench.core.weights import validate_weights
 from workbench.inference.generation import GenerationSettings, Sample, encode_prompt, stream_sample
 from workbench.inference.steering import Mixer, checkpoint_folder, load_checkpoint, load_soup
 from workbench.training.model_loading import load_model, pick_device
@@ -116,17 +117,14 @@ class InferenceSession:
             torch.cuda.empty_cache()
 
     def set_weights(self, weights: dict[str, Any]) -> list[str]:
-        """Use `weights` (objective -> weight, as given; missing objectives = 0) for the following generations.
+        """Use `weights` (objective -> weight, normalised to sum 1; missing objectives = 0) for the following generations.
         Returns the names that are not objectives of this model (ignored)."""
         if self.mixer is None:
             raise RunError("this model has no objectives to mix; load a MAH-DPO checkpoint or soup adapters")
         unknown = sorted(str(k) for k in weights if k not in self.mixer.objectives)
-        clean: dict[str, float] = {}
-        for name in self.mixer.objectives:
-            value = weights.get(name, 0.0)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise RunError(f"weight of {name} must be a number; got {value!r}")
-            clean[name] = float(value)
+        # the one rule (core.weights): finite, >= 0, not all zero, normalised to sum 1
+        clean = validate_weights({k: v for k, v in weights.items() if k in self.mixer.objectives},
+                                 self.mixer.objectives)
         self.mixer.set_weights(clean)
         self.weights = clean
         return unknown

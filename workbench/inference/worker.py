@@ -16,8 +16,8 @@ cancel {request}                                   the generation stops after it
 quit / stop / stdin EOF                            ended{reason:"stopped"} (exit 0)
 
 Details: `adapter` is a checkpoint folder or a run folder (its latest checkpoint); MAH-DPO heads next to the adapter
-and soup adapters both make `objectives` non-empty, starting at equal weights. Weights are used as given (the
-client normalises). temperature 0 = greedy; a missing seed is drawn and reported. With n > 1 the samples use seeds
+and soup adapters both make `objectives` non-empty, starting at equal weights. Weights follow core.weights
+(finite, >= 0, not all zero; normalised to sum 1 here; a refused set answers with that rule's message). temperature 0 = greedy; a missing seed is drawn and reported. With n > 1 the samples use seeds
 seed, seed+1, ...; their tokens carry `sample` and the result adds `samples`[{text, tokens, seed, finish}].
 finish is "eos", "length" or "cancelled"; `text` is the decode of the new tokens, equal to the streamed pieces.
 

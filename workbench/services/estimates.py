@@ -160,8 +160,10 @@ def estimate(cfg: RunConfig, shape: ModelShape, *, train_pairs: int) -> Estimate
     b = BYTES.get(cfg.precision, 4)
     params = shape.parameters
     lora = shape.lora_parameters(cfg.lora_r)
-    if cfg.method == "mah_dpo":  # one low-rank head delta per objective: head_rank × (h + V) each
-        lora += max(1, len(cfg.objectives)) * cfg.head_rank * (shape.hidden + shape.vocab)
+    if cfg.method == "mah_dpo" and cfg.head_type == "full":  # a full V × H copy of the head per objective
+        lora += max(1, len(cfg.objectives)) * shape.vocab * shape.hidden
+    elif cfg.method == "mah_dpo":  # one low-rank hidden-space delta per objective: A [r, H] + B [H, r] each
+        lora += max(1, len(cfg.objectives)) * 2 * cfg.head_rank * shape.hidden
     seqs, t = 2 * cfg.batch_size, cfg.max_length
     per_unit = 2 * b if cfg.gradient_checkpointing else 34 / 2 * b
     activations = seqs * t * shape.hidden * shape.layers * per_unit

@@ -13,7 +13,7 @@ Conventions this client relies on (the Models panel starts it, the Trade-offs pa
 - `generate` carries {request, prompt, ...sampling settings}; the worker streams `token` {request, text} and
   finishes with `result` {request, data: {text, ...}} — or {request, data: {error, text: ""}} when the request
   could not run (bad setting, prompt longer than the context, out of memory): the worker keeps serving.
-- `set_weights` carries {weights: {objective: w}} (normalised by the caller).
+- `set_weights` carries {weights: {objective: w}} (the worker checks and normalises them: core.weights).
 - A worker that cannot serve (no inference backend in this build, model not loadable) says so with `ended`
   {reason: "failed", error: "<what to do>"}; a worker that cannot even start, or exits with an error status,
   is reported the same way with the last line it wrote to stderr. `ended(reason, error)` is the one signal the

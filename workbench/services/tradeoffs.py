@@ -4,11 +4,10 @@ An evaluated *item* is one checkpoint, one mixture (a checkpoint or run evaluate
 without a checkpoint; each Evaluation row gives one coordinate of it: axis "<objective> · <metric>". Missing
 coordinates are NaN, which workbench.core.pareto treats as incomparable (never on the front).
 
-Hypervolume reference point: the per-axis *worst* value among the items drawn (the minimum of a maximised axis, the
-maximum of a minimised one; a nadir point estimated from the data, as is usual when no reference is given — see
-Ishibuchi et al., "How to Specify a Reference Point in Hypervolume Calculation", Evol. Comput. 26(3), 2018). Items
-that sit on the worst value of some axis add no volume, and the number compares fronts within one view, not across
-projects.
+Hypervolume reference point: the project's (workbench.core.hv_reference: the untrained base model's reward vector
+unless the user set an axis), never the points drawn, so adding a dominated point leaves the number alone and the
+CLI (`workbench sweep`) gives the same number for the same points. The base model's evaluations (produced_by
+base_model) are one item per run, labelled "base model" and drawn apart.
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from workbench.core.entities import Checkpoint, Evaluation, Run
-from workbench.core.pareto import front_order, hypervolume, non_dominated
+from workbench.core.hv_reference import HypervolumeReport, ReferencePoint, hypervolume_report
+from workbench.core.pareto import front_order, non_dominated
 
 SCORERS_FILE = "scorers.py"  # the project's own scorers, next to the project file (mo_api.md)
 # Directions belong to the metric where the metric has one: smaller is better / larger is better whatever the
@@ -43,6 +43,7 @@ class Item:
     weights: dict[str, float] | None
     values: dict[str, float] = field(default_factory=dict)  # axis -> value
     produced_by: dict[str, Any] = field(default_factory=dict)
+    base: bool = False  # the untrained base model (a point on every front, issue 11)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Table:
     directions: dict[str, str]
     objectives: list[str] = field(default_factory=list)  # the project's objectives, in its order
     run_names: dict[int, str] = field(default_factory=dict)
+    reference: ReferencePoint = field(default_factory=ReferencePoint)  # the project's hypervolume reference
 
     def matrix(self, axes: list[str]) -> np.ndarray:
         """[N, len(axes)] values with NaN where an item lacks an axis."""
@@ -106,16 +108,18 @@ def nearest_mixture(table: Table, run_id: int, weights: dict[str, float]) -> tup
 
 
 def build_table(evaluations: list[Evaluation], directions: dict[str, str], runs: dict[int, Run],
-                checkpoints: dict[int, Checkpoint]) -> Table:
+                checkpoints: dict[int, Checkpoint], reference: ReferencePoint | None = None) -> Table:
     """Group evaluations into items and axes (see the module docstring)."""
     items: dict[tuple, Item] = {}
     axis_dirs: dict[str, str] = {}
     for ev in evaluations:
-        wkey = json.dumps(ev.weights, sort_keys=True) if ev.weights else ""
+        base = bool((ev.produced_by or {}).get("base_model"))
+        wkey = "base" if base else json.dumps(ev.weights, sort_keys=True) if ev.weights else ""
         key = (ev.run_id, ev.checkpoint_id, wkey)
         item = items.get(key)
         if item is None:
-            item = items[key] = Item(key, _label(ev, runs, checkpoints), ev.run_id, ev.checkpoint_id, ev.weights)
+            label = _base_label(ev, runs) if base else _label(ev, runs, checkpoints)
+            item = items[key] = Item(key, label, ev.run_id, ev.checkpoint_id, ev.weights, base=base)
         axis = axis_name(ev)
         item.values[axis] = float(ev.value)
         item.produced_by.update(ev.produced_by or {})
@@ -124,7 +128,14 @@ def build_table(evaluations: list[Evaluation], directions: dict[str, str], runs:
             axis_dirs[axis] = ("minimize" if metric in MINIMIZED_METRICS else "maximize" if metric in MAXIMIZED_METRICS
                                else directions.get(ev.objective, "maximize"))
     return Table(list(items.values()), sorted(axis_dirs), axis_dirs, list(directions),
-                 {rid: run.name for rid, run in runs.items()})
+                 {rid: run.name for rid, run in runs.items()}, reference or ReferencePoint())
+
+
+def _base_label(ev: Evaluation, runs: dict[int, Run]) -> str:
+    run = runs.get(ev.run_id) if ev.run_id is not None else None
+    model = (run.config or {}).get("model", "") if run else ""
+    return f"base model{' ' + str(model).rsplit('/', 1)[-1] if model else ''} (untrained; settings of " \
+           f"{run.name if run else 'its run'})"
 
 
 def _label(ev: Evaluation, runs: dict[int, Run], checkpoints: dict[int, Checkpoint]) -> str:
@@ -145,21 +156,19 @@ class FrontView:
     points: np.ndarray  # [N, 2], NaN rows included (not drawn)
     mask: np.ndarray  # [N] non-dominated
     order: np.ndarray  # indices of the front, in drawing order
-    reference: np.ndarray  # [2] the hypervolume reference point (per-axis worst)
-    hypervolume: float
+    reference: np.ndarray  # [2] the project's hypervolume reference point on these axes (NaN where unset)
+    hypervolume: float  # NaN when the reference point is incomplete
+    report: HypervolumeReport  # the value with its reference point, as text (the same text the CLI prints)
 
 
-def front_view(points: np.ndarray, directions: list[str]) -> FrontView:
-    """Non-dominated set, drawing order and hypervolume against the per-axis worst point."""
+def front_view(points: np.ndarray, directions: list[str], axes: list[str],
+               reference: ReferencePoint) -> FrontView:
+    """Non-dominated set, drawing order and the hypervolume against the project's reference point."""
     pts = np.asarray(points, dtype=float).reshape(-1, len(directions))
     finite = ~np.isnan(pts).any(axis=1)
-    if not finite.any():
-        empty = np.zeros(0, dtype=np.int64)
-        return FrontView(pts, np.zeros(len(pts), dtype=bool), empty, np.full(len(directions), np.nan), 0.0)
-    good = pts[finite]
-    ref = np.array([good[:, m].min() if d == "maximize" else good[:, m].max() for m, d in enumerate(directions)])
-    return FrontView(pts, non_dominated(pts, directions), front_order(pts, directions), ref,
-                     hypervolume(good, ref, directions))
+    report = hypervolume_report(pts[finite].tolist(), axes, directions, reference)
+    return FrontView(pts, non_dominated(pts, directions), front_order(pts, directions), np.array(report.reference),
+                     report.value, report)
 
 
 # --- mixtures to evaluate --------------------------------------------------------------------------------------

@@ -19,10 +19,12 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
 from workbench.core.entities import Run
+from workbench.core.hv_reference import axis_key
 from workbench.core.protocol import Message, ProtocolError, decode, metric_values
 from workbench.store import convert
 from workbench.store.clock import utcnow
 from workbench.store.run_paths import project_folder, resolve
+from workbench.store.hv_reference import remember_base
 from workbench.store.schema import CheckpointRow, EvaluationRow, MetricRow, RunRow
 
 EVENTS_FILE = "events.jsonl"
@@ -71,10 +73,13 @@ def _store_eval(s: Session, run_id: int, msg: Message) -> int:
                                                                 CheckpointRow.path == msg.data["checkpoint"]))
     rows = [{"run_id": run_id, "checkpoint_id": checkpoint_id, "weights": msg.data.get("weights"),
              "objective": objective, "metric": metric, "value": _finite(value), "created_at": utcnow(),
-             "produced_by": {"source": "worker", "step": int(msg.data.get("step", 0))}}
+             "produced_by": {"source": "worker", "step": int(msg.data.get("step", 0)),
+                             **({"base_model": True} if msg.data.get("base") else {})}}
             for objective, metric, value in ((*_split_eval_key(k), v) for k, v in metric_values(msg).items())]
     if rows:
         s.execute(insert(EvaluationRow), rows)
+    if msg.data.get("base"):  # the untrained model's reward vector: the project's reference point, once (issue 11)
+        remember_base(s, {axis_key(r["objective"], r["metric"]): r["value"] for r in rows if r["objective"]})
     return len(rows)
 
 

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
+from workbench.core.weights import validate_weights
 from workbench.training.worker import StopListener, run_id_of, take_stdout
 
 Weights = dict[str, float]
@@ -35,6 +36,7 @@ class EvalJob:
     run_dir: Path
     checkpoint: str | None  # relative to run_dir ("checkpoints/step-3"); None for a soup run
     weights: list[Weights] | None = None  # None: the checkpoint as trained (a soup: cfg.weights)
+    base: bool = False  # also evaluate the untrained base model first (adapter and heads off; issue 11)
 
 
 @dataclass
@@ -87,7 +89,8 @@ def _weight_list(cfg: RunConfig, job: EvalJob, policy: Policy) -> list[Weights |
     if unknown:
         raise RunError(f"unknown objective(s) in the weights: {', '.join(unknown)}; this model mixes "
                        f"{', '.join(policy.objectives)}")
-    return list(job.weights)
+    # the one rule (core.weights), checked for every point before any is evaluated
+    return [validate_weights(w, policy.objectives) for w in job.weights]
 
 
 def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable[..., None],
@@ -125,6 +128,12 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
     prompts = (json.loads(fixed.read_text(encoding="utf-8")) if fixed.is_file()
                else evaluation_prompts(rows, cfg.eval_prompts))
     weight_list = _weight_list(cfg, job, policy)
+    if job.base:  # the base model's reward vector: a point on every front and the hypervolume reference
+        with policy.reference():  # inside, the model IS the reference: KL 0, margins 0
+            values = evaluate_policy(policy.model, policy.tokenizer, data, ref, prompts, cfg, scorers,
+                                     reference=contextlib.nullcontext,
+                                     progress=lambda message, f: status(f"base model: {message}", None))
+        emit_durable("eval", step=0, values=values, checkpoint=None, weights=None, base=True)
     for n, weights in enumerate(weight_list):
         if should_stop():
             return False

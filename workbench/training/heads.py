@@ -20,6 +20,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -87,12 +88,31 @@ class ObjectiveHeads(torch.nn.Module):
             self.A.copy_(state["A"])
             self.B.copy_(state["B"])
 
+    kind = "low_rank"
+
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> ObjectiveHeads:
         meta = json.loads((Path(folder) / HEADS_CONFIG).read_text(encoding="utf-8"))
+        if meta.get("type", cls.kind) != cls.kind:
+            raise ValueError(f"{folder} holds {meta.get('type')} heads, not low-rank ones")
         heads = cls(list(meta["objectives"]), int(meta["hidden"]), int(meta["rank"]))
         heads.load_weights(folder)
         return heads.to(device) if device is not None else heads
+
+
+def heads_kind(folder: str | Path) -> str:
+    """"low_rank" or "full" (training.full_heads) for the heads saved in `folder`."""
+    meta = json.loads((Path(folder) / HEADS_CONFIG).read_text(encoding="utf-8"))
+    return str(meta.get("type", ObjectiveHeads.kind))
+
+
+def load_heads(folder: str | Path, device: torch.device | str | None = None) -> Any:
+    """The heads saved in `folder`, of either kind."""
+    if heads_kind(folder) == "full":
+        from workbench.training.full_heads import FullObjectiveHeads
+
+        return FullObjectiveHeads.load(folder, device=device)
+    return ObjectiveHeads.load(folder, device=device)
 
 
 def has_heads(folder: str | Path) -> bool:
@@ -120,7 +140,10 @@ class MixingHook:
         self.heads = heads
         self._weights: Tensor | None = None
         self._enabled = True
-        self._handle = output_head(model).register_forward_pre_hook(self._pre_hook)
+        if getattr(heads, "kind", "low_rank") == "full":  # full heads replace the head's output (one merged head)
+            self._handle = output_head(model).register_forward_hook(self._post_hook)
+        else:
+            self._handle = output_head(model).register_forward_pre_hook(self._pre_hook)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -136,6 +159,12 @@ class MixingHook:
             return None
         h = args[0]
         return (h + self.heads.mixed_delta(h, self._weights), *args[1:])
+
+    def _post_hook(self, _module: torch.nn.Module, args: tuple, output: Tensor) -> Tensor | None:
+        if not self._enabled or self._weights is None:
+            return None
+        h = args[0]
+        return torch.nn.functional.linear(h, self.heads.mixed_weight(self._weights).to(h.dtype))
 
     @contextlib.contextmanager
     def disabled(self) -> Iterator[None]:

@@ -2,7 +2,8 @@
 
 Why chunked: with a 49k-152k vocabulary, full fp32 logits for a batch of long pairs dominate memory. Only the
 completion positions matter for DPO-family losses, so the output head is applied to those hidden states only,
-`chunk_tokens` at a time, with log_softmax in fp32 per chunk.
+`chunk_tokens` at a time, with log_softmax in fp32 per chunk. What the model does to its logits after the head
+(Gemma 2's soft-capping, logit scales) is repeated here (training.output_logits), or refused when unknown.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from workbench.training.data import Batch
+from workbench.training.output_logits import logit_transform
 
 
 @dataclass
@@ -50,15 +52,17 @@ HeadInput = Callable[[Tensor, Tensor], Tensor]  # (hidden [n, H], batch row of e
 
 def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 1024,
                    head: Callable[[Tensor], Tensor] | None = None, with_wpo: bool = False,
-                   head_input: HeadInput | None = None) -> SeqLogps:
+                   head_input: HeadInput | None = None, row_head: HeadInput | None = None) -> SeqLogps:
     """Sum of log p(completion token) per row; the head runs on completion positions only, in chunks.
 
     `head_input` rewrites the hidden states of each chunk before the head sees them, knowing which batch row each
     token belongs to: MAH-DPO adds the row's objective head delta there (workbench.training.heads), so the body
-    runs once per batch and every row still gets its own head."""
+    runs once per batch and every row still gets its own head. `row_head` (hidden [n, H], rows [n]) -> logits
+    [n, V] replaces the head altogether (MAH-DPO's full per-objective heads, training.full_heads)."""
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be >= 1")
     head = head or _causal_lm(model).get_output_embeddings()
+    after_head = logit_transform(_causal_lm(model).config)  # soft-capping / logit scales (output_logits.py)
     h = hidden_states(model, batch)[:, :-1]  # position t predicts token t+1
     targets = batch.input_ids[:, 1:]
     mask = batch.completion_mask[:, 1:].bool()
@@ -67,8 +71,11 @@ def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 
     for s in range(0, rows.numel(), chunk_tokens):
         r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
         x = h[r, c]
-        logits = head(head_input(x, r) if head_input is not None else x)
-        logp = F.log_softmax(logits.to(_at_least_fp32(logits.dtype)), dim=-1)
+        logits = row_head(x, r) if row_head is not None else head(head_input(x, r) if head_input is not None else x)
+        logits = logits.to(_at_least_fp32(logits.dtype))
+        if after_head is not None:
+            logits = after_head(logits)
+        logp = F.log_softmax(logits, dim=-1)
         token_lp.append(logp.gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
         if with_wpo:
             with torch.no_grad():

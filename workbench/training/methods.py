@@ -19,7 +19,8 @@ from torch import Tensor
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.training.data import Batch, PairRow, TokenizedData
-from workbench.training.heads import HEADS_CONFIG, ObjectiveHeads, has_heads, output_head
+from workbench.training.full_heads import FullObjectiveHeads
+from workbench.training.heads import HEADS_CONFIG, ObjectiveHeads, has_heads, load_heads, output_head
 from workbench.training.logprobs import SeqLogps, sequence_logps
 from workbench.training.losses import REFERENCE_FREE, LogpBatch, LossParams, preference_loss
 from workbench.training.modpo import margin_table, modpo_problems, modpo_shift, modpo_weights
@@ -146,13 +147,17 @@ class MahDpoMethod(Method):
         self.heads: ObjectiveHeads | None = None
 
     def prepare(self, ctx: MethodContext) -> None:
-        hidden = output_head(ctx.model).weight.shape[1]
-        self.heads = ObjectiveHeads(self.objectives, hidden, self.cfg.head_rank, seed=self.cfg.seed).to(ctx.device)
+        weight = output_head(ctx.model).weight
+        if self.cfg.head_type == "full":  # the paper's variant: a full copy of the head per objective
+            self.heads = FullObjectiveHeads(self.objectives, weight).to(ctx.device)
+            return
+        self.heads = ObjectiveHeads(self.objectives, weight.shape[1], self.cfg.head_rank,
+                                    seed=self.cfg.seed).to(ctx.device)
 
     def extra_parameters(self) -> list[torch.nn.Parameter]:
         return list(self._heads().parameters())
 
-    def _heads(self) -> ObjectiveHeads:
+    def _heads(self) -> ObjectiveHeads | FullObjectiveHeads:
         if self.heads is None:
             raise RuntimeError("MahDpoMethod.prepare() has not run")
         return self.heads
@@ -160,6 +165,18 @@ class MahDpoMethod(Method):
     def policy_logps(self, model: torch.nn.Module, batch: Batch) -> SeqLogps:
         heads = self._heads()
         row_objective = batch.objective.repeat(2)  # [2B]: chosen rows then rejected rows share the pair's objective
+
+        if isinstance(heads, FullObjectiveHeads):
+            def row_head(h: Tensor, rows: Tensor) -> Tensor:  # each row through its objective's full head
+                k_of = row_objective[rows]
+                out = h.new_zeros(h.shape[0], heads.vocab)
+                for k in torch.unique(k_of).tolist():
+                    idx = (k_of == k).nonzero(as_tuple=True)[0]
+                    out = out.index_copy(0, idx, heads.logits(h[idx], k))
+                return out
+
+            return sequence_logps(model, batch, chunk_tokens=self.cfg.logprob_chunk, with_wpo=self.cfg.wpo,
+                                  row_head=row_head)
 
         def head_input(h: Tensor, rows: Tensor) -> Tensor:
             k_of = row_objective[rows]
@@ -190,10 +207,12 @@ class MahDpoMethod(Method):
         heads = self._heads()
         if not has_heads(folder):
             raise RunError(f"checkpoint {folder} has no MAH-DPO heads; resume it with the method it was trained with")
-        saved = ObjectiveHeads.load(folder)
-        if saved.objectives != heads.objectives or saved.A.shape != heads.A.shape:
-            raise RunError(f"the heads in {folder / HEADS_CONFIG} ({', '.join(saved.objectives)}, rank "
-                           f"{saved.rank}) do not match this run ({', '.join(heads.objectives)}, rank {heads.rank})")
+        saved = load_heads(folder)
+        if (saved.objectives != heads.objectives or saved.kind != heads.kind
+                or [p.shape for p in saved.parameters()] != [p.shape for p in heads.parameters()]):
+            raise RunError(f"the heads in {folder / HEADS_CONFIG} ({', '.join(saved.objectives)}, {saved.kind}, rank "
+                           f"{saved.rank}) do not match this run ({', '.join(heads.objectives)}, {heads.kind}, rank "
+                           f"{heads.rank})")
         heads.load_weights(folder)
 
 

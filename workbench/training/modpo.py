@@ -35,7 +35,7 @@ from workbench.core.scorer_trust import trusted_from_env, trusted_registry
 from workbench.core.scorers import Scorer
 from workbench.training.data import PairRow, TokenizedData, _as_text
 from workbench.training.distributed import is_main_process
-from workbench.training.heads import ObjectiveHeads, has_heads
+from workbench.training.heads import ObjectiveHeads, has_heads, heads_kind
 from workbench.training.logprobs import HeadInput
 from workbench.training.losses import LogpBatch, LossParams
 from workbench.training.reference import data_fingerprint, logps_table
@@ -113,6 +113,9 @@ def _objective_head(folder: str | Path, objective: str, device: torch.device) ->
     """When `folder` is a MAH-DPO checkpoint with a head for `objective`, that head (π_j = trunk + head j)."""
     if not has_heads(folder):
         return None
+    if heads_kind(folder) != ObjectiveHeads.kind:
+        raise RunError(f"{folder} holds full per-objective heads, which MODPO margins do not support yet; use a "
+                       "MAH-DPO run with low-rank heads (head_type low_rank) as the margin adapter")
     heads = ObjectiveHeads.load(folder, device=device).requires_grad_(False)
     if objective not in heads.objectives:
         return None

@@ -18,6 +18,7 @@ from peft import PeftModel
 from peft.tuners.lora import LoraLayer
 
 from workbench.core.errors import RunError
+from workbench.core.weights import validate_weights
 
 
 def soup_model(model: torch.nn.Module, adapters: Mapping[str, str]) -> PeftModel:
@@ -48,12 +49,13 @@ def _load_missing(peft_model: PeftModel, adapters: Mapping[str, str]) -> None:
 
 
 def make_soup(peft_model: PeftModel, adapters: Mapping[str, str], weights: Mapping[str, float],
-              name: str = "soup") -> None:
+              name: str = "soup", *, extrapolate: bool = False) -> None:
     """Make `name` = Σ_k weights[k] · (objective k's LoRA delta) the active adapter of `peft_model`.
 
-    Objectives missing from `weights` get 0; weights are used as given (callers normalise). Calling again with new
-    weights replaces the previous soup (PEFT's add_weighted_adapter silently keeps an existing adapter of the same
-    name, so it is deleted first).
+    Objectives missing from `weights` get 0. The weights follow the one rule (core.weights.validate_weights:
+    finite, >= 0, not all zero, normalised to sum 1); `extrapolate=True` is the deliberate, labelled exception that
+    uses finite weights as given (negative ones included). Calling again with new weights replaces the previous
+    soup (PEFT's add_weighted_adapter silently keeps an existing adapter of the same name, so it is deleted first).
     """
     unknown = sorted(set(weights) - set(adapters))
     if unknown:
@@ -61,6 +63,7 @@ def make_soup(peft_model: PeftModel, adapters: Mapping[str, str], weights: Mappi
                        f"{', '.join(adapters) or 'none'}")
     if name in adapters:
         raise RunError(f"the soup cannot be called '{name}': an objective has that name")
+    weights = validate_weights(weights, list(adapters), extrapolate=extrapolate)
     _load_missing(peft_model, adapters)
     if name in peft_model.peft_config:
         with warnings.catch_warnings():  # "Adapter soup was active which is now deleted": expected here

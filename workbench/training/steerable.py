@@ -23,7 +23,8 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.heads import MixingHook, ObjectiveHeads, has_heads
+from workbench.core.weights import validate_weights
+from workbench.training.heads import MixingHook, ObjectiveHeads, has_heads, load_heads
 from workbench.training.model_loading import LoadedModel, load_model
 
 
@@ -47,17 +48,15 @@ class Steerable:
         return self.hook.weights if self.hook is not None else {}
 
     def set_weights(self, weights: dict[str, float]) -> None:
-        """Mix the heads with `weights` (objective -> weight, missing = 0), normalised here to sum 1 so that the
-        result is a convex mixture of head logits. Raises ValueError for unknown objectives, negative weights, or
-        weights on a checkpoint without heads (an all-zero / empty dict means the base head)."""
-        if any(w < 0 for w in weights.values()):
-            raise ValueError("head weights must be >= 0")
+        """Mix the heads with `weights` (objective -> weight, missing = 0), checked and normalised to sum 1 by the
+        one rule (core.weights.validate_weights: a convex mixture of head logits). Raises ValueError (WeightError)
+        for unknown objectives, negative, non-finite or all-zero weights, or weights on a checkpoint without heads
+        (where an empty dict is allowed: nothing to mix)."""
         if self.hook is None:
             if any(weights.values()):
                 raise ValueError("this checkpoint has no objective heads (not a mah_dpo run): nothing to mix")
             return
-        total = sum(weights.values())
-        self.hook.set_weights({k: v / total for k, v in weights.items()} if total > 0 else {})
+        self.hook.set_weights(validate_weights(weights, self.objectives))
 
     @contextlib.contextmanager
     def as_reference(self) -> Iterator[None]:
@@ -85,7 +84,7 @@ def load_for_inference(base: torch.nn.Module, checkpoint_dir: str | Path,
     if not has_heads(folder):
         return model, None, None
     target = device if device is not None else next(base.parameters()).device
-    heads = ObjectiveHeads.load(folder, device=target).eval().requires_grad_(False)
+    heads = load_heads(folder, device=target).eval().requires_grad_(False)
     hook = MixingHook(model, heads)
     hook.set_weights({o: 1.0 / len(heads.objectives) for o in heads.objectives})
     return model, heads, hook

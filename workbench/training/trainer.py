@@ -24,7 +24,8 @@ import torch
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.training.checkpoint import Position, latest_checkpoint, load_checkpoint, save_checkpoint
-from workbench.training.data import Batch, collate, length_grouped_batches, read_run_data, tokenize_pairs
+from workbench.training.batching import batches_per_epoch, epoch_batches
+from workbench.training.data import Batch, collate, read_run_data, tokenize_pairs
 from workbench.training.failures import check_finite
 from workbench.training.heads import has_heads
 from workbench.training.lora import attach_lora, load_initial_adapter
@@ -131,7 +132,7 @@ class Trainer:
             self.emit("log", level="warning", message=(
                 f"{self.data.dropped_long_prompt} pair(s) dropped (prompt longer than max_prompt_length), "
                 f"{self.data.truncated} truncated to max_length"))
-        self.batches_per_epoch = math.ceil(len(self.train_idx) / cfg.batch_size)
+        self.batches_per_epoch = batches_per_epoch(cfg, self.data, self.train_idx)
         per_epoch = max(1, self.batches_per_epoch // cfg.grad_accum)
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
 
@@ -170,8 +171,7 @@ class Trainer:
         """Endless micro-batches from self.pos onwards; the batch order of an epoch depends on (seed, epoch) only,
         so a resumed run sees exactly the batches the uninterrupted run would have seen."""
         while True:
-            order = length_grouped_batches(self.data, self.train_idx, self.cfg.batch_size,
-                                           seed=self.cfg.seed, epoch=self.pos.epoch)
+            order = epoch_batches(self.cfg, self.data, self.train_idx, self.pos.epoch)  # balanced or proportional
             while self.pos.batch < len(order):
                 self.pos.batch += 1
                 yield order[self.pos.batch - 1]

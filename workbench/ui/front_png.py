@@ -70,6 +70,11 @@ def build_plot(objectives: Sequence[str], directions: Sequence[str], vectors: Se
                 legend.addItem(ring, "all weight on one objective")
             rings += 1
         label = _weight_label(weights[i], objectives[:2])
+        if not weights[i]:  # no weights: the untrained base model (issue 11: a point on every front)
+            base = pg.ScatterPlotItem([x], [y], size=18, symbol="t", brush=None, pen=pg.mkPen("k", width=2))
+            plot.addItem(base)
+            legend.addItem(base, "base model (untrained)")
+            label = "base model"
         if pure:
             label += f"  (all {max(weights[i], key=weights[i].get)})"
         text = pg.TextItem(label, color=(20, 20, 20), anchor=(0, 1 + above))

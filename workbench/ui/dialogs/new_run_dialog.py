@@ -25,7 +25,7 @@ from workbench.ui.widgets.objective_sources import AdapterChoice, SourceTable, p
 GROUPS: dict[str, tuple[str, ...]] = {
     "Loss": ("beta", "label_smoothing", "rpo_alpha", "wpo", "f_divergence", "f_alpha", "simpo_gamma", "orpo_lambda",
              "discopop_tau"),
-    "Multi-objective": ("head_rank",),
+    "Multi-objective": ("head_type", "head_rank", "objective_sampling"),
     "LoRA": ("lora_r", "lora_alpha", "lora_dropout"),
     "Optimisation": ("learning_rate", "weight_decay", "scheduler", "warmup_ratio", "max_steps", "epochs", "batch_size",
                      "grad_accum", "max_grad_norm", "precision", "gradient_checkpointing", "seed", "device"),
@@ -319,7 +319,10 @@ class NewRunDialog(QDialog):
         self.objective_table.setColumnHidden(1, method not in WEIGHTED_METHODS)
         self.modpo_box.setVisible(method == "modpo")
         self.soup_box.setVisible(method == "soup")
-        self.forms["Multi-objective"].editors["head_rank"].setEnabled(method == "mah_dpo")
+        self.forms["Multi-objective"].editors["head_type"].setEnabled(method == "mah_dpo")
+        self.forms["Multi-objective"].editors["head_rank"].setEnabled(method == "mah_dpo"
+                                                                      and self._safe_config().head_type != "full")
+        self.forms["Multi-objective"].editors["objective_sampling"].setEnabled(method in ("weighted", "mah_dpo"))
         self.modpo_target.setEnabled(method == "modpo")
         self.estimate_label.setText(self.estimate_text())
 
@@ -333,7 +336,14 @@ class NewRunDialog(QDialog):
             shape = shape_from_config(config)
         except (TypeError, ValueError, ZeroDivisionError):
             return "Estimate: this model's config.json lacks the sizes needed for an estimate."
-        return "Estimate: " + estimate(cfg, shape, train_pairs=max(1, self.train_pairs)).summary()
+        text = "Estimate: " + estimate(cfg, shape, train_pairs=max(1, self.train_pairs)).summary()
+        if cfg.method == "mah_dpo" and cfg.head_type == "full":
+            k = max(1, len(cfg.objectives))
+            n = k * shape.vocab * shape.hidden
+            text += (f" Full heads: {k} × {shape.vocab} × {shape.hidden} = {n / 1e6:.1f} M parameters "
+                     f"({n * 16 / 2**30:.2f} GiB with gradients and AdamW state; low-rank heads of rank "
+                     f"{cfg.head_rank}: {k * 2 * cfg.head_rank * shape.hidden / 1e6:.3f} M).")
+        return text
 
 
 def _boxed(title: str, widget: QWidget) -> QGroupBox:

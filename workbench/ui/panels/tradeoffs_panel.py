@@ -39,17 +39,20 @@ from workbench.ui.widgets.rounds_path import RoundsPath
 from workbench.ui.widgets.steering import SteeringBox
 
 FRONT_COLOR = "#D55E00"
+BASE_SYMBOL = "t"  # the untrained base model: a triangle, bigger than the other points
 
 
 def load_tradeoffs(s) -> Table:
     """All evaluations grouped into items (DB thread)."""
+    from workbench.store.hv_reference import get_reference
     from workbench.store.objectives import list_objectives
     from workbench.store.runs import list_checkpoints, list_evaluations, list_runs
 
     runs = {r.id: r for r in list_runs(s)}
     checkpoints = {c.id: c for rid in runs for c in list_checkpoints(s, rid)}
     directions = {o.name: o.direction for o in list_objectives(s)}
-    return build_table(list_evaluations(s), directions, runs, checkpoints)
+    return build_table(list_evaluations(s), directions, runs, checkpoints, get_reference(s))
+
 
 
 class TradeoffsPanel(QWidget):
@@ -70,8 +73,12 @@ class TradeoffsPanel(QWidget):
             combo.currentIndexChanged.connect(lambda _: self.redraw())
             combo.activated.connect(lambda _: setattr(self, "_axes_picked", True))
         self.hv_label = QLabel("Hypervolume: —")
-        self.hv_label.setToolTip("Area dominated by the front, measured from the per-axis worst value shown "
-                                 "(larger is better; compares fronts within this view).")
+        self.hv_label.setToolTip("Area dominated by the front, measured from the project's reference point (by "
+                                 "default the untrained base model's reward vector); larger is better.")
+        self.reference_button = QPushButton("Reference point…")
+        self.reference_button.setToolTip("Show or set the hypervolume reference point of this project's objectives "
+                                         "(the same one `workbench sweep --reference` sets).")
+        self.reference_button.clicked.connect(self.edit_reference)
         self.empty_label = QLabel("No evaluations yet: runs evaluate held-out pairs every 'eval every' steps; "
                                   "evaluate checkpoints or mixtures with `workbench eval` or a sweep.")
         self.empty_label.setObjectName("hint")
@@ -124,6 +131,7 @@ class TradeoffsPanel(QWidget):
         pickers.addWidget(QLabel("Y"))
         pickers.addWidget(self.y_combo, 1)
         pickers.addWidget(self.hv_label)
+        pickers.addWidget(self.reference_button)
         pickers.addStretch(0)
         pickers.addWidget(self.eval_status)
         pickers.addWidget(self.eval_button)
@@ -217,6 +225,9 @@ class TradeoffsPanel(QWidget):
         if with_mixtures:
             self.legend.addItem(pg.ScatterPlotItem(brush=None, pen=pg.mkPen(plot_colors()[1]), symbol="s"),
                                 "mixture")
+        if any(it.base for it in self.table.items):
+            self.legend.addItem(pg.ScatterPlotItem(brush=None, pen=pg.mkPen(plot_colors()[1]), symbol=BASE_SYMBOL),
+                                "base model (untrained)")
         if runs:
             self.legend.addItem(self.front_curve, "non-dominated")
 
@@ -238,26 +249,27 @@ class TradeoffsPanel(QWidget):
             self.view = None
             return
         dirs = [self.table.directions[a] for a in axes]
-        view = front_view(self.table.matrix(list(axes)), dirs)
+        view = front_view(self.table.matrix(list(axes)), dirs, list(axes), self.table.reference)
         self.view = view
         finite = ~np.isnan(view.points).any(axis=1)
         spots = []
         for i in np.flatnonzero(finite):
             item = self.table.items[i]
             color = QColor(series_color(self._group.get(item.run_id, 0)))
+            symbol = BASE_SYMBOL if item.base else "s" if item.weights else "o"
             spots.append({"pos": tuple(view.points[i]), "data": int(i), "brush": color,
-                          "pen": pg.mkPen(color.darker(130)), "symbol": "s" if item.weights else "o"})
+                          "pen": pg.mkPen(color.darker(130)), "symbol": symbol, "size": 14 if item.base else 9})
         self.scatter.setData(spots)
         front = view.points[view.order]
         self.front_curve.setData(front[:, 0], front[:, 1])
         self.plot.setLabel("bottom", self.x_combo.currentText())
         self.plot.setLabel("left", self.y_combo.currentText())
-        self.hv_label.setText(f"Hypervolume: {view.hypervolume:.4g}")
+        known = view.report.known
+        self.hv_label.setText(f"Hypervolume: {view.hypervolume:.4g}" if known else "Hypervolume: — (no reference)")
         self.rounds_path.redraw()
-        rx, ry = (f"{v:.4g}" for v in view.reference)
-        self.hv_label.setToolTip(f"Area dominated by the front, measured from the reference point ({rx}, {ry}): the "
-                                 "worst value drawn on each axis. `workbench sweep` moves its reference point further "
-                                 "out (by one grid step), so its number is larger.")
+        self.hv_label.setToolTip(f"{view.report.text[0].upper()}{view.report.text[1:]}. Area dominated by the front; "
+                                 "the reference point is the project's (`workbench sweep` uses the same one), so "
+                                 "fronts of different runs compare.")
         self._mark_steered()
 
     def _mark_steered(self) -> None:
@@ -376,8 +388,8 @@ class TradeoffsPanel(QWidget):
         self.eval_status.setText(f"Evaluating {len(weights)} mixtures of {run.name}…")
 
     def _on_worker_event(self, run_id: int, msg) -> None:
-        if msg.type != "eval" or self.ctx.supervisor.job_kind(run_id) != "eval":
-            return
+        if msg.type != "eval" or self.ctx.supervisor.job_kind(run_id) != "eval" or msg.data.get("base"):
+            return  # the base model's point is not one of the mixtures counted
         self._eval_counts[run_id] = self._eval_counts.get(run_id, 0) + 1
         total = getattr(self, "_eval_totals", {}).get(run_id, 0)
         self.eval_status.setText(f"Evaluated {self._eval_counts[run_id]}/{total} mixtures…")
@@ -392,6 +404,27 @@ class TradeoffsPanel(QWidget):
                 show_error(self, "The evaluation did not finish", error or f"the evaluation worker {reason}; "
                            "see the run's log in the Runs panel")
         self.reload()
+
+    def edit_reference(self) -> None:
+        """Show the reference point on the reward axes and let the user set any axis (stored in the project)."""
+        from workbench.ui.dialogs.reference_dialog import ReferenceDialog
+
+        axes = reward_axes(self.table)
+        if self.ctx.project is None or not axes:
+            show_error(self, "Reference point", "Evaluate a run first: the reference point is set per objective axis.")
+            return
+        dlg = ReferenceDialog(axes, self.table.reference, self)
+        dlg.accepted.connect(lambda: run_task(self._save_reference(dlg.values()), self,
+                                              "Could not save the reference point"))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.open()
+        self.reference_dialog = dlg
+
+    async def _save_reference(self, values: dict[str, float | None]) -> None:
+        from workbench.store.hv_reference import set_reference  # the store loads on first use
+
+        await self.ctx.db.call(set_reference, values)
+        await self._reload()
 
     def shutdown(self) -> None:
         self.steering.close_own()

@@ -4,7 +4,8 @@ vector that goes with the weights.
 The model is either one the Trade-offs panel loaded for a clicked run (`load_run`: its own inference worker with the
 run's checkpoint, heads included, or its soup adapters) or the one the Models panel published (`ctx.inference`).
 Without a model that mixes objectives the sliders are disabled and say how to get there — never fake output.
-Weights are normalised to sum to 1 (a convex mixture, as MAH-DPO mixes head logits).
+Weights follow the one rule of core.weights (>= 0, not all zero, normalised to sum 1: a convex mixture, as MAH-DPO
+mixes head logits); all sliders at zero send nothing and say why.
 
 The reward vector shown has two parts, both labelled with where they come from:
 - at these weights: the evaluated mixture of the run nearest to the slider weights (evaluations table), with the
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLin
                                QSlider, QVBoxLayout, QWidget)
 
 from workbench.core.scorers import Scorer
+from workbench.core.weights import WeightError, validate_weights
 from workbench.services.tradeoffs import Table, nearest_mixture
 
 DISABLED_HINT = ("To steer, click a point of a MAH-DPO run or soup and press Steer this run (or load such a model "
@@ -45,10 +47,20 @@ def rebalanced(values: dict[str, int], moved: str, total: int = 100) -> dict[str
 
 
 def normalised(raw: dict[str, int]) -> dict[str, float]:
-    total = sum(raw.values())
-    if total <= 0:
-        return {k: 1.0 / len(raw) for k in raw} if raw else {}
-    return {k: v / total for k, v in raw.items()}
+    """The slider values under the one weight rule (core.weights); {} when they break it (all at zero)."""
+    try:
+        return validate_weights(raw) if raw else {}
+    except WeightError:
+        return {}
+
+
+def weight_problem(raw: dict[str, int]) -> str:
+    """Why the slider values cannot steer ("" when they can): the same message every client gives."""
+    try:
+        validate_weights(raw)
+    except WeightError as exc:
+        return str(exc)
+    return ""
 
 
 class SteeringBox(QGroupBox):
@@ -231,7 +243,12 @@ class SteeringBox(QGroupBox):
 
     def send_weights(self) -> None:
         client = self.client()
-        if client is not None and self.sliders:
+        if client is None or not self.sliders:
+            return
+        problem = weight_problem({k: s.value() for k, s in self.sliders.items()})
+        self.hint.setText(problem)
+        self.hint.setVisible(bool(problem))
+        if not problem:
             client.set_weights(self.weights())
 
     # --- reward vector ----------------------------------------------------------------------------------------
