@@ -121,11 +121,13 @@ def check_mixtures(project, run, tmp: Path) -> Check:
                      f"{type(exc).__name__}: {exc}" + (f"\n{stderr}" if stderr else ""), REPORT_ADVICE)
     seconds = time.perf_counter() - t0
     wanted = [f"{o}/{m}" for o in OBJECTIVES for m in ("margin", "accuracy", "score")] + ["kl", "length"]
+    base = [p for p in points if p.base]  # a grid is a front: the untrained base model is one of its points
+    points = [p for p in points if not p.base]
     problems = [f"mixture {_fmt_weights(p.weights)}: {key} is {p.values.get(key)}" for p in points for key in wanted
                 if not isinstance(p.values.get(key), float) or not math.isfinite(p.values[key])]
-    if len(points) != 2 or problems:
-        return Check(EVAL_NAME, False, seconds, f"{len(points)} mixtures evaluated (expected 2); "
-                     + "; ".join(problems[:4]), REPORT_ADVICE)
+    if len(points) != 2 or len(base) != 1 or problems:
+        return Check(EVAL_NAME, False, seconds, f"{len(points)} mixtures and {len(base)} base points evaluated "
+                     "(expected 2 and 1); " + "; ".join(problems[:4]), REPORT_ADVICE)
     rows = [f"{_fmt_weights(p.weights)}: " + ", ".join(f"{o} margin {p.values[f'{o}/margin']:+.4f}" for o in OBJECTIVES)
             + f", length {p.values['length']:.1f}" for p in points]
     return Check(EVAL_NAME, True, seconds, f"{len(points)} mixtures (weights {'/'.join(OBJECTIVES)}) stored\n"
