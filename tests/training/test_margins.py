@@ -103,7 +103,7 @@ def test_mah_dpo_margins_use_each_objectives_head(tiny_model_dir, tiny_run_data)
     # the reference is the base: the heads are not applied to it (a base-only table equals the cached one)
     ref = logps_table(trainer.model, trainer.data, batch_size=4, chunk_tokens=1024,
                       pad_id=trainer.tokenizer.pad_token_id)
-    assert torch.allclose(ref, trainer.ref.cpu(), atol=1e-5)
+    assert torch.allclose(ref, trainer.ref.table(), atol=1e-5)
 
 
 def test_stop_request_leaves_no_margins_file(tiny_model_dir, tiny_run_data):

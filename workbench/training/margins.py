@@ -133,7 +133,9 @@ def write_run_margins(trainer: Trainer, emit: Callable[..., None], should_stop: 
     margins: dict[int, float] = {}
     base = 0
     try:
-        for data, ref in ((trainer.data, trainer.ref), (candidates, None)):
+        own_ref = (trainer.ref.complete(batch_size=cfg.batch_size, device=trainer.device)
+                   if trainer.ref is not None else None)
+        for data, ref in ((trainer.data, own_ref), (candidates, None)):
             m = score_data(trainer.model, trainer.method.policy_logps, data, ref, beta=cfg.beta,
                            batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk, pad_id=pad_id,
                            autocast=trainer._autocast, should_stop=should_stop, progress=progress(base))

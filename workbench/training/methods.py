@@ -60,6 +60,7 @@ class Method:
     """DPO-family training on all pairs of the batch: one `preference_loss` over them."""
 
     name = "dpo"
+    needs_full_reference = False  # True: `prepare` needs every pair's reference (the trainer computes it upfront)
 
     def __init__(self, cfg: RunConfig, objectives: list[str]) -> None:
         self.cfg = cfg
@@ -217,7 +218,7 @@ class ModpoMethod(Method):
 
     def __init__(self, cfg: RunConfig, objectives: list[str]) -> None:
         super().__init__(cfg, objectives)
-        self.needs_reference = True  # adapter margins and the shifted loss are relative to the reference
+        self.needs_reference = self.needs_full_reference = True  # adapter margins and the shifted loss are relative to the reference
         self.w_target, self.w_margin = modpo_weights(cfg)
         self.margins: Tensor | None = None
 
