@@ -29,6 +29,7 @@ from workbench.training.failures import check_finite
 from workbench.training.lora import attach_lora
 from workbench.training.methods import MethodContext, make_method, method_class
 from workbench.training.model_loading import load_model
+from workbench.training.peak_memory import peak_memory_mb
 from workbench.training.reference_cache import ReferenceCache, upfront_batches
 from workbench.training.schedule import make_scheduler
 
@@ -56,15 +57,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak GPU memory allocated by torch, or the process's resident memory on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
 
 
 class Trainer:
