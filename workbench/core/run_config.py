@@ -80,6 +80,8 @@ class RunConfig:
     reference: str = _f("lazy", "lazy: a pair's reference log-probs are computed the first time it is trained on "
                                 "(a short run pays only for its pairs); upfront: all before the first step.",
                         choices=REFERENCE_PASSES)
+    prefix_sharing: bool = _f(True, "Run each pair's prompt once for both responses (same log-probs, less compute; "
+                                    "off = two full rows per pair).")
     logprob_chunk: int = _f(1024, "Tokens per chunk when computing log-probs (bounds the logits memory).")
     eval_fraction: float = _f(0.1, "Fraction of pairs held out for evaluation.")
     # --- evaluation (reward vectors) ------------------------------------------------------------------------

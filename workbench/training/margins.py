@@ -131,7 +131,7 @@ def write_run_margins(trainer: Trainer, emit: Callable[..., None], should_stop: 
 
     def cache(data: TokenizedData, path: Path | None) -> ReferenceCache:
         return ReferenceCache(trainer.model, data, chunk_tokens=cfg.logprob_chunk, pad_id=pad_id,
-                              model_id=cfg.model, path=path)
+                              model_id=cfg.model, path=path, share_prompt=cfg.prefix_sharing)
 
     own = trainer.ref if trainer.ref is not None else cache(trainer.data, None)  # reference-free losses: no file
     parts = [(trainer.data, own), (candidates, cache(candidates, run_dir / CANDIDATES_REF_FILE))]

@@ -87,7 +87,8 @@ class Method:
         """Restore what `save_files` wrote (on resume)."""
 
     def policy_logps(self, model: torch.nn.Module, batch: Batch) -> SeqLogps:
-        return sequence_logps(model, batch, chunk_tokens=self.cfg.logprob_chunk, with_wpo=self.cfg.wpo)
+        return sequence_logps(model, batch, chunk_tokens=self.cfg.logprob_chunk, with_wpo=self.cfg.wpo,
+                              share_prompt=self.cfg.prefix_sharing)
 
     def loss(self, lp: SeqLogps, ref: Tensor | None, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """(scalar loss, metrics) of one micro-batch; per-objective metrics are added for every method."""
@@ -171,7 +172,7 @@ class MahDpoMethod(Method):
             return out
 
         return sequence_logps(model, batch, chunk_tokens=self.cfg.logprob_chunk, with_wpo=self.cfg.wpo,
-                              head_input=head_input)
+                              head_input=head_input, share_prompt=self.cfg.prefix_sharing)
 
     def loss(self, lp: SeqLogps, ref: Tensor | None, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         with torch.no_grad():

@@ -27,14 +27,15 @@ from workbench.training.data import Batch, TokenizedData, collate, length_groupe
 from workbench.training.logprobs import sequence_logps
 from workbench.training.reference import data_fingerprint
 
-def batch_reference_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int) -> Tensor:
+def batch_reference_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int,
+                          share_prompt: bool = False) -> Tensor:
     """[2B] summed completion log-probs under the reference (adapter disabled), no grad, eval mode."""
     was_training = model.training
     model.eval()
     ctx = model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
     try:
         with torch.no_grad(), ctx:
-            return sequence_logps(model, batch, chunk_tokens=chunk_tokens).sum.float()
+            return sequence_logps(model, batch, chunk_tokens=chunk_tokens, share_prompt=share_prompt).sum.float()
     finally:
         model.train(was_training)
 
@@ -57,8 +58,9 @@ class ReferenceCache:
     methods.logp_batch indexes a plain [N, 2] table; asking for a pair not filled yet is a programming error."""
 
     def __init__(self, model: torch.nn.Module, data: TokenizedData, *, chunk_tokens: int, pad_id: int,
-                 model_id: str, path: str | Path | None = None) -> None:
+                 model_id: str, path: str | Path | None = None, share_prompt: bool = False) -> None:
         self.model, self.data, self.chunk_tokens, self.pad_id = model, data, chunk_tokens, pad_id
+        self.share_prompt = share_prompt
         self.path = Path(path) if path else None
         self.fingerprint = data_fingerprint(data, model_id)
         self.logps = torch.zeros(len(data), 2, dtype=torch.float32)
@@ -94,7 +96,8 @@ class ReferenceCache:
         missing = ~self.known[index]
         if not bool(missing.any()):
             return
-        lp = batch_reference_logps(self.model, batch, chunk_tokens=self.chunk_tokens).cpu()
+        lp = batch_reference_logps(self.model, batch, chunk_tokens=self.chunk_tokens,
+                                   share_prompt=self.share_prompt).cpu()
         b = index.numel()
         new = index[missing]
         self.logps[new, 0] = lp[:b][missing]

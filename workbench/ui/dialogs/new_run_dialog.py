@@ -30,7 +30,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Optimisation": ("learning_rate", "weight_decay", "scheduler", "warmup_ratio", "max_steps", "epochs", "batch_size",
                      "grad_accum", "max_grad_norm", "precision", "gradient_checkpointing", "reference", "seed",
                      "device"),
-    "Data": ("max_length", "max_prompt_length", "logprob_chunk", "eval_fraction"),
+    "Data": ("max_length", "max_prompt_length", "prefix_sharing", "logprob_chunk", "eval_fraction"),
     "Evaluation": ("eval_prompts", "eval_max_new_tokens", "sweep_points"),
     "Checkpoints": ("checkpoint_every", "eval_every", "log_every"),
 }
