@@ -80,3 +80,14 @@ def test_unknown_reference_mode_is_a_readable_problem():
     from workbench.core.run_config import RunConfig
 
     assert any("reference must be one of lazy, upfront" in p for p in RunConfig(reference="later").problems())
+
+
+def test_unreadable_cache_file_is_recomputed_not_fatal(tmp_path):
+    from workbench.training.data import TokenizedData
+
+    data = TokenizedData(prompt_ids=[[1, 2]], chosen_ids=[[3]], rejected_ids=[[4]], objective=[0], pair_id=[1],
+                         split=["train"], objectives=["x"])
+    path = tmp_path / "ref_logps.pt"
+    path.write_bytes(b"half a file")
+    cache = ReferenceCache(None, data, chunk_tokens=8, pad_id=0, model_id="m", path=path)
+    assert not bool(cache.known.any())

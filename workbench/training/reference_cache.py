@@ -73,8 +73,11 @@ class ReferenceCache:
     def _load(self) -> None:
         if self.path is None or not self.path.exists():
             return
-        cached = torch.load(self.path, map_location="cpu", weights_only=True)
-        if cached.get("fingerprint") != self.fingerprint or cached["logps"].shape != self.logps.shape:
+        try:
+            cached = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - an unreadable cache is recomputed, never fatal
+            return
+        if not isinstance(cached, dict) or "logps" not in cached or cached.get("fingerprint") != self.fingerprint or cached["logps"].shape != self.logps.shape:
             return
         self.logps = cached["logps"].float().clone()
         known = cached.get("known")
