@@ -134,7 +134,8 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
                                        [w for w in weight_list if w is not None], mix=policy.mix,
                                        base_head=policy.base_head, reference=policy.reference,
                                        progress=lambda message, f: status(f"{label}: {message}", f))
-        for weights, values in zip(weight_list, all_values):
+        for n, (weights, values) in enumerate(zip(weight_list, all_values)):
+            status(f"point {n + 1}/{len(weight_list)}: done", (n + 1) / len(weight_list))
             emit_durable("eval", step=step, values=values, checkpoint=job.checkpoint, weights=weights)
         return True
     for n, weights in enumerate(weight_list):
