@@ -103,7 +103,7 @@ def test_mah_dpo_margins_use_each_objectives_head(tiny_model_dir, tiny_run_data)
     # the reference is the base: the heads are not applied to it (a base-only table equals the cached one)
     ref = logps_table(trainer.model, trainer.data, batch_size=4, chunk_tokens=1024,
                       pad_id=trainer.tokenizer.pad_token_id)
-    assert torch.allclose(ref, trainer.ref.cpu(), atol=1e-5)
+    assert torch.allclose(ref, trainer.ref.table(), atol=1e-5)
 
 
 def test_stop_request_leaves_no_margins_file(tiny_model_dir, tiny_run_data):
@@ -114,3 +114,38 @@ def test_stop_request_leaves_no_margins_file(tiny_model_dir, tiny_run_data):
     assert write_run_margins(trainer, lambda t, **d: events.append((t, d)), lambda: True) is None
     assert not (tiny_run_data.parent / MARGINS_FILE).exists()
     assert events[-1] == ("log", {"level": "info", "message": "stopped before the pair margins were written"})
+
+
+def test_pass_costs_one_forward_per_pair_with_a_known_reference(tiny_model_dir, tiny_run_data, monkeypatch):
+    """Pairs the run trained on reuse their cached reference (one policy forward each); candidates cost two
+    (reference + policy); nothing runs twice; progress reaches 1 with an ETA, and a second pass over the same
+    candidates reuses their cached reference (candidates_ref_logps.pt)."""
+    from workbench.training import reference_cache
+
+    run_dir = tiny_run_data.parent
+    _write_candidates(run_dir)
+    events: list = []
+    trainer = make_trainer(tiny_model_dir, tiny_run_data, events, max_steps=2, batch_size=4, beta=BETA,
+                           reference="upfront")
+    trainer.prepare()
+    trainer.run()
+    calls = {"ref_rows": 0}
+    real = reference_cache.batch_reference_logps
+
+    def counting(model, batch, **kw):
+        calls["ref_rows"] += batch.index.numel()
+        return real(model, batch, **kw)
+
+    monkeypatch.setattr(reference_cache, "batch_reference_logps", counting)
+    status: list = []
+    assert write_run_margins(trainer, lambda t, **d: status.append(d) if t == "status" else None,
+                             lambda: False) == 15
+    assert calls["ref_rows"] == 4  # the 4 candidate rows (3 pairs, 101 twice); the 24 run rows were cached
+    fractions = [d["progress"] for d in status]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert status[0]["eta_s"] is None and status[-1]["eta_s"] == 0.0 and "left" in status[1]["message"]
+    assert (run_dir / "candidates_ref_logps.pt").exists()
+    first = read_margins(run_dir / MARGINS_FILE)
+    calls["ref_rows"] = 0
+    write_run_margins(trainer, lambda t, **d: None, lambda: False)
+    assert calls["ref_rows"] == 0 and read_margins(run_dir / MARGINS_FILE) == first

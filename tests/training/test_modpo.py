@@ -201,5 +201,5 @@ def test_adapter_margin_is_the_implicit_reward(tiny_model_dir, tiny_run_data, tm
     cached = torch.load(tiny_run_data.parent / MARGINS_FILE, weights_only=True)
     torch.testing.assert_close(cached["margins"], t.method.margins.cpu())
     # resume: the cached table is used without touching the model (None would fail if it were recomputed)
-    again = margin_table(None, t.data, t.rows, t.ref, t.cfg, tiny_run_data.parent, pad_id=0)
+    again = margin_table(None, t.data, t.rows, t.ref.table(), t.cfg, tiny_run_data.parent, pad_id=0)
     assert torch.equal(again, cached["margins"])

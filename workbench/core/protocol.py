@@ -7,7 +7,8 @@ Every message carries `v` (protocol version), `type` and `run` (the run id, a st
 fields (beyond v/type/run/time):
 
 - status     {"state": "loading"|"tokenizing"|"reference"|"training"|"evaluating"|"saving", "message": str,
-              "progress": float|None (0..1 of the current phase), "step": int, "total_steps": int}
+              "progress": float|None (0..1 of the current phase), "step": int, "total_steps": int,
+              optional "eta_s": float|None (seconds left in the phase, where the worker can estimate it)}
 - metric     {"step": int, "values": {name: float}}   names follow TRL (loss, rewards/chosen, ...), plus
               tokens_per_s, step_time_s, peak_memory_mb, eta_s, epoch
 - log        {"level": "debug"|"info"|"warning"|"error", "message": str}

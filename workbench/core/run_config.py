@@ -18,6 +18,7 @@ from workbench.core.weights import WeightError, validate_weights
 METHODS = ("dpo", "weighted", "mah_dpo", "modpo", "soup")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("cosine", "linear", "constant")
+REFERENCE_PASSES = ("lazy", "upfront")
 F_DIVERGENCES = ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence")
 OBJECTIVE_SAMPLING = ("balanced", "proportional")
 
@@ -88,6 +89,11 @@ class RunConfig:
     # --- data -----------------------------------------------------------------------------------------------
     max_length: int = _f(512, "Max tokens of prompt + response; longer responses are truncated.")
     max_prompt_length: int = _f(256, "Max prompt tokens; pairs whose prompt is longer are dropped and counted.")
+    reference: str = _f("lazy", "lazy: a pair's reference log-probs are computed the first time it is trained on "
+                                "(a short run pays only for its pairs); upfront: all before the first step.",
+                        choices=REFERENCE_PASSES)
+    prefix_sharing: bool = _f(True, "Run each pair's prompt once for both responses (same log-probs, less compute; "
+                                    "off = two full rows per pair).")
     logprob_chunk: int = _f(1024, "Tokens per chunk when computing log-probs (bounds the logits memory).")
     eval_fraction: float = _f(0.1, "Fraction of pairs held out for evaluation.")
     # --- evaluation (reward vectors) ------------------------------------------------------------------------
@@ -155,6 +161,8 @@ class RunConfig:
             out.append(f"objective_sampling must be one of {', '.join(OBJECTIVE_SAMPLING)}")
         if self.f_divergence not in F_DIVERGENCES:
             out.append(f"f_divergence must be one of {', '.join(F_DIVERGENCES)}")
+        if self.reference not in REFERENCE_PASSES:
+            out.append(f"reference must be one of {', '.join(REFERENCE_PASSES)}")
         if not self.losses:
             out.append("choose at least one loss")
         if self.beta <= 0:

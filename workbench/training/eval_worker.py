@@ -48,6 +48,8 @@ class Policy:
     mix: Callable[[Weights], None] | None
     reference: Callable[[], contextlib.AbstractContextManager]
     objectives: list[str] = field(default_factory=list)  # what `mix` can weight
+    heads: Any = None  # MAH-DPO ObjectiveHeads: mixtures then share one trunk pass (mixtures.py)
+    base_head: Callable[[], contextlib.AbstractContextManager] | None = None  # the heads' mixing hook off
 
 
 def checkpoint_step(checkpoint: str | None) -> int:
@@ -65,7 +67,7 @@ def load_policy(cfg: RunConfig, job: EvalJob) -> Policy:
 
         s = load_steerable(cfg, job.run_dir / job.checkpoint)
         return Policy(s.model, s.tokenizer, s.set_weights if s.hook is not None else None, s.as_reference,
-                      list(s.objectives))
+                      list(s.objectives), s.heads, s.hook.disabled if s.hook is not None else None)
     if cfg.method != "soup":
         raise RunError(f"nothing to evaluate: give a checkpoint of this {cfg.method} run")
     from workbench.training.model_loading import load_model
@@ -134,6 +136,23 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
                                      reference=contextlib.nullcontext,
                                      progress=lambda message, f: status(f"base model: {message}", None))
         emit_durable("eval", step=0, values=values, checkpoint=None, weights=None, base=True)
+    if policy.heads is not None and getattr(policy.heads, "kind", "low_rank") == "low_rank" \
+            and policy.mix is not None and policy.base_head is not None \
+            and len(weight_list) > 1 and all(w is not None for w in weight_list):
+        # low-rank heads share one trunk pass (mixtures.py); full heads go one mixture at a time below
+        from workbench.training.mixtures import evaluate_mixtures
+
+        if should_stop():
+            return False
+        label = f"{len(weight_list)} mixtures"
+        all_values = evaluate_mixtures(policy.model, policy.tokenizer, policy.heads, data, ref, prompts, cfg, scorers,
+                                       [w for w in weight_list if w is not None], mix=policy.mix,
+                                       base_head=policy.base_head, reference=policy.reference,
+                                       progress=lambda message, f: status(f"{label}: {message}", f))
+        for n, (weights, values) in enumerate(zip(weight_list, all_values)):
+            status(f"point {n + 1}/{len(weight_list)}: done", (n + 1) / len(weight_list))
+            emit_durable("eval", step=step, values=values, checkpoint=job.checkpoint, weights=weights)
+        return True
     for n, weights in enumerate(weight_list):
         if should_stop():
             return False

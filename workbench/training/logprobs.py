@@ -52,18 +52,26 @@ HeadInput = Callable[[Tensor, Tensor], Tensor]  # (hidden [n, H], batch row of e
 
 def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 1024,
                    head: Callable[[Tensor], Tensor] | None = None, with_wpo: bool = False,
-                   head_input: HeadInput | None = None, row_head: HeadInput | None = None) -> SeqLogps:
+                   head_input: HeadInput | None = None, row_head: HeadInput | None = None,
+                   share_prompt: bool = False) -> SeqLogps:
     """Sum of log p(completion token) per row; the head runs on completion positions only, in chunks.
 
     `head_input` rewrites the hidden states of each chunk before the head sees them, knowing which batch row each
     token belongs to: MAH-DPO adds the row's objective head delta there (workbench.training.heads), so the body
     runs once per batch and every row still gets its own head. `row_head` (hidden [n, H], rows [n]) -> logits
-    [n, V] replaces the head altogether (MAH-DPO's full per-objective heads, training.full_heads)."""
+    [n, V] replaces the head altogether (MAH-DPO's full per-objective heads, training.full_heads). `share_prompt`
+    runs each pair's prompt once for both completions (workbench.training.prefix_sharing); the rows' hidden
+    states are the same either way."""
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be >= 1")
     head = head or _causal_lm(model).get_output_embeddings()
     after_head = logit_transform(_causal_lm(model).config)  # soft-capping / logit scales (output_logits.py)
-    h = hidden_states(model, batch)[:, :-1]  # position t predicts token t+1
+    from workbench.training.prefix_sharing import shared_prompt_hidden_states, supports_prefix_sharing
+
+    if share_prompt and supports_prefix_sharing(model):
+        h = shared_prompt_hidden_states(model, batch)[:, :-1]
+    else:
+        h = hidden_states(model, batch)[:, :-1]  # position t predicts token t+1
     targets = batch.input_ids[:, 1:]
     mask = batch.completion_mask[:, 1:].bool()
     rows, cols = mask.nonzero(as_tuple=True)

@@ -23,16 +23,18 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from workbench.training.data import Batch, TokenizedData, read_run_data, tokenize_pairs
+from workbench.core.eta import EtaClock, eta_text
+from workbench.training.data import Batch, TokenizedData, collate, read_run_data, tokenize_pairs
 from workbench.training.distributed import is_main_process
 from workbench.training.logprobs import SeqLogps
-from workbench.training.reference import logps_table, pair_table
+from workbench.training.reference_cache import ReferenceCache
 
 if TYPE_CHECKING:
     from workbench.training.trainer import Trainer
 
 MARGINS_FILE = "pair_margins.json"
 CANDIDATES_FILE = "candidates.jsonl"
+CANDIDATES_REF_FILE = "candidates_ref_logps.pt"
 
 PolicyLogps = Callable[[torch.nn.Module, Batch], SeqLogps]  # Method.policy_logps(model, batch)
 Progress = Callable[[int, int], None]
@@ -40,24 +42,6 @@ Progress = Callable[[int, int], None]
 
 class Stopped(Exception):
     """A stop request arrived while margins were being computed: no file is written."""
-
-
-def policy_table(model: torch.nn.Module, policy_logps: PolicyLogps, data: TokenizedData, *, batch_size: int,
-                 pad_id: int, autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-                 should_stop: Callable[[], bool] = lambda: False, progress: Progress | None = None) -> Tensor:
-    """[N, 2] (chosen, rejected) summed completion log-probs under the policy (adapter on, the method's heads),
-    no grad, eval mode, length-sorted batches. Raises Stopped when `should_stop()` turns true between batches."""
-
-    def check_stop() -> None:
-        if should_stop():
-            raise Stopped()
-
-    def batch_logps(batch: Batch) -> Tensor:
-        with autocast():
-            return policy_logps(model, batch).sum
-
-    return pair_table(model, data, batch_logps, batch_size=batch_size, pad_id=pad_id, progress=progress,
-                      before_batch=check_stop)
 
 
 def implicit_margins(policy: Tensor, ref: Tensor, beta: float) -> Tensor:
@@ -101,50 +85,87 @@ def read_margins(path: Path) -> dict[int, float]:
     return {int(k): float(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
 
 
-def score_data(model: torch.nn.Module, policy_logps: PolicyLogps, data: TokenizedData, ref: Tensor | None, *,
-               beta: float, batch_size: int, chunk_tokens: int, pad_id: int,
-               autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-               should_stop: Callable[[], bool] = lambda: False, progress: Progress | None = None) -> Tensor:
-    """[N] signed margins of `data`'s pairs; `ref` [N, 2] when already known (the run's cached reference),
-    else computed here with the adapter disabled."""
-    if len(data) == 0:
-        return torch.zeros(0)
-    if ref is None:
-        if should_stop():
-            raise Stopped()
-        ref = logps_table(model, data, batch_size=batch_size, chunk_tokens=chunk_tokens, pad_id=pad_id)
-    policy = policy_table(model, policy_logps, data, batch_size=batch_size, pad_id=pad_id, autocast=autocast,
-                          should_stop=should_stop, progress=progress)
-    return implicit_margins(policy, ref.float().cpu(), beta)
+@torch.no_grad()
+def score_margins(model: torch.nn.Module, policy_logps: PolicyLogps, data: TokenizedData, ref: ReferenceCache, *,
+                  beta: float, batch_size: int, pad_id: int,
+                  autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                  should_stop: Callable[[], bool] = lambda: False, progress: Progress | None = None) -> Tensor:
+    """[N] signed margins of `data`'s pairs in one pass over length-sorted batches: per batch, the reference of the
+    pairs `ref` does not know yet (adapter disabled, stored in `ref`), then the policy (adapter on, the method's
+    heads). A pair with a cached reference costs one forward, one without costs two; nothing is computed twice.
+    `progress(done, total)` counts forwards (pairs); raises Stopped when `should_stop()` turns true between batches."""
+    out = torch.zeros(len(data), dtype=torch.float64)
+    order = sorted(range(len(data)), key=data.length)
+    total, done = len(data) + int((~ref.known).sum()), 0
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(order), batch_size):
+            if should_stop():
+                raise Stopped()
+            idx = order[start:start + batch_size]
+            batch = collate(data, idx, pad_id, device)
+            done += int((~ref.known[idx]).sum())
+            ref.ensure(batch)
+            with autocast():
+                lp = policy_logps(model, batch).sum.double().cpu()  # [2B]
+            r = ref[torch.tensor(idx)].double()
+            out[idx] = beta * ((lp[:len(idx)] - r[:, 0]) - (lp[len(idx):] - r[:, 1]))
+            done += len(idx)
+            if progress:
+                progress(done, total)
+    finally:
+        model.train(was_training)
+    return out
 
 
 def write_run_margins(trainer: Trainer, emit: Callable[..., None], should_stop: Callable[[], bool]) -> int | None:
     """Score the finished run's pairs and candidates, write run_dir/pair_margins.json; the number of pairs, or
-    None when a stop request interrupted it. `trainer` is a prepared workbench.training.trainer.Trainer."""
+    None when a stop request interrupted it. `trainer` is a prepared workbench.training.trainer.Trainer.
+
+    References are cached per pair (reference_cache.py): the run's own in its ref_logps.pt (pairs it trained on
+    are known already), the candidates' in candidates_ref_logps.pt, so a stopped pass resumes where it was."""
     cfg, run_dir = trainer.cfg, Path(trainer.run_dir)
     pad_id = trainer.tokenizer.pad_token_id
     candidates = (candidate_data(run_dir / CANDIDATES_FILE, trainer.tokenizer, list(trainer.data.objectives),
                                  max_length=cfg.max_length, max_prompt_length=cfg.max_prompt_length)
                   if cfg.active_candidates > 0 else TokenizedData())
-    total = len(trainer.data) + len(candidates)
+
+    def cache(data: TokenizedData, path: Path | None) -> ReferenceCache:
+        return ReferenceCache(trainer.model, data, chunk_tokens=cfg.logprob_chunk, pad_id=pad_id,
+                              model_id=cfg.model, path=path, share_prompt=cfg.prefix_sharing)
+
+    own = trainer.ref if trainer.ref is not None else cache(trainer.data, None)  # reference-free losses: no file
+    parts = [(trainer.data, own), (candidates, cache(candidates, run_dir / CANDIDATES_REF_FILE))]
+    work = [len(d) + int((~c.known).sum()) for d, c in parts]  # forwards: one per pair, two without a reference
+    total = sum(work)
+    clock = EtaClock(total)
 
     def progress(base: int) -> Progress:
-        return lambda n, _total: emit("status", state="evaluating", message="scoring pairs for active labelling",
-                                      progress=(base + n) / max(1, total), step=trainer.pos.step,
-                                      total_steps=getattr(trainer, "total_steps", 0))
+        def report(n: int, _total: int) -> None:
+            fraction, eta = clock.update(base + n)
+            emit("status", state="evaluating", message=f"scoring pairs for active labelling{eta_text(eta)}",
+                 progress=fraction, eta_s=eta, step=trainer.pos.step,
+                 total_steps=getattr(trainer, "total_steps", 0))
+        return report
 
     margins: dict[int, float] = {}
     base = 0
     try:
-        for data, ref in ((trainer.data, trainer.ref), (candidates, None)):
-            m = score_data(trainer.model, trainer.method.policy_logps, data, ref, beta=cfg.beta,
-                           batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk, pad_id=pad_id,
-                           autocast=trainer._autocast, should_stop=should_stop, progress=progress(base))
+        progress(0)(0, total)
+        for (data, ref), units in zip(parts, work):
+            m = score_margins(trainer.model, trainer.method.policy_logps, data, ref, beta=cfg.beta,
+                              batch_size=cfg.batch_size, pad_id=pad_id, autocast=trainer._autocast,
+                              should_stop=should_stop, progress=progress(base))
             smallest_per_pair(list(data.pair_id), m, margins)
-            base += len(data)
+            base += units
     except Stopped:
         emit("log", level="info", message="stopped before the pair margins were written")
         return None
+    finally:
+        for _, ref in parts:
+            ref.save()
     write_margins(run_dir / MARGINS_FILE, margins)
     unlabelled = len(set(candidates.pair_id))
     emit("log", level="info", message=f"wrote implicit-reward margins of {len(margins)} pairs ({unlabelled} "

@@ -61,6 +61,7 @@ class Method:
     """DPO-family training on all pairs of the batch: one `preference_loss` over them."""
 
     name = "dpo"
+    needs_full_reference = False  # True: `prepare` needs every pair's reference (the trainer computes it upfront)
 
     def __init__(self, cfg: RunConfig, objectives: list[str]) -> None:
         self.cfg = cfg
@@ -87,7 +88,8 @@ class Method:
         """Restore what `save_files` wrote (on resume)."""
 
     def policy_logps(self, model: torch.nn.Module, batch: Batch) -> SeqLogps:
-        return sequence_logps(model, batch, chunk_tokens=self.cfg.logprob_chunk, with_wpo=self.cfg.wpo)
+        return sequence_logps(model, batch, chunk_tokens=self.cfg.logprob_chunk, with_wpo=self.cfg.wpo,
+                              share_prompt=self.cfg.prefix_sharing)
 
     def loss(self, lp: SeqLogps, ref: Tensor | None, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """(scalar loss, metrics) of one micro-batch; per-objective metrics are added for every method."""
@@ -187,7 +189,7 @@ class MahDpoMethod(Method):
             return out
 
         return sequence_logps(model, batch, chunk_tokens=self.cfg.logprob_chunk, with_wpo=self.cfg.wpo,
-                              head_input=head_input)
+                              head_input=head_input, share_prompt=self.cfg.prefix_sharing)
 
     def loss(self, lp: SeqLogps, ref: Tensor | None, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         with torch.no_grad():
@@ -236,7 +238,7 @@ class ModpoMethod(Method):
 
     def __init__(self, cfg: RunConfig, objectives: list[str]) -> None:
         super().__init__(cfg, objectives)
-        self.needs_reference = True  # adapter margins and the shifted loss are relative to the reference
+        self.needs_reference = self.needs_full_reference = True  # adapter margins and the shifted loss are relative to the reference
         self.w_target, self.w_margin = modpo_weights(cfg)
         self.margins: Tensor | None = None
 

@@ -31,7 +31,8 @@ from workbench.training.heads import has_heads
 from workbench.training.lora import attach_lora, load_initial_adapter
 from workbench.training.methods import MethodContext, make_method, method_class
 from workbench.training.model_loading import load_model
-from workbench.training.reference import reference_logps
+from workbench.training.peak_memory import peak_memory_mb
+from workbench.training.reference_cache import ReferenceCache, upfront_batches
 from workbench.training.schedule import make_scheduler
 
 Emit = Callable[..., None]  # emit(event_type, **fields): a protocol event (workbench.core.protocol)
@@ -58,15 +59,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak GPU memory allocated by torch, or the process's resident memory on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
 
 
 class Trainer:
@@ -103,12 +95,16 @@ class Trainer:
         self.method = make_method(cfg, self.data.objectives)
         self._reference()
         self.method.prepare(MethodContext(self.model, self.data, self.rows, self.run_dir, self.device,
-                                          self.tokenizer.pad_token_id, self.ref,
+                                          self.tokenizer.pad_token_id,
+                                          self.ref.table() if self.ref is not None and self.ref.is_complete()
+                                          else None,
                                           lambda message, fraction: self._status("reference", message, fraction)))
         if cfg.init_adapter and not resume and has_heads(Path(cfg.init_adapter)):
             self.method.load_files(Path(cfg.init_adapter))  # MAH-DPO: continue from the parent's heads too
         params = [p for p in self.model.parameters() if p.requires_grad] + self.method.extra_parameters()
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        # fused AdamW (one kernel over all LoRA tensors): 68 -> 17 ms a step for SmolLM2's 420 LoRA tensors on CPU
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, **fused)
         self.scheduler = make_scheduler(self.optimizer, total_steps=self.total_steps,
                                         warmup_ratio=cfg.warmup_ratio, kind=cfg.scheduler)
         self.scaler = (torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and self.device.type == "cuda"
@@ -137,15 +133,23 @@ class Trainer:
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
 
     def _reference(self) -> None:
-        self.ref: torch.Tensor | None = None
+        """Reference log-probs per pair, cached in run_dir/ref_logps.pt: lazily, the first time a batch is used
+        (reference_cache.py), or all before the first step with cfg.reference = "upfront" (and for methods that
+        need every pair's reference in `prepare`, MODPO)."""
+        self.ref: ReferenceCache | None = None
         if not self.method.needs_reference:
             return
-        self._status("reference", "computing reference log-probs", 0.0)
-        self.ref = reference_logps(
-            self.model, self.data, batch_size=self.cfg.batch_size, chunk_tokens=self.cfg.logprob_chunk,
-            cache_path=self.run_dir / "ref_logps.pt", pad_id=self.tokenizer.pad_token_id,
-            model_id=self.cfg.model, progress=lambda done, total: self._status(
-                "reference", "computing reference log-probs", done / max(1, total))).to(self.device)
+        cfg = self.cfg
+        self.ref = ReferenceCache(self.model, self.data, chunk_tokens=cfg.logprob_chunk,
+                                  pad_id=self.tokenizer.pad_token_id, model_id=cfg.model,
+                                  path=self.run_dir / "ref_logps.pt", share_prompt=cfg.prefix_sharing)
+        if cfg.reference == "upfront" or self.method.needs_full_reference:
+            self._status("reference", "computing reference log-probs", 0.0)
+            self.ref.fill(upfront_batches(self.data, self.train_idx, self.eval_idx, batch_size=cfg.batch_size,
+                                          seed=cfg.seed), device=self.device,
+                          progress=lambda done, total: self._status(
+                              "reference", "computing reference log-probs", done / max(1, total)))
+            self.ref.save()
 
     def _restore(self) -> None:
         path = latest_checkpoint(self.run_dir)
@@ -185,6 +189,8 @@ class Trainer:
 
     # ---- one optimizer step --------------------------------------------------------------------------------
     def forward_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.ref is not None:
+            self.ref.ensure(batch)  # the first time these pairs are used: their reference, from this very batch
         with self._autocast():
             lp = self.method.policy_logps(self.model, batch)  # sum [2B], count [2B]
         return self.method.loss(lp, self.ref, batch)
@@ -285,6 +291,8 @@ class Trainer:
 
     def save(self) -> str:
         self._status("saving", f"saving checkpoint at step {self.pos.step}")
+        if self.ref is not None:
+            self.ref.save()
         path = save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, self.pos,
                                scaler=self.scaler, save_files=self.method.save_files)
         self.emit("checkpoint", step=self.pos.step, path=path)

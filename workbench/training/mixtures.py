@@ -1,0 +1,211 @@
+"""Several MAH-DPO head mixtures from one trunk pass (issue #14).
+
+Every mixture of a MAH-DPO checkpoint shares the trunk (base + LoRA); only the head differs (heads.py):
+    logits_w(h) = W (h + Σ_k w_k B_k A_k h) = W h + (W B) · (w ⊙ A h)      A: [K·r, H], W B: [V, K·r]
+So held-out log-probs for M mixtures need ONE trunk forward per pair, the base logits W h once per token, and per
+mixture only a rank-K·r correction (V·K·r multiply-adds per token instead of V·H) and the log-softmax. When the
+output head is not a plain linear layer (a LoRA on lm_head, say) the head is applied per mixture instead: still
+one trunk pass. Generation batches the mixtures' rows together, each row with its own mixing weights
+(`row_mixtures`, a forward pre-hook like heads.MixingHook but per row).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from workbench.training.data import Batch, TokenizedData, collate
+from workbench.training.heads import ObjectiveHeads, output_head
+from workbench.training.logprobs import _causal_lm, hidden_states
+from workbench.training.output_logits import logit_transform
+
+Weights = dict[str, float]
+Context = Callable[[], contextlib.AbstractContextManager]
+
+
+def weight_matrix(heads: ObjectiveHeads, mixtures: Sequence[Weights]) -> Tensor:
+    """[M, K] mixing weights in head order, each row normalised to sum 1 (all zeros = the base head), as
+    steerable.Steerable.set_weights normalises one mixture."""
+    rows = []
+    for w in mixtures:
+        if any(v < 0 for v in w.values()):
+            raise ValueError("head weights must be >= 0")
+        vec = heads.weight_vector(w).float()
+        total = float(vec.sum())
+        rows.append(vec / total if total > 0 else vec)
+    return torch.stack(rows) if rows else torch.zeros(0, len(heads.objectives))
+
+
+def _flat(heads: ObjectiveHeads, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """A as [K·r, H] (rows A_1..A_K) and B as [H, K·r] (columns B_1..B_K), like ObjectiveHeads.mixed_delta."""
+    k, r, hid = len(heads.objectives), heads.rank, heads.hidden
+    return heads.A.to(dtype).reshape(k * r, hid), heads.B.to(dtype).permute(1, 0, 2).reshape(hid, k * r)
+
+
+@torch.no_grad()
+def mixture_logps(model: torch.nn.Module, heads: ObjectiveHeads, batch: Batch, weights: Tensor, *,
+                  base_head: Context, chunk_tokens: int = 1024) -> Tensor:
+    """[M, 2B] summed completion log-probs of every row under each of the M mixtures `weights` [M, K]; the trunk
+    runs once. `base_head()` is a context in which the output head is the plain base head (the MixingHook off)."""
+    head = output_head(model)
+    after_head = logit_transform(_causal_lm(model).config)  # soft-capping / logit scales, as sequence_logps
+    h = hidden_states(model, batch)[:, :-1]  # [2B, T-1, H]: position t predicts token t+1
+    targets = batch.input_ids[:, 1:]
+    rows, cols = batch.completion_mask[:, 1:].bool().nonzero(as_tuple=True)
+    dtype = torch.promote_types(h.dtype, torch.float32)
+    a, b = _flat(heads, h.dtype)
+    w = weights.to(device=h.device, dtype=h.dtype).repeat_interleave(heads.rank, dim=1)  # [M, K·r]
+    plain = type(head) is torch.nn.Linear
+    wb = head.weight.to(h.dtype) @ b if plain else None  # [V, K·r]
+    out = torch.zeros(weights.shape[0], batch.input_ids.shape[0], dtype=dtype, device=h.device)
+    for s in range(0, rows.numel(), chunk_tokens):
+        r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
+        x = h[r, c]  # [n, H]
+        z = x @ a.T  # [n, K·r]
+        with base_head():
+            base = head(x) if plain else None  # [n, V]
+            for m in range(weights.shape[0]):
+                logits = base + (z * w[m]) @ wb.T if plain else head(x + (z * w[m]) @ b.T)
+                logits = logits.to(dtype)
+                if after_head is not None:
+                    logits = after_head(logits)
+                logp = F.log_softmax(logits, dim=-1).gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1)
+                out[m].index_add_(0, r, logp)
+    return out
+
+
+@torch.no_grad()
+def heldout_rewards_mixtures(model: torch.nn.Module, heads: ObjectiveHeads, data: TokenizedData,
+                             ref: Tensor | None, mixtures: Sequence[Weights], *, beta: float, batch_size: int,
+                             chunk_tokens: int, pad_id: int, base_head: Context, reference: Context,
+                             progress: Callable[[float], None] | None = None) -> list[dict[str, float]]:
+    """evaluate.heldout_rewards for each mixture (`<objective>/accuracy`, `<objective>/margin`), one trunk pass
+    per eval batch for all of them. `ref` [N, 2] is the cached reference of `data` (None: computed per batch)."""
+    weights = weight_matrix(heads, mixtures)
+    device = next(model.parameters()).device
+    idx_all = data.indices("eval")
+    m_count = len(mixtures)
+    correct = [dict[int, float]() for _ in range(m_count)]
+    margin = [dict[int, float]() for _ in range(m_count)]
+    count: dict[int, int] = {}
+    for start in range(0, len(idx_all), batch_size):
+        idx = idx_all[start:start + batch_size]
+        batch = collate(data, idx, pad_id, device)
+        lp = mixture_logps(model, heads, batch, weights, base_head=base_head, chunk_tokens=chunk_tokens).double()
+        if ref is None:
+            from workbench.training.logprobs import sequence_logps
+
+            with reference():
+                r = sequence_logps(model, batch, chunk_tokens=chunk_tokens).sum.double()
+            rc, rr = r[:len(idx)], r[len(idx):]
+        else:
+            rc, rr = ref[idx, 0].double().to(device), ref[idx, 1].double().to(device)
+        diff = beta * ((lp[:, :len(idx)] - rc) - (lp[:, len(idx):] - rr))  # [M, B]: r(chosen) − r(rejected)
+        objectives = batch.objective.tolist()
+        for k in objectives:
+            count[k] = count.get(k, 0) + 1
+        for m in range(m_count):
+            for k, d in zip(objectives, diff[m].tolist()):
+                correct[m][k] = correct[m].get(k, 0.0) + float(d > 0)
+                margin[m][k] = margin[m].get(k, 0.0) + d
+        if progress:
+            progress(min(start + batch_size, len(idx_all)) / max(1, len(idx_all)))
+    out = []
+    for m in range(m_count):
+        values: dict[str, float] = {}
+        for k, n in sorted(count.items()):
+            values[f"{data.objectives[k]}/accuracy"] = correct[m][k] / n
+            values[f"{data.objectives[k]}/margin"] = margin[m][k] / n
+        out.append(values)
+    return out
+
+
+@contextlib.contextmanager
+def row_mixtures(model: torch.nn.Module, heads: ObjectiveHeads, row_weights: Tensor,
+                 base_head: Context) -> Iterator[None]:
+    """Inside the block every forward through the output head mixes row i's heads with `row_weights[i]` [R, K]
+    (the head input's first dimension is the batch row, in prefill and in decoding alike)."""
+    a, b = _flat(heads, torch.float32)
+    w = row_weights.float().repeat_interleave(heads.rank, dim=1)  # [R, K·r]
+
+    def pre_hook(_module: torch.nn.Module, args: tuple) -> tuple:
+        h = args[0]  # [R, T, H]
+        z = h @ a.to(h.dtype).T  # [R, T, K·r]
+        return (h + (z * w.to(h.device, h.dtype)[:, None, :]) @ b.to(h.dtype).T, *args[1:])
+
+    with base_head():
+        handle = output_head(model).register_forward_pre_hook(pre_hook)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+
+def generate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHeads, prompts: Sequence[Any],
+                      mixtures: Sequence[Weights], *, max_new_tokens: int, batch_size: int,
+                      base_head: Context) -> list[Any]:
+    """evaluate.Generations for each mixture: `batch_size` prompts × all M mixtures per `generate` call, each row
+    with its own weights (greedy, so row i's answer does not depend on the other rows)."""
+    from workbench.training.evaluate import Generations, generate_greedy
+
+    weights = weight_matrix(heads, mixtures)
+    m_count = len(mixtures)
+    outs = [Generations(list(prompts), [], [], [], []) for _ in range(m_count)]
+    for start in range(0, len(prompts), batch_size):
+        chunk = list(prompts[start:start + batch_size])
+        rows = [p for _ in range(m_count) for p in chunk]  # mixture-major: rows of mixture m are contiguous
+        row_w = weights.repeat_interleave(len(chunk), dim=0)
+        with row_mixtures(model, heads, row_w, base_head):
+            gen = generate_greedy(model, tokenizer, rows, max_new_tokens=max_new_tokens, batch_size=len(rows))
+        for m in range(m_count):
+            part = slice(m * len(chunk), (m + 1) * len(chunk))
+            outs[m].prompt_ids += gen.prompt_ids[part]
+            outs[m].response_ids += gen.response_ids[part]
+            outs[m].texts += gen.texts[part]
+            outs[m].lengths += gen.lengths[part]
+    return outs
+
+
+def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHeads, data: TokenizedData,
+                      ref: Tensor | None, prompts: Sequence[Any], cfg: Any, scorers: dict[str, Any],
+                      mixtures: Sequence[Weights], *, mix: Callable[[Weights], None], base_head: Context,
+                      reference: Context, progress: Callable[[str, float], None] | None = None
+                      ) -> list[dict[str, float]]:
+    """evaluate.evaluate_policy's values for every mixture: held-out rewards from one trunk pass, generations of
+    all mixtures batched together; only the KL of each mixture's own answers is a per-mixture pass. `mix(w)` sets
+    the model's mixture (left at the last one)."""
+    from workbench.training.data import _as_text
+    from workbench.training.evaluate import generation_kl
+
+    note = progress or (lambda _message, _fraction: None)
+    was_training = model.training
+    model.eval()
+    try:
+        note("held-out pairs", 0.0)
+        values = heldout_rewards_mixtures(model, heads, data, ref, mixtures, beta=cfg.beta,
+                                          batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk,
+                                          pad_id=tokenizer.pad_token_id, base_head=base_head, reference=reference,
+                                          progress=lambda f: note("held-out pairs", 0.3 * f))
+        if prompts:
+            note(f"generating for {len(prompts)} prompts × {len(mixtures)} mixtures", 0.3)
+            gens = generate_mixtures(model, tokenizer, heads, prompts, mixtures,
+                                     max_new_tokens=cfg.eval_max_new_tokens, batch_size=cfg.batch_size,
+                                     base_head=base_head)
+            for m, (w, gen) in enumerate(zip(mixtures, gens)):
+                note("scoring generations", 0.8 + 0.2 * m / len(mixtures))
+                for objective, scorer in scorers.items():
+                    scores = [scorer(_as_text(p), text, {}) for p, text in zip(gen.prompts, gen.texts)]
+                    values[m][f"{objective}/score"] = sum(scores) / len(scores)
+                mix(w)
+                values[m]["kl"] = generation_kl(model, gen, reference, pad_id=tokenizer.pad_token_id,
+                                                batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk)
+                values[m]["length"] = sum(gen.lengths) / len(gen.lengths)
+        note("done", 1.0)
+        return values
+    finally:
+        model.train(was_training)
