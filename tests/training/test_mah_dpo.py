@@ -181,7 +181,7 @@ def test_k1_full_head_mah_dpo_equals_plain_dpo(tiny_model_dir, tiny_run_data, tm
     assert out["mah_dpo"][0] == pytest.approx(out["dpo"][0], abs=1e-7)
     assert out["dpo"][1].keys() == out["mah_dpo"][1].keys() and len(out["dpo"][1]) > 0
     for name, grad in out["dpo"][1].items():
-        torch.testing.assert_close(out["mah_dpo"][1][name], grad, rtol=1e-5, atol=1e-8)
+        torch.testing.assert_close(out["mah_dpo"][1][name], grad, rtol=1e-5, atol=1e-7)
     heads = full.method.heads
     assert isinstance(heads, FullObjectiveHeads) and heads.W.shape == (1, heads.vocab, heads.hidden)
     assert heads.W.grad.abs().sum() > 0

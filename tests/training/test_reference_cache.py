@@ -29,18 +29,19 @@ def test_lazy_and_upfront_give_bit_identical_trajectories(tiny_model_dir, tmp_pa
         (run_dir / "data.jsonl").write_bytes(tiny_run_data.read_bytes())
         events: list = []
         t = make_trainer(tiny_model_dir, run_dir / "data.jsonl", events, reference=mode, method=method,
-                         head_rank=4, batch_size=3, max_steps=9, eval_every=4)
+                         head_rank=4, batch_size=3, max_steps=16, eval_every=4)
         t.prepare()
         computed_in_prepare = t.ref.computed
         t.run()
         runs[mode] = (t, events, computed_in_prepare)
     (lazy, lazy_events, lazy_prep), (up, up_events, up_prep) = runs["lazy"], runs["upfront"]
     assert lazy_prep == 0 and up_prep == len(up.data)  # upfront: every pair before step 1; lazy: none
-    # 9 steps x 3 pairs = 27 > 20 train pairs: epoch 2 reuses the cache, so every pair was computed exactly once
+    # 16 steps pass the end of epoch 0 (proportional: 7 batches of 3; balanced MAH-DPO: one pair per objective per
+    # batch, the larger objective once per epoch): later batches reuse the cache, so every pair was computed once
     assert lazy.ref.computed == len(lazy.data) and lazy.ref.is_complete()
     assert torch.equal(lazy.ref.table(), up.ref.table())
     traj_lazy, traj_up = _trajectory(lazy_events), _trajectory(up_events)
-    assert len(traj_lazy) == len(traj_up) >= 9 + 2
+    assert len(traj_lazy) == len(traj_up) >= 16 + 2
     timing = {"tokens_per_s", "step_time_s", "peak_memory_mb", "eta_s"}
     for a, b in zip(traj_lazy, traj_up):
         assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run until N rounds are complete (default: finish the current round, or start one)")
     parser.add_argument("--step", choices=STEPS, help="run only this step of the current round")
     parser.add_argument("--status", action="store_true", help="print the per-round table and exit")
+    from workbench.cli.consent import add_trust_argument
+
+    add_trust_argument(parser)
 
 
 def _num(value: float | None, width: int = 8, digits: int = 3) -> str:
@@ -101,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     project = open_project(args.project)
     progress = lambda line: print(line, flush=True)  # noqa: E731
     try:
+        if getattr(args, "trust_scorers", False):
+            from workbench.cli.consent import trust_files
+
+            trust_files(project.path)  # run folders get a copy of the same file (same hash)
         if args.status:
             print_status(project)
             return 0

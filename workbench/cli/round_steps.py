@@ -91,16 +91,16 @@ def round_checkpoint(project, number: int) -> str | None:
 
 
 def _scorer(project, rnd: Round, objectives: list[str]) -> SampleScorer | None:
-    from workbench.core.scorers import scorer_registry
-    from workbench.store.run_prep import project_scorers
+    from workbench.cli.consent import project_registry
 
     if rnd.settings.labeller == "human":
         return None
-    registry = scorer_registry(project_scorers(project.path))
+    # the project's scorers.py runs only when trusted (issue #12): UntrustedScorers says how otherwise
+    registry = project_registry(project.path, [rnd.settings.label_scorers[o] for o in objectives])
     return ScorerSet({o: registry.get(rnd.settings.label_scorers[o]) for o in objectives})
 
 
-def run_worker(argv: list[str], label: str, progress: Progress) -> str:
+def run_worker(argv: list[str], label: str, progress: Progress, env: dict[str, str] | None = None) -> str:
     """Run a worker to its end, printing its progress lines; returns how it ended (finished | stopped)."""
     from workbench.cli.eval_cmd import drive
     from workbench.cli.supervise import WorkerProcess
@@ -115,7 +115,7 @@ def run_worker(argv: list[str], label: str, progress: Progress) -> str:
                 progress(line)
                 last[0] = line
 
-    ended = drive(WorkerProcess(argv, run_id=label), on_batch, progress)
+    ended = drive(WorkerProcess(argv, run_id=label, env=env), on_batch, progress)
     reason = ended.data.get("reason", "crashed") if ended is not None else "crashed"
     if reason not in ("finished", "stopped"):
         raise RunError(f"{label} {reason}: {(ended.data.get('error') if ended else '') or 'no reason given'}; "
@@ -252,7 +252,12 @@ def step_train(project, rnd: Round, progress: Progress = print) -> bool:
         mark_done(s, rnd.id, "label")  # training on what is labelled closes the labelling of this round
         set_run_status(s, run.id, "running")
     progress(f"round {rnd.number}: run {run.id} ({run.run_dir})" + (" resumed" if resume else ""))
-    final = follow(project, run.id, WorkerProcess(worker_argv(Path(run.run_dir), resume), run_id=str(run.id)))
+    from workbench.cli.consent import worker_env
+    from workbench.cli.supervise import WORKER_LOG
+
+    final = follow(project, run.id, WorkerProcess(worker_argv(Path(run.run_dir), resume), run_id=str(run.id),
+                                                  log_path=Path(run.run_dir) / WORKER_LOG,
+                                                  env=worker_env(project.path)))
     if final.status != "finished":
         raise RunError(f"round {rnd.number}'s run {final.id} {final.status}"
                        + (f": {final.error}" if final.error else "") + "; run the train step again to resume it")

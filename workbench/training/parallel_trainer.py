@@ -60,6 +60,10 @@ class ParallelTrainer(Trainer):
             with self._autocast():
                 lp = self.method.policy_logps(self.model, local)
         full = dd.gather_logps(None if idle else lp, counts, device=self.device, with_wpo=self.cfg.wpo)
+        if self.ref is not None:
+            # the lazy reference of the whole global batch, on every rank alike (the same batches in the same order,
+            # so every rank's cache knows the same pairs, and FSDP's collectives pair up); bit-identical to 1 process
+            self.ref.ensure(batch)
         loss, metrics = self.method.loss(full, self.ref, batch)
         if idle and lp is not None:
             loss = loss + 0.0 * lp.sum.sum()

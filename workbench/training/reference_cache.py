@@ -23,7 +23,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from workbench.training.data import Batch, TokenizedData, collate, length_grouped_batches
+from workbench.core.run_config import RunConfig
+from workbench.training.data import Batch, TokenizedData, collate
+from workbench.training.distributed import is_main_process
 from workbench.training.logprobs import sequence_logps
 from workbench.training.reference import data_fingerprint
 
@@ -40,11 +42,15 @@ def batch_reference_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens:
         model.train(was_training)
 
 
-def upfront_batches(data: TokenizedData, train_idx: list[int], eval_idx: list[int], *, batch_size: int,
-                    seed: int) -> list[list[int]]:
-    """The batches a run first meets its pairs in: epoch 0's micro-batches, then the evaluation batches (the
-    trainer's own order, so an upfront pass computes each pair exactly as the lazy path would)."""
-    batches = length_grouped_batches(data, train_idx, batch_size, seed=seed, epoch=0)
+def upfront_batches(cfg: RunConfig, data: TokenizedData, train_idx: list[int],
+                    eval_idx: list[int]) -> list[list[int]]:
+    """The batches a run first meets its pairs in: epoch 0's micro-batches (balanced or proportional, exactly as
+    the trainer draws them: training.batching.epoch_batches), then the evaluation batches, so an upfront pass
+    computes each pair exactly as the lazy path would."""
+    from workbench.training.batching import epoch_batches
+
+    batch_size = cfg.batch_size
+    batches = [list(b) for b in epoch_batches(cfg, data, train_idx, 0)]
     batches += [eval_idx[s:s + batch_size] for s in range(0, len(eval_idx), batch_size)]
     seen = set(train_idx) | set(eval_idx)
     rest = [i for i in range(len(data)) if i not in seen]
@@ -85,7 +91,7 @@ class ReferenceCache:
 
     def save(self) -> None:
         """Write the table (atomically) when something new was computed since the last save."""
-        if self.path is None or not self._dirty:
+        if self.path is None or not self._dirty or not is_main_process():  # under torchrun rank 0 alone writes
             return
         tmp = self.path.with_suffix(".tmp")
         torch.save({"fingerprint": self.fingerprint, "logps": self.logps, "known": self.known}, tmp)
