@@ -102,3 +102,25 @@ def test_weight_matrix_normalises_rows():
     assert w.tolist() == [[0.75, 0.25], [0.0, 0.0], [0.0, 1.0]]
     with pytest.raises(ValueError):
         weight_matrix(heads, [{"a": -1.0}])
+
+
+@pytest.mark.parametrize("model_type", ["gemma2", "cohere", "granite"])
+def test_one_trunk_pass_keeps_the_models_output_processing(model_type):
+    """Merge of #11 and #14: the batched mixture log-probs apply the same soft-capping / logit scale as
+    sequence_logps (and so the model itself), mixture by mixture."""
+    from tests.training.test_output_logits import batch, tiny
+    from workbench.training.mixtures import mixture_logps
+
+    model, b = tiny(model_type), batch()
+    heads = ObjectiveHeads(["brevity", "detail"], output_head(model).weight.shape[1], 4, seed=1).to(torch.float64)
+    with torch.no_grad():
+        heads.B.copy_(torch.randn(heads.B.shape, generator=torch.Generator().manual_seed(5)).double() * 0.5)
+    hook = MixingHook(model, heads)
+    mixtures = [{"brevity": 1.0, "detail": 0.0}, {"brevity": 0.25, "detail": 0.75}]
+    with torch.no_grad():
+        together = mixture_logps(model, heads, b, weight_matrix(heads, mixtures), base_head=hook.disabled,
+                                 chunk_tokens=5)
+        for m, w in enumerate(mixtures):
+            hook.set_weights(w)
+            one = logprobs.sequence_logps(model, b, chunk_tokens=5).sum
+            torch.testing.assert_close(together[m].to(one.dtype), one, rtol=0, atol=1e-5)
