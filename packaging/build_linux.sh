@@ -53,7 +53,7 @@ PACKAGED=$(date +%s)
 echo "build: $(( BUILT - START )) s, package: $(( PACKAGED - BUILT )) s"
 du -sh "$APP" "$DIST_DIR/$NAME.tar.gz"
 # What takes the space (packaging/README.md, "Size"): the largest parts of the app folder.
-du -sm "$APP/_internal"/* | sort -rn | head -8 | awk '{printf "  %5d MB  %s\n", $1, $2}'
+du -sm "$APP/_internal"/* | sort -rn | awk 'NR <= 8 {printf "  %5d MB  %s\n", $1, $2}'  # awk reads all: no SIGPIPE under pipefail
 
 if [ "${SMOKE:-1}" != "0" ]; then
     # The smoke test: the frozen program checks Qt, SQLite + migrations, torch in a worker, MAH-DPO training,
