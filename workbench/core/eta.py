@@ -28,13 +28,20 @@ class EtaClock:
         return fraction, elapsed / done * (self.total - done)
 
 
+def format_duration(seconds: float) -> str:
+    """'42 s', '10 min', '2.0 h' ('—' without a finite value): how every ETA and time estimate is written."""
+    if not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def eta_text(seconds: float | None) -> str:
     """', about 3 min left' (empty without an estimate), for status messages."""
     if seconds is None or not math.isfinite(seconds):
         return ""
-    s = int(round(seconds))
-    if s < 90:
-        return f", about {s} s left"
-    if s < 5400:
-        return f", about {round(s / 60)} min left"
-    return f", about {s / 3600:.1f} h left"
+    return f", about {format_duration(seconds)} left"

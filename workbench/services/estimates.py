@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.core.eta import format_duration  # noqa: F401 - re-exported: one way to write a duration
 from workbench.core.run_config import RunConfig
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -93,17 +94,6 @@ class Estimate:
         return (f"≈ {mem:.1f} GiB on {self.device} ({parts}); {self.parameters / 1e6:,.0f} M parameters, "
                 f"{self.lora_parameters / 1e6:.2f} M trained; ≈ {format_duration(self.seconds)} for "
                 f"{self.steps} step{'s' if self.steps != 1 else ''} (±3×)")
-
-
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "—"
-    seconds = int(round(seconds))
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{seconds // 60} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def shape_from_config(config: dict[str, Any]) -> ModelShape:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
 from workbench.core.entities import Run
-from workbench.services.estimates import format_duration
+from workbench.core.eta import format_duration
 from workbench.services.run_supervisor import LiveInfo
 
 COLUMNS = ("Name", "Method", "State", "Step", "Progress", "ETA", "Loss")
