@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.core.eta import format_duration
 from workbench.core.rounds import STEPS, next_step
 from workbench.services.context import AppContext
 from workbench.services.rounds import RoundProcess, RoundsData, load_rounds, round_command
@@ -162,8 +163,8 @@ class RoundsPanel(QWidget):
     def _on_line(self, text: str, fraction: object, eta: object) -> None:
         if isinstance(fraction, float):
             self.progress.setValue(int(1000 * fraction))
-        eta_text = f" — about {eta:.0f} s left" if isinstance(eta, float) else ""
-        self.status.setText(text[:200] + eta_text)
+        left = f" — about {format_duration(eta)} left" if isinstance(eta, float) else ""
+        self.status.setText(text[:200] + left)
 
     def _on_finished(self, code: int, tail: str) -> None:
         if code == 0:
