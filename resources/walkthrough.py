@@ -81,6 +81,15 @@ async def walk(app: QApplication, out: Path, work: Path) -> dict:
     for name, (direction, description) in OBJECTIVES.items():
         ctx.db.call_sync(add_objective, name, description, direction)
     shutil.copyfile(demo_resources() / "scorers.py", work / "scorers.py")
+    # the user trusts the scorers.py they just put there (File ▸ Trust Project Scorers…); the walk-through keeps its
+    # trust in its own temporary file, not in the user's settings
+    import os
+
+    from workbench.core.scorer_trust import TRUST_FILE_ENV, TrustBook, file_sha256
+
+    os.environ.setdefault(TRUST_FILE_ENV, str(work / "trusted_scorers.json"))
+    TrustBook().trust(project, file_sha256(work / "scorers.py"))
+    ctx.project_changed.emit()
     pairs = work / "pairs.jsonl"
     write_trl(first_prompts(read_dataset(demo_resources() / "pairs.jsonl", "trl"), PROMPTS), pairs)
     panel = win.panel("ProjectPanel")
