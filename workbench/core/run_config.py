@@ -16,6 +16,7 @@ from typing import Any
 from workbench.core.weights import WeightError, validate_weights
 
 METHODS = ("dpo", "weighted", "mah_dpo", "modpo", "soup")
+KINDS = ("policy", "prm", "reward_model")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULERS = ("cosine", "linear", "constant")
 REFERENCE_PASSES = ("lazy", "upfront")
@@ -38,6 +39,9 @@ class RunConfig:
     revision: str = _f("", "Hub revision (branch, tag or commit); empty = default branch.")
     trust_remote_code: bool = _f(False, "Run the model repository's own Python code. Only for models you trust.")
     allow_pickle: bool = _f(False, "Allow .bin (pickle) weights when no safetensors exist. Only for models you trust.")
+    kind: str = _f("policy", "What the run trains: policy = a LoRA policy by a preference method; prm = a process "
+                             "reward model on step labels; reward_model = a vector (one output per objective) "
+                             "Bradley-Terry outcome reward model on the pair labels.", choices=KINDS)
     method: str = _f("dpo", "dpo | weighted | mah_dpo | modpo | soup (see LOSSES.md).", choices=METHODS)
     objectives: list = _f([], "Objectives whose pairs are trained on (empty = all in the data).")
     weights: dict = _f({}, "Per-objective weights for 'weighted' and 'modpo' (normalised to sum 1).")
@@ -149,6 +153,8 @@ class RunConfig:
     def problems(self) -> list[str]:
         """Human-readable reasons this configuration cannot run (empty when it can)."""
         out: list[str] = []
+        if self.kind not in KINDS:
+            out.append(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.method not in METHODS:
             out.append(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.precision not in PRECISIONS:

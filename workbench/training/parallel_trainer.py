@@ -104,7 +104,14 @@ class ParallelTrainer(Trainer):
 
 def make_trainer(cfg: RunConfig, run_dir: str | Path, *, world: dd.World, emit: Emit,
                  should_stop: Callable[[], bool]) -> Trainer:
-    """The worker's trainer: the single-process one, or the data-parallel one under torchrun."""
+    """The worker's trainer: a reward-model trainer for `kind` prm / reward_model, else the single-process
+    policy trainer, or the data-parallel one under torchrun."""
+    if cfg.kind != "policy":
+        from workbench.training.reward_models import make_reward_trainer
+
+        if world.size > 1:
+            raise RunError(f"{cfg.kind} runs train in one process: set processes to 1")
+        return make_reward_trainer(cfg, run_dir, emit=emit, should_stop=should_stop)
     if world.size > 1:
         return ParallelTrainer(cfg, run_dir, world=world, emit=emit, should_stop=should_stop)
     if cfg.fsdp:

@@ -100,7 +100,7 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
         trainer = make_trainer(cfg, run_dir, world=world, emit=sink.emit, should_stop=stop)
         trainer.prepare(resume=resume)
         reason = trainer.run()
-        if reason == "finished" and cfg.active_candidates > 0:
+        if reason == "finished" and cfg.kind == "policy" and cfg.active_candidates > 0:
             _margins(trainer, sink, trainer.should_stop)
         sink.emit("ended", reason=reason, error="", step=trainer.pos.step)
         return 0
