@@ -137,3 +137,16 @@ def test_step_mode_needs_one_objective_and_shows_agreement(qtbot, setup, project
     qtbot.waitUntil(lambda: "No step labels yet" in dlg.note.text(), timeout=5000)
     assert type(dlg).__name__ == "StepAgreementDialog"
     dlg.close()
+
+
+def test_step_agreement_rows(qapp) -> None:
+    from tests.core.test_step_labels import two_annotators
+    from workbench.core.entities import Objective
+    from workbench.ui.dialogs.step_agreement_dialog import agreement_rows
+
+    rows = agreement_rows([Objective(1, "correct"), Objective(2, "style")], two_annotators(), {10: 2, 11: 2})
+    # steps: κ 7/11, Fleiss 13/21, α 2/3 (tests/core/test_step_labels.py); first error: units 10 (−1 vs 1) and
+    # 11 (0 vs 0): Cohen p_o 1/2, p_e = (0 + 1·1)/4 -> 1/3; Fleiss P̄ 1/2, P̄_e = (1 + 1 + 4)/16 -> 0.2;
+    # α = 1 − 3·2/(16 − 6) = 0.4; "style" has no step labels: no row
+    assert rows == [["correct", "steps", "0.636", "0.619", "0.667", "4", "8"],
+                    ["correct", "first error", "0.333", "0.200", "0.400", "2", "4"]]
