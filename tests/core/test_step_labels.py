@@ -60,3 +60,13 @@ def test_ratings_by_step_and_completeness() -> None:
     assert not is_complete([-1, None], False) and is_complete([-1, None], True)
     assert is_complete([1, 0], False) and not is_complete([], False)
     assert math.isnan(step_agreement([lab(1, 1, 1, 1)])[2])  # one annotator: undefined
+
+
+def test_first_error_ratings_keep_neutral_steps_before_it() -> None:
+    from workbench.core.step_labels import first_error_ratings
+
+    assert first_error_ratings([None, 0, -1, 1, 1], 3) == [1, 0, 1, -1, None]
+    assert first_error_ratings([0, None], -1) == [0, 1]
+    assert first_error_ratings([None, None], 0) == [-1, None]
+    with pytest.raises(ValueError, match="step 3 does not exist"):
+        first_error_ratings([None, None], 2)

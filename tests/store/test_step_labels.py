@@ -82,17 +82,24 @@ def test_first_error_marks_and_one_undo(project) -> None:
         set_split(s, rid, StepSplit("line"))
         label_step(s, rid, 0, obj, alice, NEUTRAL)
         label_step(s, rid, 2, obj, alice, GOOD)
-        written = label_first_error(s, rid, 1, obj, alice)
-        # step 1 neutral -> good, step 2 -> bad (marked), step 3 good -> cleared
-        assert [(w.step_index, w.rating, w.first_error) for w in written] == [(0, 1, False), (1, -1, True),
-                                                                            (2, None, False)]
-        assert label_first_error(s, rid, 1, obj, alice) == []  # pressed again: nothing changes
-        active = active_step_labels(s, rated_only=False)
-        assert [(a.step_index, a.rating) for a in active] == [(0, 1), (1, -1), (2, None)]
+        label_step(s, rid, 1, obj, alice, BAD)
+        marked = label_first_error(s, rid, 1, obj, alice)  # step 2 was bad, now marked; step 3 good -> cleared
+        assert [(w.step_index, w.rating, w.first_error) for w in marked] == [(1, -1, True), (2, None, False)]
+        written = label_first_error(s, rid, 2, obj, alice)  # no: the first error is at step 3
+        # step 1 neutral stays, step 2 bad -> good (the error comes later), step 3 -> bad (marked)
+        assert [(w.step_index, w.rating, w.first_error) for w in written] == [(1, 1, False), (2, -1, True)]
         retract_step_labels(s, [w.id for w in written])  # one key, one undo
-        assert [(a.step_index, a.rating) for a in active_step_labels(s)] == [(0, 0), (2, 1)]
-        no_error = label_first_error(s, rid, -1, obj, alice)
-        assert [(w.step_index, w.rating) for w in no_error] == [(0, 1), (1, 1)]
+        written = label_first_error(s, rid, 0, obj, alice)
+        # step 1 -> bad (marked), step 2 (bad, marked) -> cleared, step 3 is already unrated
+        assert [(w.step_index, w.rating, w.first_error) for w in written] == [(0, -1, True), (1, None, False)]
+        assert label_first_error(s, rid, 0, obj, alice) == []  # pressed again: nothing changes
+        active = active_step_labels(s, rated_only=False)
+        assert sorted((a.step_index, a.rating) for a in active) == [(0, -1), (1, None), (2, None)]
+        retract_step_labels(s, [w.id for w in written])
+        assert sorted((a.step_index, a.rating, a.first_error) for a in active_step_labels(s)) == [
+            (0, 0, False), (1, -1, True)]
+        no_error = label_first_error(s, rid, -1, obj, alice)  # neutral stays, the others become good
+        assert [(w.step_index, w.rating) for w in no_error] == [(1, 1), (2, 1)]
         with pytest.raises(ProjectError, match="step 4 does not exist"):
             label_first_error(s, rid, 3, obj, alice)
 

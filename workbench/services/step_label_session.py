@@ -22,8 +22,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.step_labels import IMPORTED, StepLabel, is_complete, ratings_by_step
-from workbench.core.steps import BAD, Step, StepSplit, StepSplitError, ratings_from_first_error, split_steps
+from workbench.core.step_labels import IMPORTED, StepLabel, first_error_ratings, is_complete, ratings_by_step
+from workbench.core.steps import BAD, Step, StepSplit, StepSplitError, split_steps
 from workbench.core.undo import UndoStack
 from workbench.services.db_executor import DbExecutor
 
@@ -278,7 +278,7 @@ class StepLabelSession(QObject):
         """The action's effect on the screen's ratings (what the store will hold once it is committed)."""
         screen = action.screen
         if action.kind == "first_error":
-            screen.ratings = ratings_from_first_error(len(screen.steps), action.index)
+            screen.ratings = first_error_ratings(screen.ratings, action.index)
             screen.first_error = action.index if action.index >= 0 else None
         else:
             screen.ratings[action.index] = action.rating

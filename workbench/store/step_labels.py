@@ -4,8 +4,9 @@
   its steps was ever labelled: labels point at steps, and history is never deleted, so a labelled split stays.
 - `label_step` records a PRM800K rating (+1/0/-1, or None to clear it); the annotator's previous active label of
   that step and objective becomes history (`superseded_at`), as store.labels does for pairs.
-- `label_first_error` is the "first error here" key: the steps before it good, it bad (marked `first_error`), the
-  steps after it cleared (core.steps.ratings_from_first_error); only the steps whose rating changes get a row.
+- `label_first_error` is the "first error here" key: the steps before it good (or neutral, if so rated), it bad
+  (marked `first_error`), the steps after it cleared (core.step_labels.first_error_ratings); only the steps whose
+  rating changes get a row.
 - `retract_step_labels` undoes: each label becomes history and the one it replaced is active again.
 Import and export of step-labelled solutions: store.step_records.
 """
@@ -18,8 +19,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from workbench.core.errors import ProjectError
-from workbench.core.step_labels import IMPORTED, ResponseSteps, StepLabel, check_rating
-from workbench.core.steps import BAD, Step, StepSplit, StepSplitError, ratings_from_first_error, split_steps
+from workbench.core.step_labels import IMPORTED, ResponseSteps, StepLabel, check_rating, first_error_ratings
+from workbench.core.steps import BAD, Step, StepSplit, StepSplitError, split_steps
 from workbench.store.clock import aware, utcnow
 from workbench.store.schema import PromptAnswerRow, PromptRow, ResponseRow, StepLabelRow, StepRow, StepSplitRow
 
@@ -157,15 +158,15 @@ def label_first_error(s: Session, response_id: int, index: int, objective_id: in
     steps = list(s.scalars(select(StepRow).where(StepRow.response_id == response_id).order_by(StepRow.idx)))
     if not steps:
         raise ProjectError(f"response {response_id} has no steps yet: split it first")
+    active = [active_row(s, step.id, objective_id, annotator_id) for step in steps]
     try:
-        wanted = ratings_from_first_error(len(steps), index)
+        wanted = first_error_ratings([row.rating if row is not None else None for row in active], index)
     except ValueError as exc:
         raise ProjectError(str(exc)) from None
     written = []
-    for step, rating in zip(steps, wanted):
+    for step, row, rating in zip(steps, active, wanted):
         mark = rating == BAD
-        previous = active_row(s, step.id, objective_id, annotator_id)
-        current = (previous.rating, bool(previous.first_error)) if previous is not None else (None, False)
+        current = (row.rating, bool(row.first_error)) if row is not None else (None, False)
         if current != (rating, mark):
             written.append(write_label(s, step, objective_id, annotator_id, rating, mark))
     return written
