@@ -150,3 +150,23 @@ def test_step_agreement_rows(qapp) -> None:
     # α = 1 − 3·2/(16 − 6) = 0.4; "style" has no step labels: no row
     assert rows == [["correct", "steps", "0.636", "0.619", "0.667", "4", "8"],
                     ["correct", "first error", "0.333", "0.200", "0.400", "2", "4"]]
+
+
+def test_step_keys_are_remappable(qtbot, setup, project_ctx) -> None:
+    from workbench.ui.widgets.label_steps_keymap import StepKeyMap
+
+    panel, ids = setup
+    dlg = panel.edit_keys()
+    assert set(dlg.edits) == set(StepKeyMap.actions)  # the step screen's actions, not the pair ones
+    dlg.set_key("good", "Y")
+    dlg.accept()
+    pane = panel.steps_pane
+    assert isinstance(pane.keymap, StepKeyMap) and pane.keymap.keys("good")[0] == "Y"
+    assert StepKeyMap.load(project_ctx.settings).keys("good")[0] == "Y"  # saved under step_keys/
+    assert "Y / = / +: good" in pane.key_hint.text()
+    pane.set_split("line")
+    panel.start_session()
+    qtbot.waitUntil(lambda: pane.view.shown_response_id == ids["responses"][0], timeout=5000)
+    press(qtbot, panel, Qt.Key.Key_Y)
+    settle(qtbot, project_ctx, panel)
+    assert project_ctx.db.call_sync(ratings, ids["alice"]) == {(ids["responses"][0], 0): (GOOD, False)}

@@ -71,10 +71,11 @@ def store_steps(s: Session, response_id: int, mode: str, pattern: str, steps: Se
     if existing is not None:
         labelled = step_label_count(s, response_id)
         if labelled:
+            how = ResponseSteps(response_id, existing.mode, existing.pattern, ()).describe()
             raise ProjectError(
-                f"response {response_id} is already split ({ResponseSteps(response_id, existing.mode, existing.pattern, ()).describe()}) "
-                f"and its steps have {labelled} label{'s' if labelled != 1 else ''}: its split stays so that no label "
-                "loses its step. Keep this split for it.")
+                f"response {response_id} is already split ({how}) and its steps have {labelled} "
+                f"label{'s' if labelled != 1 else ''}: its split stays so that no label loses its step. Keep this "
+                "split for it.")
         s.execute(delete(StepRow).where(StepRow.response_id == response_id))
         s.delete(existing)
         s.flush()

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSplitter
                                QVBoxLayout, QWidget)
 
 from workbench.core.steps import BAD, GOOD, NEUTRAL
-from workbench.ui.widgets.label_pair_view import MarkdownView, as_markdown
+from workbench.ui.widgets.label_pair_view import MarkdownView, _titled, as_markdown
 
 RATING_TEXT = {GOOD: "✓ good", NEUTRAL: "○ neutral", BAD: "✗ bad", None: ""}
 RATING_COLOUR = {GOOD: "#cfe8d5", NEUTRAL: "#e4e4e4", BAD: "#f3c9cd"}
@@ -92,11 +92,3 @@ class StepsView(QWidget):
         """The rating column as shown (tests and screen readers)."""
         return [self.table.item(r, 1).text() for r in range(self.table.rowCount())]
 
-
-def _titled(title: QLabel, body: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(2, 2, 2, 2)
-    layout.addWidget(title)
-    layout.addWidget(body, 1)
-    return box
