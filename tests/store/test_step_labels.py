@@ -223,3 +223,19 @@ def test_v0004_fixture_upgrades_to_step_labels(tmp_path: Path) -> None:
             assert label_step(s, r.id, 1, 1, 1, BAD).rating == BAD
     finally:
         project.close()
+
+
+def test_deleting_an_objective_moves_its_step_labels(project) -> None:
+    from workbench.store.objectives import delete_objective, objective_label_count
+
+    with project.session() as s:
+        obj, alice, _, rid = _setup(s)
+        target = add_objective(s, "right").id
+        set_split(s, rid, StepSplit("line"))
+        label_step(s, rid, 0, obj, alice, GOOD)
+        label_step(s, rid, 1, obj, alice, BAD)
+        label_step(s, rid, 1, target, alice, NEUTRAL)  # her own label there wins; the moved one becomes history
+        assert objective_label_count(s, obj) == 2
+        delete_objective(s, obj, move_labels_to=target)
+        assert sorted((a.step_index, a.rating) for a in active_step_labels(s, objective_id=target)) == [(0, 1), (1, 0)]
+        assert len(step_label_history(s, rid)) == 3

@@ -250,3 +250,28 @@ def reference_answer(s: Session, prompt_id: int) -> str:
     """The prompt's known final answer, "" when none is known."""
     row = s.get(PromptAnswerRow, prompt_id)
     return "" if row is None else row.answer
+
+
+# --- objectives ----------------------------------------------------------------------------------------------
+def objective_step_label_count(s: Session, objective_id: int) -> int:
+    """Active step labels of the objective (what deleting it would take with it)."""
+    return int(s.scalar(select(func.count()).select_from(StepLabelRow).where(
+        StepLabelRow.objective_id == objective_id, StepLabelRow.superseded_at.is_(None))) or 0)
+
+
+def move_step_labels(s: Session, from_objective: int, to_objective: int) -> int:
+    """Give the objective's step labels (history included) to another one, as store.objectives.delete_objective
+    does for pair labels: where an annotator already has an active label of that step there, it stays active and
+    the moved one becomes history. Returns how many rows moved."""
+    taken = set(s.execute(select(StepLabelRow.annotator_id, StepLabelRow.step_id).where(
+        StepLabelRow.objective_id == to_objective, StepLabelRow.superseded_at.is_(None))).all())
+    rows = list(s.scalars(select(StepLabelRow).where(StepLabelRow.objective_id == from_objective)))
+    now = utcnow()
+    for row in rows:
+        if row.superseded_at is None and (row.annotator_id, row.step_id) in taken:
+            row.superseded_at = now
+    s.flush()
+    for row in rows:
+        row.objective_id = to_objective
+    s.flush()
+    return len(rows)
