@@ -239,3 +239,24 @@ def test_deleting_an_objective_moves_its_step_labels(project) -> None:
         delete_objective(s, obj, move_labels_to=target)
         assert sorted((a.step_index, a.rating) for a in active_step_labels(s, objective_id=target)) == [(0, 1), (1, 0)]
         assert len(step_label_history(s, rid)) == 3
+
+
+def test_import_relabels_within_and_across_files(project) -> None:
+    first = StepwiseRecord("1 + 1?", ("1 + 1 = 2", "The answer is 2"), (GOOD, NEUTRAL))
+    again = StepwiseRecord("1 + 1?", ("1 + 1 = 2", "The answer is 2"), (GOOD, GOOD))  # same solution, relabelled
+    with project.session() as s:
+        report = import_stepwise(s, [first, again], "correct", "prm800k")
+        assert (report.responses_added, report.steps_added, report.labels_added, report.duplicates) == (1, 2, 3, ())
+        assert [(h.step_index, h.rating, h.superseded) for h in step_label_history(s, 1)] == [
+            (0, 1, False), (1, 0, True), (1, 1, False)]
+        back = import_stepwise(s, [first], "correct", "prm800k")  # the neutral again: supersedes the good
+        assert back.labels_added == 1 and export_stepwise(s, "correct")[0].ratings == (GOOD, NEUTRAL)
+        assert [h.replaces_id for h in s.execute(text("SELECT replaces_id FROM step_label ORDER BY id"))] == [
+            None, None, 2, 3]
+    clash = StepwiseRecord("2 + 2?", ("2 + 2 = 4\nso 4",), (GOOD,))
+    other = StepwiseRecord("2 + 2?", ("2 + 2 = 4", "so 4"), (GOOD, GOOD))  # the same text, split differently
+    with pytest.raises(InputError, match="record 2: an earlier record has the same solution split into other"):
+        with project.session() as s:
+            import_stepwise(s, [clash, other], "correct", "prm800k")
+    with project.session() as s:
+        assert s.execute(text("SELECT count(*) FROM response")).scalar() == 1
