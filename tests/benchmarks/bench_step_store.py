@@ -1,4 +1,4 @@
-"""Step-label store benchmark (issue #17): `import_stepwise` throughput, and `next_response` /
+"""Step-label store benchmark (issue #17): `import_stepwise` and `export_stepwise` throughput, and `next_response` /
 `open_response_count` latency of the step-labelling queue.
 
 Run as a script (`python tests/benchmarks/bench_step_store.py [--responses 20000] [--imported 20000]`); prints a
@@ -22,7 +22,7 @@ from workbench.store.annotators import get_or_create_annotator  # noqa: E402
 from workbench.store.db import create_project  # noqa: E402
 from workbench.store.step_labels import label_step, set_split  # noqa: E402
 from workbench.store.step_queue import next_response, open_response_count  # noqa: E402
-from workbench.store.step_records import import_stepwise  # noqa: E402
+from workbench.store.step_records import export_stepwise, import_stepwise  # noqa: E402
 
 
 def median_ms(fn, repeat: int = 5) -> float:
@@ -50,6 +50,11 @@ def main() -> None:
     with project.session() as s:
         import_stepwise(s, records, "correct", "dataset")
     again_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with project.session() as s:
+        exported = export_stepwise(s, "correct")
+    export_s = time.perf_counter() - t0
+    assert len(exported) == args.imported
     with project.session() as s:
         obj = 1  # "correct", created by the import
         me = get_or_create_annotator(s, "me").id
@@ -69,6 +74,7 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| import_stepwise, {args.imported:,} records | - | {import_s * 1000:.0f} |")
     print(f"| import_stepwise, the same again (all duplicates) | - | {again_s * 1000:.0f} |")
+    print(f"| export_stepwise, {args.imported:,} records | - | {export_s * 1000:.0f} |")
     with project.session() as s:
         for order in ("in_order", "random"):
             ms = median_ms(lambda: next_response(s, me, obj, order=order, seed=1))

@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 
 from workbench.core.errors import ProjectError
 from workbench.core.steps import StepwiseRecord
-from workbench.store import step_labels as sl
 from workbench.store.annotators import get_or_create_annotator, import_annotator_ids, mark_import_annotator
 from workbench.store.objectives import get_or_create_objective
 from workbench.store.schema import (ObjectiveRow, PromptAnswerRow, PromptRow, ResponseRow, StepLabelRow, StepRow,
                                     StepSplitRow)
 from workbench.store.step_import import (StepImportReport, check_records, response_text, split_mode_of,  # noqa: F401
                                          write_records)
+
+CHUNK = 500
 
 
 def import_stepwise(s: Session, records: Sequence[StepwiseRecord], objective: str, annotator: str, *,
@@ -81,17 +82,30 @@ def iter_stepwise(s: Session, objective: int | str, *, annotator_id: int | None 
         human = annotator not in machines
         if idx not in per_step or human or not per_step[idx][0]:  # later ids win; a human beats an import
             per_step[idx] = (human, rating)
-    for response_id, per_step in chosen.items():
-        response = s.get_one(ResponseRow, response_id)
-        split = s.scalar(select(StepSplitRow).where(StepSplitRow.response_id == response_id))
-        steps = sl.list_steps(s, response_id)
-        prompt = s.get_one(PromptRow, response.prompt_id)
-        answer = s.get(PromptAnswerRow, prompt.id)
-        ratings = tuple(per_step[i][1] if i in per_step else None for i in range(len(steps)))
-        yield response_id, StepwiseRecord(prompt=prompt.text, steps=tuple(st.text for st in steps), ratings=ratings,
-                                          reference_answer=answer.answer if answer is not None else "",
-                                          source=split.source if split is not None else "",
-                                          meta=dict(split.meta or {}) if split is not None else {})
+    ids = list(chosen)
+    for start in range(0, len(ids), CHUNK):  # the records' texts a chunk of responses at a time
+        chunk = ids[start:start + CHUNK]
+        prompt_of = dict(s.execute(select(ResponseRow.id, ResponseRow.prompt_id)
+                                   .where(ResponseRow.id.in_(chunk))).all())
+        prompts = dict(s.execute(select(PromptRow.id, PromptRow.text)
+                                 .where(PromptRow.id.in_(set(prompt_of.values())))).all())
+        answers = dict(s.execute(select(PromptAnswerRow.prompt_id, PromptAnswerRow.answer)
+                                 .where(PromptAnswerRow.prompt_id.in_(set(prompt_of.values())))).all())
+        splits = {r: (src, meta) for r, src, meta in s.execute(
+            select(StepSplitRow.response_id, StepSplitRow.source, StepSplitRow.meta)
+            .where(StepSplitRow.response_id.in_(chunk))).all()}
+        steps: dict[int, list[str]] = {}
+        for response_id, _, text in s.execute(select(StepRow.response_id, StepRow.idx, StepRow.text)
+                                              .where(StepRow.response_id.in_(chunk))
+                                              .order_by(StepRow.response_id, StepRow.idx)):
+            steps.setdefault(response_id, []).append(text)
+        for response_id in chunk:
+            per_step, texts = chosen[response_id], steps.get(response_id, [])
+            source, meta = splits.get(response_id, ("", {}))
+            yield response_id, StepwiseRecord(
+                prompt=prompts[prompt_of[response_id]], steps=tuple(texts),
+                ratings=tuple(per_step[i][1] if i in per_step else None for i in range(len(texts))),
+                reference_answer=answers.get(prompt_of[response_id], ""), source=source or "", meta=dict(meta or {}))
 
 
 def export_stepwise(s: Session, objective: int | str, *, annotator_id: int | None = None) -> list[StepwiseRecord]:
