@@ -168,5 +168,8 @@ def test_step_keys_are_remappable(qtbot, setup, project_ctx) -> None:
     panel.start_session()
     qtbot.waitUntil(lambda: pane.view.shown_response_id == ids["responses"][0], timeout=5000)
     press(qtbot, panel, Qt.Key.Key_Y)
+    pane.focus_step(2)  # a click on step 3
+    press(qtbot, panel, Qt.Key.Key_B)
     settle(qtbot, project_ctx, panel)
-    assert project_ctx.db.call_sync(ratings, ids["alice"]) == {(ids["responses"][0], 0): (GOOD, False)}
+    assert project_ctx.db.call_sync(ratings, ids["alice"]) == {(ids["responses"][0], 0): (GOOD, False),
+                                                                (ids["responses"][0], 2): (BAD, False)}

@@ -4,6 +4,7 @@ The annotator is picked at the start (no passwords). Keys (remappable, see label
 response, 2/→ the right one, T tie, S skip, Shift+1..3 strength, N note, Backspace/Ctrl+Z undo, Ctrl+Shift+Z redo,
 ? key map. Each key answers the focused objective row; after the last row the next (prefetched) pair appears.
 Labels of other annotators are never shown. All store work goes through LabelSession on the DB thread.
+Pairs / Steps switches to rating the steps of responses (issue #17): widgets/label_steps_pane.py.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ class StepLabelPane(QWidget):
         bar.addWidget(self.pattern, 1)
         bar.addWidget(self.split_note, 1)
         self.view = StepsView()
+        self.view.table.cellClicked.connect(lambda row, _col: self.focus_step(row))
         self.key_hint = QLabel("")
         self.key_hint.setObjectName("hint")
         self.progress = QLabel("Pick an annotator and one objective, choose the split, press Start labelling.")
@@ -152,6 +153,12 @@ class StepLabelPane(QWidget):
         if s.current is None and not s.waiting():
             text += " — No response left to step-label for this annotator (or each has enough annotators)."
         self.progress.setText(text)
+
+    def focus_step(self, row: int) -> None:
+        """A click on a step focuses it for the next key."""
+        if self.session is not None and self.session.current is not None:
+            self.session.move(row - self.session.focus)
+        self.setFocus()
 
     # --- keys -----------------------------------------------------------------------------------------------
     def show_key_hint(self) -> None:
