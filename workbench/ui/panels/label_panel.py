@@ -283,8 +283,8 @@ class LabelPanel(DeferredReload, QWidget):
         if self.session is not None:
             self.session.deleteLater()
             self.session = None
-        self.pair_view.show_screen(None)
         self.steps_pane.stop()
+        self.pair_view.show_screen(None)
 
     def _on_pair(self, screen: Screen | None) -> None:
         self.pair_view.show_screen(screen)
