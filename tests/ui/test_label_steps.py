@@ -104,6 +104,10 @@ def test_step_keys_rate_the_right_steps(qtbot, setup, project_ctx) -> None:
     press(qtbot, panel, Qt.Key.Key_Backspace)  # undo the "no error" key: response 3 back, unrated
     assert pane.view.shown_response_id == r3 and pane.view.ratings_shown() == ["", ""]
     press(qtbot, panel, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: pane.session.current is None and not pane.session.waiting(), timeout=5000)
+    panel.undo()  # Edit ▸ Undo in step mode
+    assert pane.view.shown_response_id == r3 and pane.view.ratings_shown() == ["", ""]
+    panel.redo()  # Edit ▸ Redo reaches the step session too
     settle(qtbot, project_ctx, panel)
     stored = project_ctx.db.call_sync(ratings, ids["alice"])
     assert {k: v for k, v in stored.items() if k[0] != r1} == {
@@ -164,6 +168,7 @@ def test_step_keys_are_remappable(qtbot, setup, project_ctx) -> None:
     assert isinstance(pane.keymap, StepKeyMap) and pane.keymap.keys("good")[0] == "Y"
     assert StepKeyMap.load(project_ctx.settings).keys("good")[0] == "Y"  # saved under step_keys/
     assert "Y / = / +: good" in pane.key_hint.text()
+    assert ("E", "Steps: First error here: this step bad, the unrated steps before it good") in panel.shortcut_help()
     pane.set_split("line")
     panel.start_session()
     qtbot.waitUntil(lambda: pane.view.shown_response_id == ids["responses"][0], timeout=5000)

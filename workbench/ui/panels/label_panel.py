@@ -152,7 +152,7 @@ class LabelPanel(DeferredReload, QWidget):
         self.key_hint.setText("   ·   ".join(f"{' / '.join(keys)}: {text}" for keys, text in parts if keys))
 
     def shortcut_help(self) -> list[tuple[str, str]]:
-        return self.keymap.help_rows()
+        return self.keymap.help_rows() + [(k, f"Steps: {t}") for k, t in self.steps_pane.keymap.help_rows()]
 
     # --- data -----------------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -387,11 +387,15 @@ class LabelPanel(DeferredReload, QWidget):
             self.progress.setText(f"Note kept for this row: {self.pending_note}")
 
     def undo(self) -> None:
+        if self.step_mode():  # Edit ▸ Undo in step mode
+            self.steps_pane.perform("undo")
         if self.session is not None and self.session.undo() is not None:
             self.rows.clear_answer(self.session.row)
             self.rows.set_focus_row(self.session.row)
 
     def redo(self) -> None:
+        if self.step_mode():
+            self.steps_pane.perform("redo")
         if self.session is not None:
             self.session.redo()
 
