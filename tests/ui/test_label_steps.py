@@ -71,6 +71,10 @@ def test_step_keys_rate_the_right_steps(qtbot, setup, project_ctx) -> None:
     assert pane.view.table.rowCount() == 3  # the preview: one step per line
     pane.set_split("paragraph")  # nothing labelled yet: the response on screen is re-split
     assert pane.view.table.rowCount() == 1
+    pane.set_split("regex", "(")  # a broken regex: said, no steps, nothing stored
+    assert "not valid" in pane.split_note.text() and pane.view.table.rowCount() == 0
+    pane.set_split("regex", r"^Step [23]")
+    assert pane.view.table.rowCount() == 3 and pane.split_note.text() == ""
     pane.set_split("step_k")
     assert [pane.view.table.item(r, 2).text() for r in range(3)] == SOLUTIONS[0].split("\n")
 
