@@ -255,7 +255,9 @@ def test_human_round_waits_for_people_then_closes_labelling(tiny_model_dir, tmp_
             pairs = round_pair_ids(s, rnd.id)
         assert len(pairs) == 2  # one pair per prompt for people, labelled for every objective
         assert not round_steps.run_step(project, rnd, "label", lines.append)
-        assert lines[-1] == "round 1: 0 automatic labels; 2 pairs wait for people in the Label panel"
+        assert lines[-1] == ("round 1: 0 automatic labels; 0 of 2 pairs labelled; 2 wait for people in the Label "
+                             "panel (order: 2 in generation order (round 1 was sampled by the base model, which has "
+                             "no run))")
         with project.session() as s:
             alice = get_or_create_annotator(s, "alice").id
             for pid in pairs:

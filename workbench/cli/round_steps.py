@@ -50,11 +50,10 @@ def load_loop_config(path: str | Path) -> tuple[RunConfig, RoundSettings]:
 
 
 def _objectives(project, cfg: RunConfig) -> list[str]:
-    from workbench.store.objectives import list_objectives
+    from workbench.store.round_label import run_objectives
 
     with project.session() as s:
-        names = [o.name for o in list_objectives(s)]
-    return list(cfg.objectives) or names
+        return run_objectives(s, list(cfg.objectives))
 
 
 def start_round(project, cfg: RunConfig, settings: RoundSettings) -> Round:
@@ -196,14 +195,13 @@ def _pairs_of(samples: list[Sample], objectives: list[str], directions: dict[str
 
 def step_label(project, rnd: Round, progress: Progress = print) -> int:
     """Automatic labels where the labeller gives them; returns how many round pairs still wait for people (the
-    step is done when none does)."""
+    step is done when none does; which pairs and in what order: store.round_label, as in the Label panel)."""
     from sqlalchemy import select
 
-    from workbench.store.rounds import add_auto_label, mark_done, round_pair_ids, unlabelled_pairs
+    from workbench.store.round_label import close_labelling, round_label_queue
+    from workbench.store.rounds import add_auto_label, mark_done, round_pair_ids
     from workbench.store.schema import PairRow
 
-    cfg = RunConfig.from_dict(rnd.run_config)
-    objectives = _objectives(project, cfg)
     added = 0
     with project.session() as s:
         for pid in round_pair_ids(s, rnd.id):
@@ -214,11 +212,16 @@ def step_label(project, rnd: Round, progress: Progress = print) -> int:
                 if choice is not None:
                     name = f"{AUTO_PREFIX}scorer:{rnd.settings.label_scorers.get(objective, objective)}"
                     added += add_auto_label(s, pid, objective, name, choice)
-        waiting = unlabelled_pairs(s, rnd.id, objectives) if rnd.settings.labeller != "scorers" else 0
-        if waiting == 0:
+        if rnd.settings.labeller == "scorers":  # pairs carry labels only for the objectives they were built for
             mark_done(s, rnd.id, "label")
-    progress(f"round {rnd.number}: {added} automatic labels"
-             + (f"; {waiting} pairs wait for people in the Label panel" if waiting else ""))
+            progress(f"round {rnd.number}: {added} automatic labels")
+            return 0
+        queue = round_label_queue(s, rnd.number)
+        waiting = len(queue.pair_ids)
+        if waiting == 0:
+            close_labelling(s, rnd.number)
+    progress(f"round {rnd.number}: {added} automatic labels; {queue.labelled} of {queue.total} pairs labelled"
+             + (f"; {waiting} wait for people in the Label panel (order: {queue.order_text()})" if waiting else ""))
     return waiting
 
 
@@ -263,6 +266,7 @@ def step_train(project, rnd: Round, progress: Progress = print) -> bool:
                        + (f": {final.error}" if final.error else "") + "; run the train step again to resume it")
     with project.session() as s:
         mark_done(s, rnd.id, "train")
+    progress(f"round {rnd.number}: run {final.id} finished")
     return True
 
 
@@ -275,6 +279,7 @@ def step_evaluate(project, rnd: Round, progress: Progress = print) -> None:
     evaluate_run(project, rnd.run_id, progress=progress)
     with project.session() as s:
         mark_done(s, rnd.id, "evaluate")
+    progress(f"round {rnd.number}: run {rnd.run_id} evaluated on {len(rnd.eval_prompt_ids)} fixed prompts")
 
 
 def run_step(project, rnd: Round, step: str, progress: Progress = print) -> bool:

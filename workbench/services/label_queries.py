@@ -20,10 +20,10 @@ def add_annotator(s, name: str) -> Annotator:
     return get_or_create_annotator(s, name)
 
 
-def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int) -> int:
+def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int, among: list[int] | None = None) -> int:
     from workbench.store.queue import open_count
 
-    return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap)
+    return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap, among=among)
 
 
 def annotator_total(s, annotator_id: int) -> int:
@@ -31,3 +31,20 @@ def annotator_total(s, annotator_id: int) -> int:
     from workbench.store.labels import active_labels
 
     return sum(lab.choice != "skip" for lab in active_labels(s, annotator_id=annotator_id))
+
+
+def round_queue(s, number: int):
+    """A round's Label step: its pairs not labelled yet in active order (store.round_label.RoundQueue)."""
+    from workbench.store.round_label import round_label_queue
+
+    return round_label_queue(s, number)
+
+
+def round_progress(s, number: int) -> tuple[int, int, bool]:
+    """(labelled pairs, pairs, Label step done) of a round; marks the step done once every pair is labelled."""
+    from workbench.store.round_label import close_labelling, label_progress, round_objective_ids
+    from workbench.store.rounds import get_round
+
+    rnd = get_round(s, number)
+    done = close_labelling(s, number)
+    return (*label_progress(s, rnd.id, round_objective_ids(s, rnd.id)), done)

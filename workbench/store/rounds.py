@@ -149,14 +149,13 @@ def round_pair_ids(s: Session, round_id: int) -> list[int]:
 
 
 def unlabelled_pairs(s: Session, round_id: int, objectives: list[str]) -> int:
-    """Round pairs still missing an active decisive-or-not label for some objective (what people still owe)."""
+    """Round pairs still missing an active label for some objective (what people still owe; the rule is
+    store.round_label.labelled_pairs)."""
+    from workbench.store.round_label import label_progress
+
     oids = list(s.scalars(select(ObjectiveRow.id).where(ObjectiveRow.name.in_(objectives))))
-    missing = 0
-    for pid in round_pair_ids(s, round_id):
-        have = set(s.scalars(select(LabelRow.objective_id).where(LabelRow.pair_id == pid,
-                                                                 LabelRow.superseded_at.is_(None))))
-        missing += any(o not in have for o in oids)
-    return missing
+    labelled, total = label_progress(s, round_id, oids)
+    return total - labelled
 
 
 @dataclass(frozen=True)
@@ -174,6 +173,7 @@ class RoundStats:
     gap: dict[str, float] = field(default_factory=dict)
     train_margin: float | None = None
     values: dict[str, float] = field(default_factory=dict)  # `<objective>/score`, kl, length, ...
+    labelled: int = 0  # pairs labelled for every objective (store.round_label: the Label step's rule)
 
 
 def _labels(s: Session, pair_ids: list[int]) -> list[tuple[int, int, str, str]]:
@@ -200,8 +200,11 @@ def round_stats(s: Session, rnd: Round) -> RoundStats:
                                                         MetricRow.key == "rewards/margins")
                           .order_by(MetricRow.step.desc()).limit(1))
         values = latest_evaluation(s, rnd.run_id)
+    from workbench.store.round_label import label_progress, round_objective_ids
+
+    labelled, _ = label_progress(s, rnd.id, round_objective_ids(s, rnd.id))
     return RoundStats(rnd.number, rnd.run_id, rnd.done, len(pair_ids), len(human), len(auto), agree,
-                      {o: sum(v) / len(v) for o, v in sorted(gaps.items())}, margin, values or {})
+                      {o: sum(v) / len(v) for o, v in sorted(gaps.items())}, margin, values or {}, labelled)
 
 
 def latest_evaluation(s: Session, run_id: int) -> dict[str, float]:
