@@ -105,6 +105,7 @@ class RoundQueue:
 def round_label_queue(s: Session, number: int) -> RoundQueue:
     """The round's Label step as the module docstring defines it."""
     from workbench.store.rounds import get_round, round_pair_ids
+    from workbench.store.runs import get_run
 
     rnd = get_round(s, number)
     objective_ids = round_objective_ids(s, rnd.id)
@@ -112,7 +113,7 @@ def round_label_queue(s: Session, number: int) -> RoundQueue:
     done = labelled_pairs(s, rnd.id, objective_ids)
     owed = [p for p in pair_ids if p not in done]
     parent = parent_run(s, number)
-    all_margins = run_margins(parent.run_dir) if parent is not None else {}
+    all_margins = run_margins(get_run(s, parent.id).run_dir) if parent is not None else {}  # run_dir: absolute
     margins = {p: all_margins[p] for p in owed if p in all_margins}
     gaps: dict[int, float] = {}
     if owed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
@@ -318,7 +318,7 @@ class LabelPanel(DeferredReload, QWidget):
     async def _label_round(self, number: int) -> None:
         await self.round_mode.enter(number)
         if self.annotator.currentData() is not None:
-            self.start_session()
+            QTimer.singleShot(0, self.start_session)  # from the event loop: it starts tasks of its own
         else:
             self.progress.setText(f"Add an annotator (your name) and press Start labelling to label round {number}.")
 

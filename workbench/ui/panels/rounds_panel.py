@@ -16,6 +16,7 @@ import math
 import re
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -24,6 +25,7 @@ from workbench.core.rounds import STEPS, next_step
 from workbench.services.context import AppContext
 from workbench.services.rounds import RoundProcess, RoundsData, load_rounds, round_command
 from workbench.ui.errors import run_task, show_error
+from workbench.ui.panels.deferred_reload import DeferredReload
 
 
 _SUMMARY = re.compile(r"round \d+: ")  # a step's own summary line ("round 2: 6 pairs from 3 prompts")
@@ -48,7 +50,7 @@ def round_rows(data: RoundsData) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
-class RoundsPanel(QWidget):
+class RoundsPanel(DeferredReload, QWidget):
     """See the module docstring."""
 
     title = "Rounds"
@@ -93,7 +95,8 @@ class RoundsPanel(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.table, 1)
         ctx.project_changed.connect(self.reload)
-        ctx.data_changed.connect(lambda what: self.reload() if what in ("runs", "evaluations", "labels") else None)
+        ctx.data_changed.connect(lambda what: self._later_reload() if what in ("runs", "evaluations", "labels")
+                                 else None)
         self.reload()
 
     def shortcut_help(self) -> list[tuple[str, str]]:
@@ -178,8 +181,8 @@ class RoundsPanel(QWidget):
         """After the Label step: open the round's queue in the Label panel while people owe labels."""
         await self._reload()
         st = self.data.stats[-1] if self.data.stats else None
-        if st is not None and not st.done.get("label"):
-            self._show_label_panel(st.number)
+        if st is not None and not st.done.get("label"):  # from the event loop: label_round runs tasks of its own
+            QTimer.singleShot(0, lambda n=st.number: self._show_label_panel(n))
 
     def _on_line(self, text: str, fraction: object, eta: object) -> None:
         if isinstance(fraction, float):
