@@ -42,6 +42,7 @@ def test_round_label_step_filters_orders_counts_and_exits(qtbot, ctx, tmp_path):
     qtbot.mouseClick(rounds.buttons["label"], Qt.MouseButton.LeftButton)  # the child process adds no labels here
     qtbot.waitUntil(lambda: label.round_mode.active and label.pair_view.shown_pair_id is not None, timeout=60000)
     assert win.tabs.currentWidget() is label
+    assert rounds.status.text().startswith("round 2: 0 automatic labels; 0 of 5 pairs labelled; 5 wait for people")
     assert label.round_mode.banner.isVisible()
     assert label.round_mode.banner.text.text() == "Round 2: 0 of 5 pairs labelled"
     assert label.round_mode.banner.order.text() == (
@@ -75,6 +76,7 @@ def test_round_label_step_filters_orders_counts_and_exits(qtbot, ctx, tmp_path):
     assert label.round_mode.banner.text.text().startswith("Round 2: all 5 pairs labelled")
     qtbot.waitUntil(lambda: rounds.current_step() == "train", timeout=5000)
     assert [name for name, b in rounds.buttons.items() if b.isEnabled()] == ["train"]
+    assert rounds.status.text() == "Next: train"  # not the Label step's "0 of 5 pairs labelled; 5 wait ..." any more
 
     def labels(s):
         from workbench.store.labels import active_labels
@@ -88,3 +90,21 @@ def test_round_label_step_filters_orders_counts_and_exits(qtbot, ctx, tmp_path):
     qtbot.waitUntil(lambda: label.pair_view.shown_pair_id in d["other"], timeout=5000)
     assert not label.round_mode.active and not label.round_mode.banner.isVisible()
     assert [w.isEnabled() for w in (label.mode, label.order, label.overlap)] == [True, True, True]
+
+
+def test_automatic_labellers_are_not_people_in_the_label_panel(qtbot, project_ctx):
+    """A mix round's automatic labeller ("auto:scorer:brevity") is an annotator in the store; it must not be offered
+    as a person to label as, and nobody may take a name that would count their labels as a machine's."""
+    from workbench.store.annotators import get_or_create_annotator
+    from workbench.ui.errors import shown_errors
+    from workbench.ui.panels.label_panel import LabelPanel
+
+    project_ctx.db.call_sync(lambda s: [get_or_create_annotator(s, n) for n in ("alice", "auto:scorer:brevity")])
+    panel = LabelPanel(project_ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.annotator.count() > 0, timeout=5000)
+    assert [panel.annotator.itemText(i) for i in range(panel.annotator.count())] == ["alice"]
+    panel.new_name.setText("auto:me")
+    qtbot.mouseClick(panel.new_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any("cannot start with 'auto:'" in text for _, text, _ in shown_errors()), timeout=5000)
+    assert [panel.annotator.itemText(i) for i in range(panel.annotator.count())] == ["alice"]

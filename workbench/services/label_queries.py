@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from workbench.core.entities import Annotator, Objective
+from workbench.core.rounds import AUTO_PREFIX, is_automatic
 
 
 def load_people(s) -> tuple[list[Objective], list[Annotator]]:
-    """Objectives and the people who can label (not the annotators that stand for imported files)."""
+    """Objectives and the people who can label (not the annotators that stand for imported files, nor a round's
+    automatic labellers)."""
     from workbench.store.annotators import import_annotator_ids, list_annotators
     from workbench.store.objectives import list_objectives
 
     machines = import_annotator_ids(s)
-    return list_objectives(s), [a for a in list_annotators(s) if a.id not in machines]
+    return list_objectives(s), [a for a in list_annotators(s) if a.id not in machines and not is_automatic(a.name)]
 
 
 def add_annotator(s, name: str) -> Annotator:
+    from workbench.core.errors import ProjectError
     from workbench.store.annotators import get_or_create_annotator
 
+    if is_automatic(name):  # the labels would count as a machine's in the rounds' statistics
+        raise ProjectError(f"a person's name cannot start with {AUTO_PREFIX!r} (it marks automatic labellers): "
+                         "choose another name")
     return get_or_create_annotator(s, name)
 
 

@@ -62,6 +62,7 @@ class RoundsPanel(DeferredReload, QWidget):
         self.config: Path | None = None
         self.running_step: str | None = None
         self.outcome = ""  # what the last step said (its summary or its error), shown above "Next: ..."
+        self.outcome_at: tuple | None = None  # the rounds' state it was said in; None: the next reload's
         self.runner = RoundProcess(self)
         self.runner.line.connect(self._on_line)
         self.runner.finished.connect(self._on_finished)
@@ -99,6 +100,10 @@ class RoundsPanel(DeferredReload, QWidget):
                                  else None)
         self.reload()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._later_reload()  # labels made in the Label panel since (it tells only when a round is complete)
+
     def shortcut_help(self) -> list[tuple[str, str]]:
         return [("Generate / Label / Train / Evaluate", "Run that step of the current round (resumes after a stop)")]
 
@@ -122,7 +127,16 @@ class RoundsPanel(DeferredReload, QWidget):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
+        state = self._state()
+        if self.outcome_at is None:
+            self.outcome_at = state
+        elif state != self.outcome_at:  # labels made since (the Label panel) make "0 of 4 labelled" untrue
+            self.outcome = ""
         self._enable()
+
+    def _state(self) -> tuple:
+        st = self.data.stats[-1] if self.data.stats else None
+        return (len(self.data.stats), self.current_step(), st.labelled if st else 0)
 
     def current_step(self) -> str | None:
         """The next step of the last round (None: start a new round with Generate)."""
@@ -151,7 +165,7 @@ class RoundsPanel(DeferredReload, QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Loop settings", "", "Loop settings (*.toml *.json)")
         if path:
             self.config = Path(path)
-            self.outcome = f"Loop settings: {self.config.name}"
+            self.outcome, self.outcome_at = f"Loop settings: {self.config.name}", self._state()
             self._enable()
 
     def start_step(self, step: str) -> None:
@@ -194,11 +208,11 @@ class RoundsPanel(DeferredReload, QWidget):
         if code == 0:
             self.progress.setValue(1000)
             said = [line for line in tail.splitlines() if _SUMMARY.match(line)]  # not the --status table
-            self.outcome = said[-1] if said else ""
+            self.outcome, self.outcome_at = (said[-1] if said else ""), None
         else:
             lines = [line for line in tail.splitlines() if line.startswith("workbench:") or "error" in line.lower()]
-            self.outcome = ((lines[-1] if lines else f"the step stopped (exit code {code})")
-                            + " — press the step again to resume it.")
+            self.outcome, self.outcome_at = ((lines[-1] if lines else f"the step stopped (exit code {code})")
+                                             + " — press the step again to resume it."), None
         step, self.running_step = self.running_step, None
         self.config = None if code == 0 else self.config
         for kind in ("pairs", "labels", "runs", "evaluations"):
