@@ -157,6 +157,8 @@ def store_pairs(project, rnd: Round) -> int:
     scorer = _scorer(project, rnd, objectives)
     directions = dict(scorer.directions) if scorer else {}
     rows = read_samples(Path(rnd.folder) / SAMPLES_FILE)
+    rewards = {(int(r["prompt_id"]), text): float(v) for r in rows  # the round's policy's implicit rewards
+               for text, v in zip(r["texts"], r.get("rewards") or [])}
     count = 0
     with project.session() as s:
         texts = {p["id"]: p["prompt"] for p in prompt_contents(s, rnd.prompt_ids)}
@@ -165,8 +167,10 @@ def store_pairs(project, rnd: Round) -> int:
             prompt = texts[pid] if isinstance(texts[pid], str) else json.dumps(texts[pid])
             scores = scorer.scores(prompt, [t for _, _, t in found]) if scorer else [{} for _ in found]
             samples = [Sample(rid, src, sc) for (src, rid, _), sc in zip(found, scores)]
+            reward = {rid: rewards[(pid, text)] for _, rid, text in found if (pid, text) in rewards}
             for (a, b), extra in _pairs_of(samples, objectives, directions, rnd.settings).items():
-                add_round_pair(s, rnd.id, rnd.number, pid, a, b, extra["gap"], extra["chosen"])
+                margin = reward[a] - reward[b] if a in reward and b in reward else None
+                add_round_pair(s, rnd.id, rnd.number, pid, a, b, extra["gap"], extra["chosen"], margin)
                 count += 1
         mark_done(s, rnd.id, "generate")
     return count

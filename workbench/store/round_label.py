@@ -6,8 +6,10 @@ The one rule, shared by the Label panel's round mode, `workbench round PROJECT -
   the automatic labeller); a skip is an answer too (the pair then trains on no label for that objective).
 - The Label step is done when every round pair is labelled (`close_labelling` marks it).
 - People are asked for the round pairs not labelled yet, in the active order of core.rounds.label_order: the
-  implicit-reward margins of the round's parent run (the run whose checkpoint sampled the round) where its
-  pair_margins.json has them, then the automatic labeller's score gap (mix rounds), then generation order.
+  implicit-reward margins of the round's parent run (the run whose checkpoint sampled the round): the margin its
+  checkpoint gave the pair when the round was generated (pair.extra["margin"], rounds 2 on), else its run folder's
+  pair_margins.json; then the automatic labeller's score gap (mix rounds); then generation order. Round 1 has no
+  parent run (the base model sampled it): its pairs go by the gap, else in generation order.
 """
 
 from __future__ import annotations
@@ -118,7 +120,10 @@ def round_label_queue(s: Session, number: int) -> RoundQueue:
     gaps: dict[int, float] = {}
     if owed:
         for pid, extra in s.execute(select(PairRow.id, PairRow.extra).where(PairRow.id.in_(owed))):
-            values = [abs(float(g)) for g in dict((extra or {}).get("gap", {})).values()]
+            extra = dict(extra or {})
+            if parent is not None and extra.get("margin") is not None:
+                margins[pid] = float(extra["margin"])
+            values = [abs(float(g)) for g in dict(extra.get("gap", {})).values()]
             if values and pid not in margins:
                 gaps[pid] = min(values)
     return RoundQueue(number, rnd.id, objective_ids, label_order(owed, margins, gaps), len(done), len(pair_ids),

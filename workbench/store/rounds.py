@@ -5,7 +5,7 @@ per prompt and text, pairs per (prompt, a, b), and an automatic label is only wr
 active label on that pair and objective. Pairs store a = the lower response id (the order people see them in is
 the Label panel's business); `pair.extra["round"]` repeats the round for exports and `extra["gap"]` holds the
 labeller's score gap per objective (chosen minus rejected in the objective's direction, > 0) and `extra["chosen"]`
-which side that is.
+which side that is; `extra["margin"]` the round's policy's implicit-reward margin r_a − r_b (rounds 2 on).
 """
 
 from __future__ import annotations
@@ -117,10 +117,14 @@ def add_samples(s: Session, round_number: int, rows: list[dict[str, Any]], model
 
 
 def add_round_pair(s: Session, round_id: int, round_number: int, prompt_id: int, a: int, b: int,
-                   gaps: dict[str, float], chosen: dict[str, str]) -> int:
+                   gaps: dict[str, float], chosen: dict[str, str], margin: float | None = None) -> int:
     """The pair (a, b) tagged with its round, with the labeller's per-objective gap (chosen minus rejected, > 0)
-    and which side is chosen ("a" | "b"); returns its id. A pair an earlier round built keeps that round."""
+    and which side is chosen ("a" | "b"), and `margin`: r_a − r_b, the implicit rewards of the round's policy
+    (the parent run's checkpoint) when it scored its samples; returns its id. A pair an earlier round built keeps
+    that round."""
     extra = {"round": round_number, "gap": dict(gaps), "chosen": dict(chosen)}
+    if margin is not None:
+        extra["margin"] = float(margin)
     pair = add_pair(s, prompt_id, a, b, source=f"round {round_number}", extra=extra)
     row = s.get_one(PairRow, pair.id)
     if row.round_id is None:
