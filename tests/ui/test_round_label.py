@@ -77,6 +77,13 @@ def test_round_label_step_filters_orders_counts_and_exits(qtbot, ctx, tmp_path):
     qtbot.waitUntil(lambda: rounds.current_step() == "train", timeout=5000)
     assert [name for name, b in rounds.buttons.items() if b.isEnabled()] == ["train"]
     assert rounds.status.text() == "Next: train"  # not the Label step's "0 of 5 pairs labelled; 5 wait ..." any more
+    qtbot.keyClick(label.rows, Qt.Key.Key_Backspace)  # an undo after the last label: Train is no longer offered
+    qtbot.waitUntil(lambda: label.round_mode.banner.text.text() == "Round 2: 4 of 5 pairs labelled", timeout=5000)
+    qtbot.waitUntil(lambda: rounds.current_step() == "label", timeout=5000)
+    assert not rounds.buttons["train"].isEnabled() and rounds.status.text() == "Next: label — 4 of 5 pairs labelled"
+    qtbot.keyClick(label.rows, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: rounds.current_step() == "train", timeout=5000)
+    assert label.round_mode.banner.text.text().startswith("Round 2: all 5 pairs labelled")
 
     def labels(s):
         from workbench.store.labels import active_labels

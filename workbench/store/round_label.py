@@ -131,13 +131,18 @@ def round_label_queue(s: Session, number: int) -> RoundQueue:
 
 
 def close_labelling(s: Session, number: int) -> bool:
-    """Mark round `number`'s Label step done when all its pairs are labelled; True when it is (now) done."""
+    """Mark round `number`'s Label step done when all its pairs are labelled, and open it again when an undo took
+    a label back before the round's training started (Train must not stay offered); True when it is done."""
     from workbench.store.rounds import get_round, mark_done
 
     rnd = get_round(s, number)
     labelled, total = label_progress(s, rnd.id, round_objective_ids(s, rnd.id))
-    if labelled < total:
+    done = bool(rnd.done.get("label"))
+    if labelled >= total:
+        if not done:
+            mark_done(s, rnd.id, "label")
+        return True
+    if done and rnd.run_id is None and rnd.settings.labeller != "scorers":
+        mark_done(s, rnd.id, "label", False)
         return False
-    if not rnd.done.get("label"):
-        mark_done(s, rnd.id, "label")
-    return True
+    return done

@@ -5,7 +5,8 @@ not labelled yet, in the round's active order (store/round_label.py holds the ru
 `workbench round --step label`), for the round's objectives; the panel's objective, order and overlap choices do
 not apply (they are disabled) until "Whole queue" leaves the round. The banner reads "Round N: k of m pairs
 labelled" from the store after every label and undo; once every pair is labelled the round's Label step is marked
-done (ctx.notify("labels"): the Rounds panel reloads and offers Train) and the banner says so.
+done (ctx.notify("labels"): the Rounds panel reloads and offers Train) and the banner says so; an undo before the
+round trains opens the step again.
 """
 
 from __future__ import annotations
@@ -103,12 +104,12 @@ class RoundLabelMode(QObject):
         labelled, total, done = await self.ctx.db.call(round_progress, queue.number)
         if queue is not self.queue:
             return
-        finished_now = done and not self.done
+        changed = done != self.done
         self.labelled, self.total, self.done = labelled, total, done
         self._show()
         self.counted.emit()
-        if finished_now:
-            self.ctx.notify("labels")  # the Rounds panel reloads: Train is the round's next step now
+        if changed:
+            self.ctx.notify("labels")  # the Rounds panel reloads: Train is (or, after an undo, is no longer) next
 
     def exhausted_text(self) -> str:
         """What the progress line says when this annotator's round queue is empty."""
