@@ -96,6 +96,8 @@ def test_round_1_and_partial_labels_and_undo(project, tmp_path) -> None:
         q = round_label_queue(s, 2)
         assert (q.labelled, q.total, q.pair_ids) == (2, 5, [p[2], p[4], p[3]])
         assert unlabelled_pairs(s, d["round"], ["helpful"]) == 3  # the CLI's count: the same rule
+        stats = round_stats(s, get_round(s, 2))
+        assert (stats.labelled, stats.human_labels, stats.auto_labels) == (2, 0, 1)  # a skip answers, is no label
         retract_label(s, skip.id)  # undo brings the pair back
         assert round_label_queue(s, 2).labelled == 1
         assert round_objective_ids(s, d["round"]) == [oid]

@@ -190,6 +190,7 @@ def _labels(s: Session, pair_ids: list[int]) -> list[tuple[int, int, str, str]]:
 def round_stats(s: Session, rnd: Round) -> RoundStats:
     pair_ids = round_pair_ids(s, rnd.id)
     labels = _labels(s, pair_ids) if pair_ids else []
+    labels = [row for row in labels if row[3] != "skip"]  # a skip is no label (issue #13): not in the counts
     auto = [(p, o, c) for p, o, n, c in labels if is_automatic(n)]
     human = [(p, o, c) for p, o, n, c in labels if not is_automatic(n)]
     machine = {(p, o): c for p, o, c in auto}
