@@ -218,15 +218,19 @@ def step_label(project, rnd: Round, progress: Progress = print) -> int:
                     added += add_auto_label(s, pid, objective, name, choice)
         if rnd.settings.labeller == "scorers":  # pairs carry labels only for the objectives they were built for
             mark_done(s, rnd.id, "label")
-            progress(f"round {rnd.number}: {added} automatic labels")
+            progress(f"round {rnd.number}: {_labels(added)}")
             return 0
         queue = round_label_queue(s, rnd.number)
         waiting = len(queue.pair_ids)
         if waiting == 0:
             close_labelling(s, rnd.number)
-    progress(f"round {rnd.number}: {added} automatic labels; {queue.labelled} of {queue.total} pairs labelled"
+    progress(f"round {rnd.number}: {_labels(added)}; {queue.labelled} of {queue.total} pairs labelled"
              + (f"; {waiting} wait for people in the Label panel (order: {queue.order_text()})" if waiting else ""))
     return waiting
+
+
+def _labels(n: int) -> str:
+    return f"{n} automatic label{'s' if n != 1 else ''}"
 
 
 # --- train / evaluate ------------------------------------------------------------------------------------------

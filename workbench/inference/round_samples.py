@@ -123,7 +123,7 @@ def _sample_ids(steerable: Any, prompt: Any, *, k: int, settings: dict[str, Any]
 
 
 def implicit_rewards(steerable: Any, prompt_ids: list[int], answers: list[list[int]], beta: float) -> list[float]:
-    """β·(log π(y|x) − log π_ref(y|x)) of each answer under the steerable's checkpoint (π_ref: adapter disabled)."""
+    """β·(log π(y|x) − log π_ref(y|x)) of each answer under the steerable's checkpoint (π_ref: adapter off)."""
     import torch
 
     from workbench.training.evaluate import _sequence_batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
@@ -313,14 +313,7 @@ class LabelPanel(DeferredReload, QWidget):
 
     def label_round(self, number: int) -> None:
         """Label round `number`'s pairs only (the Rounds panel's Label step): widgets/round_label_mode.py."""
-        run_task(self._label_round(number), self, "Could not open the round's pairs")
-
-    async def _label_round(self, number: int) -> None:
-        await self.round_mode.enter(number)
-        if self.annotator.currentData() is not None:
-            QTimer.singleShot(0, self.start_session)  # from the event loop: it starts tasks of its own
-        else:
-            self.progress.setText(f"Add an annotator (your name) and press Start labelling to label round {number}.")
+        self.round_mode.open_round(number, self)
 
     # --- keys -----------------------------------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt override

@@ -7,7 +7,8 @@ next steps (workbench.services.rounds runs `workbench round PROJECT --step S`); 
 progress and ETA, Cancel stops it resumably. The first round needs loop settings (a .toml with [run] and [round]
 tables, see README "Rounds"); later rounds copy the previous round's. "Label" adds the automatic labels; when
 people owe labels it opens the Label panel on the round's pairs in active order (LabelPanel.label_round), and
-Train becomes the next step once every pair is labelled. The reward vectors per round are drawn as a connected path on the Trade-offs plot (widgets/rounds_path.py).
+Train becomes the next step once every pair is labelled. The reward vectors per round are drawn as a connected
+path on the Trade-offs plot (widgets/rounds_path.py).
 """
 
 from __future__ import annotations

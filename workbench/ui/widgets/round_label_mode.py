@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from workbench.services.context import AppContext
@@ -76,6 +76,17 @@ class RoundLabelMode(QObject):
     @property
     def active(self) -> bool:
         return self.queue is not None
+
+    def open_round(self, number: int, panel: Any) -> None:
+        """Enter round `number` and start labelling it in the Label panel `panel` when an annotator is chosen."""
+        run_task(self._open_round(number, panel), panel, "Could not open the round's pairs")
+
+    async def _open_round(self, number: int, panel: Any) -> None:
+        await self.enter(number)
+        if panel.annotator.currentData() is not None:
+            QTimer.singleShot(0, panel.start_session)  # from the event loop: it starts tasks of its own
+        else:
+            panel.progress.setText(f"Add an annotator (your name) and press Start labelling to label round {number}.")
 
     async def enter(self, number: int) -> None:
         """Load round `number`'s queue (DB thread) and show the banner."""
