@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench.core.rounds import RoundSettings, label_order
+from workbench.core.rounds import RoundSettings
 from workbench.store.annotators import get_or_create_annotator
 from workbench.store.labels import add_label, retract_label
 from workbench.store.objectives import add_objective
@@ -48,11 +48,6 @@ def build_two_rounds(s, tmp_path: Path, *, objectives=("helpful", "short"), gaps
     (run_dir / MARGINS_FILE).write_text(json.dumps({str(k): v for k, v in margins.items()}), encoding="utf-8")
     alice = get_or_create_annotator(s, "alice").id
     return {"objectives": ids, "pairs": pairs, "other": other, "alice": alice, "run": run.id, "round": r2.id}
-
-
-def test_label_order_tiers() -> None:
-    assert label_order([5, 1, 2, 3, 4], {2: 0.9, 3: -0.1, 5: 0.5}, {4: 0.2, 1: 0.05}) == [3, 5, 2, 1, 4]
-    assert label_order([3, 1, 2], {}, {}) == [1, 2, 3]  # no run, no scores: generation order
 
 
 def test_round_queue_is_the_rounds_unlabelled_pairs_in_active_order(project, tmp_path) -> None:
