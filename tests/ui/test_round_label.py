@@ -115,3 +115,21 @@ def test_automatic_labellers_are_not_people_in_the_label_panel(qtbot, project_ct
     qtbot.mouseClick(panel.new_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any("cannot start with 'auto:'" in text for _, text, _ in shown_errors()), timeout=5000)
     assert [panel.annotator.itemText(i) for i in range(panel.annotator.count())] == ["alice"]
+
+
+def test_opening_another_project_leaves_the_round_quietly(qtbot, ctx, tmp_path):
+    """The round belongs to the project it came from: another project ends the round mode without restarting a
+    session on the old annotator (the panel reloads for the new project on its own)."""
+    from workbench.ui.panels.label_panel import LabelPanel
+
+    ctx.new_project(tmp_path / "project.sqlite")
+    ctx.db.call_sync(lambda s: build_two_rounds(s, tmp_path))
+    panel = LabelPanel(ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
+    panel.label_round(2)
+    qtbot.waitUntil(lambda: panel.session is not None and panel.pair_view.shown_pair_id is not None, timeout=5000)
+    assert panel.round_mode.banner.text.text() == "Round 2: 0 of 5 pairs labelled"
+    with qtbot.assertNotEmitted(panel.round_mode.left):
+        ctx.new_project(tmp_path / "other.sqlite")
+    assert not panel.round_mode.active and panel.order.isEnabled()

@@ -71,7 +71,7 @@ class RoundLabelMode(QObject):
         self.banner = RoundBanner(parent)
         self.banner.exit_requested.connect(self.leave)
         self._overridden = overridden
-        ctx.project_changed.connect(self.leave)
+        ctx.project_changed.connect(lambda: self.leave(quietly=True))  # the panel reloads for the other project
 
     @property
     def active(self) -> bool:
@@ -98,13 +98,15 @@ class RoundLabelMode(QObject):
         self._show()
         await self._refresh(self.queue)  # a round the automatic labeller finished is done at once
 
-    def leave(self) -> None:
+    def leave(self, quietly: bool = False) -> None:
+        """Back to the whole queue (`left` restarts the panel's session there, unless `quietly`)."""
         if self.queue is None:
             return
         self.queue = None
         self.banner.hide()
         self._set_overridden(True)
-        self.left.emit()
+        if not quietly:
+            self.left.emit()
 
     def refresh(self) -> None:
         """Re-count from the store (after a label or an undo)."""
