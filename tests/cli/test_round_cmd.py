@@ -255,7 +255,9 @@ def test_human_round_waits_for_people_then_closes_labelling(tiny_model_dir, tmp_
             pairs = round_pair_ids(s, rnd.id)
         assert len(pairs) == 2  # one pair per prompt for people, labelled for every objective
         assert not round_steps.run_step(project, rnd, "label", lines.append)
-        assert lines[-1] == "round 1: 0 automatic labels; 2 pairs wait for people in the Label panel"
+        assert lines[-1] == ("round 1: 0 automatic labels; 0 of 2 pairs labelled; 2 wait for people in the Label "
+                             "panel (order: 2 in generation order (round 1 was sampled by the base model, which has "
+                             "no run))")
         with project.session() as s:
             alice = get_or_create_annotator(s, "alice").id
             for pid in pairs:
@@ -280,3 +282,48 @@ def test_scorer_rounds_wait_for_trust_in_the_projects_scorers(tiny_model_dir, tm
     assert "has not been trusted" in result.stderr and "--trust-scorers" in result.stderr
     assert "Traceback" not in result.stderr
     assert _rows(path, "SELECT count(*) FROM pair WHERE round_id IS NOT NULL") == [(0,)]
+
+
+def test_round_2_pairs_carry_the_parent_policys_margin_and_label_in_its_order(tmp_path) -> None:
+    """Generation from round 2 on writes each answer's implicit reward under the round's policy (the parent run's
+    checkpoint); storing the samples gives each pair margin r_a − r_b, and the Label step asks for the pairs with
+    the smallest |margin| first, as `--step label` says."""
+    from workbench.cli import round_steps
+    from workbench.core.rounds import RoundSettings
+    from workbench.store.round_label import round_label_queue
+    from workbench.store.rounds import attach_run, create_round, get_round, mark_done
+    from workbench.store.runs import create_run
+
+    project = create_project(tmp_path / "p.sqlite")
+    try:
+        with project.session() as s:
+            add_objective(s, "helpful")
+            prompts = [add_prompt(s, f"q{i}").id for i in range(3)]
+            config = {"model": "m", "objectives": ["helpful"]}
+            r1 = create_round(s, RoundSettings(labeller="human"), config, prompts, [], tmp_path / "rounds")
+            attach_run(s, r1.id, create_run(s, "round 1", {}, str(tmp_path / "run-1")).id)
+            for step in ("generate", "label", "train", "evaluate"):
+                mark_done(s, r1.id, step)
+            r2 = create_round(s, RoundSettings(labeller="human", samples=3), config, prompts, [],
+                              tmp_path / "rounds")
+        rewards = {prompts[0]: [0.5, -0.5, 0.0], prompts[1]: [0.1, 0.05, 9.0], prompts[2]: [2.0, 1.0, 0.0]}
+        lines = [{"prompt_id": p, "source": "policy", "texts": [f"{p} x", f"{p} yy", f"{p} zzz"], "seed": 1,
+                  "rewards": rewards[p]} for p in prompts]
+        (Path(r2.folder) / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        with project.session() as s:
+            rnd = get_round(s, 2)
+        assert round_steps.store_pairs(project, rnd) == 3
+        margins = dict(_rows(project.path, "SELECT prompt_id, json_extract(extra, '$.margin') FROM pair "
+                                           f"WHERE round_id = {r2.id}"))
+        assert margins == {prompts[0]: pytest.approx(1.0), prompts[1]: pytest.approx(0.05),
+                           prompts[2]: pytest.approx(1.0)}
+        with project.session() as s:
+            queue = round_label_queue(s, 2)
+            by_prompt = dict(_rows(project.path, f"SELECT id, prompt_id FROM pair WHERE round_id = {r2.id}"))
+        assert [by_prompt[p] for p in queue.pair_ids] == [prompts[1], prompts[0], prompts[2]]
+        said: list[str] = []
+        assert round_steps.step_label(project, rnd, said.append) == 3
+        assert said == ["round 2: 0 automatic labels; 0 of 3 pairs labelled; 3 wait for people in the Label panel "
+                        "(order: 3 by run 1's margins (smallest first))"]
+    finally:
+        project.close()

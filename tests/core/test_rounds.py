@@ -83,3 +83,11 @@ def test_settings_problems_steps_and_agreement() -> None:
 def test_scorer_set_scores_every_text() -> None:
     scorer = ScorerSet({"words": lambda p, r, m: len(r.split()), "chars": lambda p, r, m: len(r)})
     assert scorer.scores("q", ["a b", "abc"]) == [{"words": 2.0, "chars": 3.0}, {"words": 1.0, "chars": 3.0}]
+
+
+def test_label_order_tiers() -> None:
+    """A round's Label step: parent-run margins (smallest |m|), then the scorers' gap (smallest), then pair id."""
+    from workbench.core.rounds import label_order
+
+    assert label_order([5, 1, 2, 3, 4], {2: 0.9, 3: -0.1, 5: 0.5}, {4: 0.2, 1: 0.05}) == [3, 5, 2, 1, 4]
+    assert label_order([3, 1, 2, 1], {}, {}) == [1, 2, 3]  # no run, no scores: generation order, once each

@@ -50,11 +50,10 @@ def load_loop_config(path: str | Path) -> tuple[RunConfig, RoundSettings]:
 
 
 def _objectives(project, cfg: RunConfig) -> list[str]:
-    from workbench.store.objectives import list_objectives
+    from workbench.store.round_label import run_objectives
 
     with project.session() as s:
-        names = [o.name for o in list_objectives(s)]
-    return list(cfg.objectives) or names
+        return run_objectives(s, list(cfg.objectives))
 
 
 def start_round(project, cfg: RunConfig, settings: RoundSettings) -> Round:
@@ -158,6 +157,8 @@ def store_pairs(project, rnd: Round) -> int:
     scorer = _scorer(project, rnd, objectives)
     directions = dict(scorer.directions) if scorer else {}
     rows = read_samples(Path(rnd.folder) / SAMPLES_FILE)
+    rewards = {(int(r["prompt_id"]), text): float(v) for r in rows  # the round's policy's implicit rewards
+               for text, v in zip(r["texts"], r.get("rewards") or [])}
     count = 0
     with project.session() as s:
         texts = {p["id"]: p["prompt"] for p in prompt_contents(s, rnd.prompt_ids)}
@@ -166,8 +167,10 @@ def store_pairs(project, rnd: Round) -> int:
             prompt = texts[pid] if isinstance(texts[pid], str) else json.dumps(texts[pid])
             scores = scorer.scores(prompt, [t for _, _, t in found]) if scorer else [{} for _ in found]
             samples = [Sample(rid, src, sc) for (src, rid, _), sc in zip(found, scores)]
+            reward = {rid: rewards[(pid, text)] for _, rid, text in found if (pid, text) in rewards}
             for (a, b), extra in _pairs_of(samples, objectives, directions, rnd.settings).items():
-                add_round_pair(s, rnd.id, rnd.number, pid, a, b, extra["gap"], extra["chosen"])
+                margin = reward[a] - reward[b] if a in reward and b in reward else None
+                add_round_pair(s, rnd.id, rnd.number, pid, a, b, extra["gap"], extra["chosen"], margin)
                 count += 1
         mark_done(s, rnd.id, "generate")
     return count
@@ -196,14 +199,13 @@ def _pairs_of(samples: list[Sample], objectives: list[str], directions: dict[str
 
 def step_label(project, rnd: Round, progress: Progress = print) -> int:
     """Automatic labels where the labeller gives them; returns how many round pairs still wait for people (the
-    step is done when none does)."""
+    step is done when none does; which pairs and in what order: store.round_label, as in the Label panel)."""
     from sqlalchemy import select
 
-    from workbench.store.rounds import add_auto_label, mark_done, round_pair_ids, unlabelled_pairs
+    from workbench.store.round_label import close_labelling, round_label_queue
+    from workbench.store.rounds import add_auto_label, mark_done, round_pair_ids
     from workbench.store.schema import PairRow
 
-    cfg = RunConfig.from_dict(rnd.run_config)
-    objectives = _objectives(project, cfg)
     added = 0
     with project.session() as s:
         for pid in round_pair_ids(s, rnd.id):
@@ -214,12 +216,21 @@ def step_label(project, rnd: Round, progress: Progress = print) -> int:
                 if choice is not None:
                     name = f"{AUTO_PREFIX}scorer:{rnd.settings.label_scorers.get(objective, objective)}"
                     added += add_auto_label(s, pid, objective, name, choice)
-        waiting = unlabelled_pairs(s, rnd.id, objectives) if rnd.settings.labeller != "scorers" else 0
-        if waiting == 0:
+        if rnd.settings.labeller == "scorers":  # pairs carry labels only for the objectives they were built for
             mark_done(s, rnd.id, "label")
-    progress(f"round {rnd.number}: {added} automatic labels"
-             + (f"; {waiting} pairs wait for people in the Label panel" if waiting else ""))
+            progress(f"round {rnd.number}: {_labels(added)}")
+            return 0
+        queue = round_label_queue(s, rnd.number)
+        waiting = len(queue.pair_ids)
+        if waiting == 0:
+            close_labelling(s, rnd.number)
+    progress(f"round {rnd.number}: {_labels(added)}; {queue.labelled} of {queue.total} pairs labelled"
+             + (f"; {waiting} wait for people in the Label panel (order: {queue.order_text()})" if waiting else ""))
     return waiting
+
+
+def _labels(n: int) -> str:
+    return f"{n} automatic label{'s' if n != 1 else ''}"
 
 
 # --- train / evaluate ------------------------------------------------------------------------------------------
@@ -263,6 +274,7 @@ def step_train(project, rnd: Round, progress: Progress = print) -> bool:
                        + (f": {final.error}" if final.error else "") + "; run the train step again to resume it")
     with project.session() as s:
         mark_done(s, rnd.id, "train")
+    progress(f"round {rnd.number}: run {final.id} finished")
     return True
 
 
@@ -275,6 +287,7 @@ def step_evaluate(project, rnd: Round, progress: Progress = print) -> None:
     evaluate_run(project, rnd.run_id, progress=progress)
     with project.session() as s:
         mark_done(s, rnd.id, "evaluate")
+    progress(f"round {rnd.number}: run {rnd.run_id} evaluated on {len(rnd.eval_prompt_ids)} fixed prompts")
 
 
 def run_step(project, rnd: Round, step: str, progress: Progress = print) -> bool:

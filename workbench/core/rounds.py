@@ -206,6 +206,21 @@ def auto_choice(gap: float, chosen_is_a: bool, settings: RoundSettings) -> str |
     return "a" if (gap > 0) == chosen_is_a else "b"
 
 
+def label_order(pair_ids: Sequence[int], margins: Mapping[int, float], gaps: Mapping[int, float]) -> list[int]:
+    """The active order of a round's Label step (uncertainty first; Settles 2009, §3.1), in three tiers:
+    1. pairs with an implicit-reward margin of the round's parent run (the policy that sampled them), smallest |m|
+       first; 2. pairs the automatic labeller scored (mix rounds: its unconfident pairs), smallest |gap| first;
+    3. the rest (round 1: the base model has no run; human rounds: no scores) in generation order (pair id)."""
+    def key(pid: int) -> tuple[int, float, int]:
+        if pid in margins:
+            return 0, abs(float(margins[pid])), pid
+        if pid in gaps:
+            return 1, abs(float(gaps[pid])), pid
+        return 2, 0.0, pid
+
+    return sorted(dict.fromkeys(pair_ids), key=key)
+
+
 def next_step(done: Mapping[str, bool]) -> str | None:
     """The first step of STEPS not done yet (None: the round is complete)."""
     return next((s for s in STEPS if not done.get(s)), None)

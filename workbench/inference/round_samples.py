@@ -7,6 +7,11 @@ and fsynced as soon as it is complete. A crash loses at most the line being writ
 last line is cut off, finished (prompt, source) lines are skipped, and every prompt is sampled from its own seed
 (round seed, round number, prompt id, source), so the resumed file is the one an uninterrupted run would write.
 
+From round 2 on (the policy is a trained checkpoint) each line also holds "rewards": every answer's implicit reward
+under the round's policy, r = β·(log π(y|x) − log π_ref(y|x)) (Rafailov et al. 2023, eq. 5; the reference is the
+base, adapter disabled), so a pair's margin under the parent run is r_a − r_b: the Label step's active order
+(store/round_label.py). MAH-DPO policies are scored with their heads mixed as loaded (equal weights).
+
 Sources: "policy" = the round's policy (the parent round's final checkpoint), "anchor" = the round-0 model (the base
 model: the adapter disabled and heads off), "parent" = the policy's own parent checkpoint (latest_chosen policy).
 """
@@ -89,6 +94,12 @@ class _Models:
 
 
 def _sample(steerable: Any, prompt: Any, *, k: int, settings: dict[str, Any], seed: int) -> list[str]:
+    return _sample_ids(steerable, prompt, k=k, settings=settings, seed=seed)[0]
+
+
+def _sample_ids(steerable: Any, prompt: Any, *, k: int, settings: dict[str, Any], seed: int
+                ) -> tuple[list[str], list[int], list[list[int]]]:
+    """(texts, prompt ids, each answer's token ids up to its end of sequence) of k samples."""
     import torch
 
     from workbench.training.evaluate import _eos_ids, encode_prompt
@@ -102,11 +113,29 @@ def _sample(steerable: Any, prompt: Any, *, k: int, settings: dict[str, Any], se
                              num_return_sequences=k, max_new_tokens=int(settings["max_new_tokens"]),
                              temperature=float(settings["temperature"]), top_p=float(settings["top_p"]), top_k=0,
                              pad_token_id=tok.pad_token_id, eos_token_id=sorted(eos) or None)
-    texts = []
+    texts, answers = [], []
     for new in out[:, ids.shape[1]:].tolist():
         stop = next((i for i, t in enumerate(new) if t in eos), None)
+        answer = new if stop is None else new[:stop + 1]  # the end-of-sequence token is part of the answer
+        answers.append(answer)
         texts.append(tok.decode(new if stop is None else new[:stop], skip_special_tokens=True).strip())
-    return texts
+    return texts, ids[0].tolist(), answers
+
+
+def implicit_rewards(steerable: Any, prompt_ids: list[int], answers: list[list[int]], beta: float) -> list[float]:
+    """β·(log π(y|x) − log π_ref(y|x)) of each answer under the steerable's checkpoint (π_ref: adapter off)."""
+    import torch
+
+    from workbench.training.evaluate import _sequence_batch
+    from workbench.training.logprobs import sequence_logps
+
+    batch = _sequence_batch([prompt_ids] * len(answers), answers, steerable.tokenizer.pad_token_id,
+                            steerable.device)
+    with torch.no_grad():
+        policy = sequence_logps(steerable.model, batch).sum.double()
+        with steerable.as_reference():
+            ref = sequence_logps(steerable.model, batch).sum.double()
+    return [float(v) for v in (beta * (policy - ref)).cpu()]
 
 
 def jobs(spec: dict[str, Any]) -> Iterator[tuple[int, Any, str]]:
@@ -137,9 +166,13 @@ def generate_round(round_dir: Path, emit: Callable[..., None], should_stop: Call
             steerable, context = models.get(source)
             seed = sample_seed(int(settings["seed"]), int(spec["round"]), prompt_id, source)
             with context:
-                texts = _sample(steerable, prompt, k=int(settings["samples"]), settings=settings, seed=seed)
-            fh.write(json.dumps({"prompt_id": prompt_id, "source": source, "texts": texts, "seed": seed},
-                                ensure_ascii=False) + "\n")
+                texts, prompt_ids, answers = _sample_ids(steerable, prompt, k=int(settings["samples"]),
+                                                         settings=settings, seed=seed)
+            line = {"prompt_id": prompt_id, "source": source, "texts": texts, "seed": seed}
+            if spec.get("policy_checkpoint"):  # a trained policy: the parent run's margins for the Label step
+                policy, _ = models.get("policy")
+                line["rewards"] = implicit_rewards(policy, prompt_ids, answers, models.cfg.beta)
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
     return True

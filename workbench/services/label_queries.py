@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 from workbench.core.entities import Annotator, Objective
+from workbench.core.rounds import AUTO_PREFIX, is_automatic
 
 
 def load_people(s) -> tuple[list[Objective], list[Annotator]]:
-    """Objectives and the people who can label (not the annotators that stand for imported files)."""
+    """Objectives and the people who can label (not the annotators that stand for imported files, nor a round's
+    automatic labellers)."""
     from workbench.store.annotators import import_annotator_ids, list_annotators
     from workbench.store.objectives import list_objectives
 
     machines = import_annotator_ids(s)
-    return list_objectives(s), [a for a in list_annotators(s) if a.id not in machines]
+    return list_objectives(s), [a for a in list_annotators(s) if a.id not in machines and not is_automatic(a.name)]
 
 
 def add_annotator(s, name: str) -> Annotator:
+    from workbench.core.errors import ProjectError
     from workbench.store.annotators import get_or_create_annotator
 
+    if is_automatic(name):  # the labels would count as a machine's in the rounds' statistics
+        raise ProjectError(f"a person's name cannot start with {AUTO_PREFIX!r} (it marks automatic labellers): "
+                         "choose another name")
     return get_or_create_annotator(s, name)
 
 
-def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int) -> int:
+def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int, among: list[int] | None = None) -> int:
     from workbench.store.queue import open_count
 
-    return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap)
+    return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap, among=among)
 
 
 def annotator_total(s, annotator_id: int) -> int:
@@ -31,3 +37,20 @@ def annotator_total(s, annotator_id: int) -> int:
     from workbench.store.labels import active_labels
 
     return sum(lab.choice != "skip" for lab in active_labels(s, annotator_id=annotator_id))
+
+
+def round_queue(s, number: int):
+    """A round's Label step: its pairs not labelled yet in active order (store.round_label.RoundQueue)."""
+    from workbench.store.round_label import round_label_queue
+
+    return round_label_queue(s, number)
+
+
+def round_progress(s, number: int) -> tuple[int, int, bool]:
+    """(labelled pairs, pairs, Label step done) of a round; marks the step done once every pair is labelled."""
+    from workbench.store.round_label import close_labelling, label_progress, round_objective_ids
+    from workbench.store.rounds import get_round
+
+    rnd = get_round(s, number)
+    done = close_labelling(s, number)
+    return (*label_progress(s, rnd.id, round_objective_ids(s, rnd.id)), done)

@@ -73,13 +73,14 @@ class LabelAction:
 
 # --- DB-thread functions -----------------------------------------------------------------------------------------
 def fetch_next(s, annotator_id: int, objective_ids: list[int], overlap: int, order: str, exclude: tuple[int, ...],
-               seed: int, margins: dict[int, float] | None) -> Any:
-    """The next pair for this annotator as a PairView, or None when the queue is empty."""
+               seed: int, margins: dict[int, float] | None, among: tuple[int, ...] | None = None) -> Any:
+    """The next pair for this annotator as a PairView, or None when the queue is empty (`among`: only those pairs,
+    in that order: a round's Label step)."""
     from workbench.store.pairs import pair_view
     from workbench.store.queue import next_pair
 
     pair = next_pair(s, annotator_id, objective_ids=objective_ids, overlap=overlap, order=order, exclude=exclude,
-                     seed=seed, margins=margins)
+                     seed=seed, margins=margins, among=among)
     return None if pair is None else pair_view(s, pair.id)
 
 
@@ -117,7 +118,7 @@ class LabelSession(QObject):
 
     def __init__(self, db: DbExecutor, annotator_id: int, objective_ids: list[int], *, overlap: int = 1,
                  order: str = "random", seed: int = 0, margins: dict[int, float] | None = None,
-                 parent: QObject | None = None) -> None:
+                 among: list[int] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         if not objective_ids:
             raise ValueError("a labelling session needs at least one objective")
@@ -125,6 +126,7 @@ class LabelSession(QObject):
         self.annotator_id = annotator_id
         self.objective_ids = list(objective_ids)
         self.overlap, self.order, self.seed, self.margins = overlap, order, seed, margins
+        self.among = tuple(among) if among is not None else None  # only these pairs, in this order (a round)
         self.history: UndoStack[LabelAction] = UndoStack(30)
         self.current: Screen | None = None
         self.row = 0
@@ -160,7 +162,7 @@ class LabelSession(QObject):
     def _query_next(self) -> concurrent.futures.Future:
         exclude = tuple(dict.fromkeys([*self.recent[-RECENT_EXCLUDE:], *(s.pair_id for s in self.pending)]))
         return self._submit(fetch_next, self.annotator_id, self.objective_ids, self.overlap, self.order, exclude,
-                            self.seed, self.margins, then=self._on_prefetched)
+                            self.seed, self.margins, self.among, then=self._on_prefetched)
 
     def _on_prefetched(self, future: concurrent.futures.Future) -> None:
         if future is self._prefetch and self._waiting:

@@ -14,6 +14,8 @@ Orders: "random" (a fixed random key per pair, walked from a seed-dependent star
 same sequence), "in_order" (import order), "coverage" (least-labelled pairs first, then random), "active" (pairs
 whose |margin| under the current policy is smallest first: uncertainty sampling, Settles 2009 §3.1; the caller
 passes the margins, e.g. from a run's log-probs).
+
+`among` (a round's Label step, store/round_label.py) restricts the queue to those pairs, walked in the given order.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def _open_for(annotator_id: int, objective_ids: Sequence[int], exclude: Collecti
     return terms
 
 
-def _unfinished(s: Session, annotator_id: int, objective_ids: Sequence[int], exclude: Collection[int]) -> int | None:
+def _unfinished(s: Session, annotator_id: int, objective_ids: Sequence[int], exclude: Collection[int],
+                among: Sequence[int] | None = None) -> int | None:
     """The most recent pair the annotator labelled for some but not all of the objectives.
 
     Only the annotator's last RECENT active labels are looked at (one walk of ix_label_annotator_recent): an
@@ -74,6 +77,8 @@ def _unfinished(s: Session, annotator_id: int, objective_ids: Sequence[int], exc
              .order_by(func.max(LabelRow.id).desc()))
     if exclude:
         query = query.where(LabelRow.pair_id.notin_(list(exclude)))
+    if among is not None:
+        query = query.where(LabelRow.pair_id.in_(list(among)))
     return s.scalar(query.limit(1))
 
 
@@ -108,6 +113,11 @@ def _most_uncertain(s: Session, open_terms: list[Any], margins: Mapping[int, flo
     ids = np.fromiter(margins.keys(), dtype=np.int64, count=len(margins))
     ranked = ids[np.argsort(np.abs(np.fromiter(margins.values(), dtype=np.float64, count=len(margins))),
                             kind="stable")].tolist()
+    return _first_of(s, open_terms, ranked)
+
+
+def _first_of(s: Session, open_terms: list[Any], ranked: Sequence[int]) -> int | None:
+    """The first open pair of `ranked`, checked in chunks of 500."""
     for start in range(0, len(ranked), 500):
         chunk = ranked[start:start + 500]
         ok = set(s.scalars(select(PairRow.id).where(PairRow.id.in_(chunk), *open_terms)))
@@ -119,8 +129,9 @@ def _most_uncertain(s: Session, open_terms: list[Any], margins: Mapping[int, flo
 
 def next_pair(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | None = None, overlap: int = 1,
               order: str = "random", exclude: Collection[int] = (), seed: int = 0,
-              margins: Mapping[int, float] | None = None) -> Pair | None:
-    """The next pair for this annotator (see the module docstring), or None when nothing is left to label."""
+              margins: Mapping[int, float] | None = None, among: Sequence[int] | None = None) -> Pair | None:
+    """The next pair for this annotator (see the module docstring), or None when nothing is left to label.
+    With `among`, only those pairs, in that order (order and margins then do not apply)."""
     if order not in ORDERS:
         raise ProjectError(f"unknown queue order {order!r}: use one of {', '.join(ORDERS)}")
     if overlap < 1:
@@ -128,8 +139,11 @@ def next_pair(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | N
     objectives = list(objective_ids) if objective_ids else list(s.scalars(select(ObjectiveRow.id)))
     if not objectives:
         return None
-    pair_id = _unfinished(s, annotator_id, objectives, exclude)
+    pair_id = _unfinished(s, annotator_id, objectives, exclude, among)
     open_terms = _open_for(annotator_id, objectives, exclude, overlap, import_annotator_ids(s))
+    if among is not None:
+        pair_id = pair_id if pair_id is not None else _first_of(s, open_terms, among)
+        return None if pair_id is None else convert.pair(s.get_one(PairRow, pair_id))
     if pair_id is None and order == "active" and margins:
         pair_id = _most_uncertain(s, open_terms, margins)
     if pair_id is None:
@@ -137,11 +151,14 @@ def next_pair(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | N
     return None if pair_id is None else convert.pair(s.get_one(PairRow, pair_id))
 
 
-def open_count(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | None = None, overlap: int = 1) -> int:
+def open_count(s: Session, annotator_id: int, *, objective_ids: Sequence[int] | None = None, overlap: int = 1,
+               among: Sequence[int] | None = None) -> int:
     """How many pairs `next_pair` could still offer this annotator (the Label panel's "N left"); one scan of the
     pair table with the same per-objective checks, so call it once per session, not per screen."""
     objectives = list(objective_ids) if objective_ids else list(s.scalars(select(ObjectiveRow.id)))
     if not objectives:
         return 0
     terms = _open_for(annotator_id, objectives, (), overlap, import_annotator_ids(s))
+    if among is not None:
+        terms.append(PairRow.id.in_(list(among)))
     return int(s.scalar(select(func.count()).select_from(PairRow).where(*terms)) or 0)

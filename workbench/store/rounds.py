@@ -5,7 +5,7 @@ per prompt and text, pairs per (prompt, a, b), and an automatic label is only wr
 active label on that pair and objective. Pairs store a = the lower response id (the order people see them in is
 the Label panel's business); `pair.extra["round"]` repeats the round for exports and `extra["gap"]` holds the
 labeller's score gap per objective (chosen minus rejected in the objective's direction, > 0) and `extra["chosen"]`
-which side that is.
+which side that is; `extra["margin"]` the round's policy's implicit-reward margin r_a − r_b (rounds 2 on).
 """
 
 from __future__ import annotations
@@ -117,10 +117,14 @@ def add_samples(s: Session, round_number: int, rows: list[dict[str, Any]], model
 
 
 def add_round_pair(s: Session, round_id: int, round_number: int, prompt_id: int, a: int, b: int,
-                   gaps: dict[str, float], chosen: dict[str, str]) -> int:
+                   gaps: dict[str, float], chosen: dict[str, str], margin: float | None = None) -> int:
     """The pair (a, b) tagged with its round, with the labeller's per-objective gap (chosen minus rejected, > 0)
-    and which side is chosen ("a" | "b"); returns its id. A pair an earlier round built keeps that round."""
+    and which side is chosen ("a" | "b"), and `margin`: r_a − r_b, the implicit rewards of the round's policy
+    (the parent run's checkpoint) when it scored its samples; returns its id. A pair an earlier round built keeps
+    that round."""
     extra = {"round": round_number, "gap": dict(gaps), "chosen": dict(chosen)}
+    if margin is not None:
+        extra["margin"] = float(margin)
     pair = add_pair(s, prompt_id, a, b, source=f"round {round_number}", extra=extra)
     row = s.get_one(PairRow, pair.id)
     if row.round_id is None:
@@ -149,14 +153,13 @@ def round_pair_ids(s: Session, round_id: int) -> list[int]:
 
 
 def unlabelled_pairs(s: Session, round_id: int, objectives: list[str]) -> int:
-    """Round pairs still missing an active decisive-or-not label for some objective (what people still owe)."""
+    """Round pairs still missing an active label for some objective (what people still owe; the rule is
+    store.round_label.labelled_pairs)."""
+    from workbench.store.round_label import label_progress
+
     oids = list(s.scalars(select(ObjectiveRow.id).where(ObjectiveRow.name.in_(objectives))))
-    missing = 0
-    for pid in round_pair_ids(s, round_id):
-        have = set(s.scalars(select(LabelRow.objective_id).where(LabelRow.pair_id == pid,
-                                                                 LabelRow.superseded_at.is_(None))))
-        missing += any(o not in have for o in oids)
-    return missing
+    labelled, total = label_progress(s, round_id, oids)
+    return total - labelled
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class RoundStats:
     gap: dict[str, float] = field(default_factory=dict)
     train_margin: float | None = None
     values: dict[str, float] = field(default_factory=dict)  # `<objective>/score`, kl, length, ...
+    labelled: int = 0  # pairs labelled for every objective (store.round_label: the Label step's rule)
 
 
 def _labels(s: Session, pair_ids: list[int]) -> list[tuple[int, int, str, str]]:
@@ -186,6 +190,7 @@ def _labels(s: Session, pair_ids: list[int]) -> list[tuple[int, int, str, str]]:
 def round_stats(s: Session, rnd: Round) -> RoundStats:
     pair_ids = round_pair_ids(s, rnd.id)
     labels = _labels(s, pair_ids) if pair_ids else []
+    labels = [row for row in labels if row[3] != "skip"]  # a skip is no label (issue #13): not in the counts
     auto = [(p, o, c) for p, o, n, c in labels if is_automatic(n)]
     human = [(p, o, c) for p, o, n, c in labels if not is_automatic(n)]
     machine = {(p, o): c for p, o, c in auto}
@@ -200,8 +205,11 @@ def round_stats(s: Session, rnd: Round) -> RoundStats:
                                                         MetricRow.key == "rewards/margins")
                           .order_by(MetricRow.step.desc()).limit(1))
         values = latest_evaluation(s, rnd.run_id)
+    from workbench.store.round_label import label_progress, round_objective_ids
+
+    labelled, _ = label_progress(s, rnd.id, round_objective_ids(s, rnd.id))
     return RoundStats(rnd.number, rnd.run_id, rnd.done, len(pair_ids), len(human), len(auto), agree,
-                      {o: sum(v) / len(v) for o, v in sorted(gaps.items())}, margin, values or {})
+                      {o: sum(v) / len(v) for o, v in sorted(gaps.items())}, margin, values or {}, labelled)
 
 
 def latest_evaluation(s: Session, run_id: int) -> dict[str, float]:

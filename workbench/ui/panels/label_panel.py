@@ -27,6 +27,7 @@ from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
 from workbench.ui.widgets.label_steps_pane import StepLabelPane
 from workbench.ui.widgets.objective_chooser import objective_chooser
+from workbench.ui.widgets.round_label_mode import RoundLabelMode
 from workbench.ui.panels.deferred_reload import DeferredReload
 
 OVERLAP_KEY = "label/overlap"
@@ -123,8 +124,12 @@ class LabelPanel(DeferredReload, QWidget):
         self.key_hint.setObjectName("hint")
         self.progress = QLabel("Pick an annotator and press Start labelling.")
         self.progress.setObjectName("hint")
+        self.round_mode = RoundLabelMode(self.ctx, lambda: (self.mode, self.order, self.overlap), self)
+        self.round_mode.left.connect(lambda: self.start_session() if self.session is not None else None)
+        self.round_mode.counted.connect(self._update_progress)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.round_mode.banner)
         layout.addWidget(self.pair_view, 1)
         layout.addWidget(self.rows)
         layout.addWidget(self.note)
@@ -205,8 +210,10 @@ class LabelPanel(DeferredReload, QWidget):
         if annotator_id is None:
             show_error(self, "Labelling", "Pick an annotator (or add one) before starting.")
             return
-        only = self.mode.currentData()
-        if only == SOME_OBJECTIVES:
+        only, rnd = self.mode.currentData(), self.round_mode.queue
+        if rnd is not None:  # a round's Label step: its objectives, its pairs in its order (round_label_mode.py)
+            chosen = [o for o in self.objectives if o.id in rnd.objective_ids]
+        elif only == SOME_OBJECTIVES:
             chosen = [o for o in self.objectives if o.id in self.some_objectives]
         else:
             chosen = [o for o in self.objectives if only is None or o.id == only]
@@ -219,26 +226,30 @@ class LabelPanel(DeferredReload, QWidget):
             self.steps_pane.start(int(annotator_id), chosen, self.overlap.value(), self.order.currentData())
             return
         order = self.order.currentData()
-        margins = self._margins() if order == "active" else None
+        margins = self._margins() if order == "active" and rnd is None else None
+        overlap, among = (1, rnd.pair_ids) if rnd is not None else (self.overlap.value(), None)
         self.session_objectives = chosen
         self.session = LabelSession(self.ctx.db, int(annotator_id), [o.id for o in chosen],
-                                    overlap=self.overlap.value(), order=order, margins=margins, parent=self)
+                                    overlap=overlap, order=order, margins=margins, among=among, parent=self)
         self.session.pair_ready.connect(self._on_pair)
         self.session.row_changed.connect(self._on_row)
         self.session.label_committed.connect(lambda _: self._update_progress())
         self.session.label_retracted.connect(lambda _: self._update_progress())
+        self.session.label_committed.connect(lambda _: self.round_mode.refresh())
+        self.session.label_retracted.connect(lambda _: self.round_mode.refresh())
         self.session.failed.connect(lambda msg: show_error(self, "Labelling", msg))
         self.rows.set_objectives(chosen)
         self.total_before = self.ctx.db.call_sync(annotator_total, int(annotator_id))
         self.left_at_start: int | None = None
         self.seen_pairs: set[int] = set()
         self.session.start()  # the first pair is fetched first; the count follows it on the DB thread
-        run_task(self._count_left(int(annotator_id), [o.id for o in chosen], self.overlap.value(), self.session),
+        run_task(self._count_left(int(annotator_id), [o.id for o in chosen], overlap, self.session, among),
                  self, "Could not count the pairs left")
         self.rows.setFocus()
 
-    async def _count_left(self, annotator_id: int, objective_ids: list[int], overlap: int, session) -> None:
-        left = await self.ctx.db.call(pairs_left, annotator_id, objective_ids, overlap)
+    async def _count_left(self, annotator_id: int, objective_ids: list[int], overlap: int, session,
+                          among: list[int] | None = None) -> None:
+        left = await self.ctx.db.call(pairs_left, annotator_id, objective_ids, overlap, among)
         if session is self.session:
             self.left_at_start = left
             self._update_progress()
@@ -316,10 +327,16 @@ class LabelPanel(DeferredReload, QWidget):
         text = (f"{name}: {n} label{'s' if n != 1 else ''} this session · {self.total_before + n:,} in total · "
                 + (f"{left:,} pair{'s' if left != 1 else ''} left · " if left is not None and s.current is not None
                    else "") + pace)
-        if s.exhausted():
+        if s.exhausted() and self.round_mode.active:
+            text += self.round_mode.exhausted_text()
+        elif s.exhausted():
             text += (" — No pair left for this annotator: every pair is labelled (or has enough annotators for the "
                      "overlap setting). Import or generate more pairs.")
         self.progress.setText(text)
+
+    def label_round(self, number: int) -> None:
+        """Label round `number`'s pairs only (the Rounds panel's Label step): widgets/round_label_mode.py."""
+        self.round_mode.open_round(number, self)
 
     # --- keys -----------------------------------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt override

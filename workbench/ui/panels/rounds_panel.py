@@ -5,15 +5,19 @@ labeller's chosen-rejected gap per objective, the trained run's final implicit-r
 on the loop's fixed evaluation prompts with KL to the base and response length. The buttons run the current round's
 next steps (workbench.services.rounds runs `workbench round PROJECT --step S`); the progress bar shows the step's
 progress and ETA, Cancel stops it resumably. The first round needs loop settings (a .toml with [run] and [round]
-tables, see README "Rounds"); later rounds copy the previous round's. "Label" with people switches to the Label
-panel. The reward vectors per round are drawn as a connected path on the Trade-offs plot (widgets/rounds_path.py).
+tables, see README "Rounds"); later rounds copy the previous round's. "Label" adds the automatic labels; when
+people owe labels it opens the Label panel on the round's pairs in active order (LabelPanel.label_round), and
+Train becomes the next step once every pair is labelled. The reward vectors per round are drawn as a connected
+path on the Trade-offs plot (widgets/rounds_path.py).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -22,6 +26,10 @@ from workbench.core.rounds import STEPS, next_step
 from workbench.services.context import AppContext
 from workbench.services.rounds import RoundProcess, RoundsData, load_rounds, round_command
 from workbench.ui.errors import run_task, show_error
+from workbench.ui.panels.deferred_reload import DeferredReload
+
+
+_SUMMARY = re.compile(r"round \d+: ")  # a step's own summary line ("round 2: 6 pairs from 3 prompts")
 
 
 def _cell(value: float | None, digits: int = 3) -> str:
@@ -43,7 +51,7 @@ def round_rows(data: RoundsData) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
-class RoundsPanel(QWidget):
+class RoundsPanel(DeferredReload, QWidget):
     """See the module docstring."""
 
     title = "Rounds"
@@ -53,6 +61,9 @@ class RoundsPanel(QWidget):
         self.ctx = ctx
         self.data = RoundsData([], [], [])
         self.config: Path | None = None
+        self.running_step: str | None = None
+        self.outcome = ""  # what the last step said (its summary or its error), shown above "Next: ..."
+        self.outcome_at: tuple | None = None  # the rounds' state it was said in; None: the next reload's
         self.runner = RoundProcess(self)
         self.runner.line.connect(self._on_line)
         self.runner.finished.connect(self._on_finished)
@@ -86,8 +97,13 @@ class RoundsPanel(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.table, 1)
         ctx.project_changed.connect(self.reload)
-        ctx.data_changed.connect(lambda what: self.reload() if what in ("runs", "evaluations", "labels") else None)
+        ctx.data_changed.connect(lambda what: self._later_reload() if what in ("runs", "evaluations", "labels")
+                                 else None)
         self.reload()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._later_reload()  # labels made in the Label panel since (it tells only when a round is complete)
 
     def shortcut_help(self) -> list[tuple[str, str]]:
         return [("Generate / Label / Train / Evaluate", "Run that step of the current round (resumes after a stop)")]
@@ -112,7 +128,16 @@ class RoundsPanel(QWidget):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
+        state = self._state()
+        if self.outcome_at is None:
+            self.outcome_at = state
+        elif state != self.outcome_at:  # labels made since (the Label panel) make "0 of 4 labelled" untrue
+            self.outcome = ""
         self._enable()
+
+    def _state(self) -> tuple:
+        st = self.data.stats[-1] if self.data.stats else None
+        return (len(self.data.stats), self.current_step(), st.labelled if st else 0)
 
     def current_step(self) -> str | None:
         """The next step of the last round (None: start a new round with Generate)."""
@@ -127,16 +152,21 @@ class RoundsPanel(QWidget):
             button.setEnabled(not busy and can_start and (name == step or (step is None and name == "generate")))
         self.cancel_button.setEnabled(busy)
         self.settings_button.setEnabled(not busy and has_project)
-        if not busy and not self.status.text():
-            self.status.setText("Choose loop settings to start the first round." if has_project and not can_start
-                                else f"Next: {step or 'generate (a new round)'}")
+        if not busy:
+            hint = ("Choose loop settings to start the first round." if has_project and not can_start
+                    else f"Next: {step or 'generate (a new round)'}{self._label_count(step)}")
+            self.status.setText(f"{self.outcome}\n{hint}" if self.outcome else hint)
+
+    def _label_count(self, step: str | None) -> str:
+        st = self.data.stats[-1] if self.data.stats else None
+        return f" — {st.labelled} of {st.pairs} pairs labelled" if st is not None and step == "label" else ""
 
     # --- actions ----------------------------------------------------------------------------------------------
     def choose_settings(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Loop settings", "", "Loop settings (*.toml *.json)")
         if path:
             self.config = Path(path)
-            self.status.setText(f"Loop settings: {self.config.name}")
+            self.outcome, self.outcome_at = f"Loop settings: {self.config.name}", self._state()
             self._enable()
 
     def start_step(self, step: str) -> None:
@@ -148,17 +178,26 @@ class RoundsPanel(QWidget):
         except RuntimeError as exc:
             show_error(self, "Round step", exc)
             return
+        self.running_step = step
         self.progress.setValue(0)
         self.status.setText(f"{step}…")
         self._enable()
 
-    def _show_label_panel(self) -> None:
-        """People owe labels: bring the Label panel forward (its queue holds the round's unlabelled pairs)."""
+    def _show_label_panel(self, number: int) -> None:
+        """People owe labels: the Label panel labels round `number`'s pairs only, in active order."""
         window = self.window()
         panel = getattr(window, "panel", lambda _name: None)("LabelPanel")
         tabs = getattr(window, "tabs", None)
         if panel is not None and tabs is not None:
+            panel.label_round(number)
             tabs.setCurrentWidget(panel)
+
+    async def _after_label(self) -> None:
+        """After the Label step: open the round's queue in the Label panel while people owe labels."""
+        await self._reload()
+        st = self.data.stats[-1] if self.data.stats else None
+        if st is not None and not st.done.get("label"):  # from the event loop: label_round runs tasks of its own
+            QTimer.singleShot(0, lambda n=st.number: self._show_label_panel(n))
 
     def _on_line(self, text: str, fraction: object, eta: object) -> None:
         if isinstance(fraction, float):
@@ -169,16 +208,20 @@ class RoundsPanel(QWidget):
     def _on_finished(self, code: int, tail: str) -> None:
         if code == 0:
             self.progress.setValue(1000)
+            said = [line for line in tail.splitlines() if _SUMMARY.match(line)]  # not the --status table
+            self.outcome, self.outcome_at = (said[-1] if said else ""), None
         else:
             lines = [line for line in tail.splitlines() if line.startswith("workbench:") or "error" in line.lower()]
-            self.status.setText((lines[-1] if lines else f"the step stopped (exit code {code})")
-                                + " — press the step again to resume it.")
-        if code == 0 and "wait for people" in tail:
-            self._show_label_panel()
+            self.outcome, self.outcome_at = ((lines[-1] if lines else f"the step stopped (exit code {code})")
+                                             + " — press the step again to resume it."), None
+        step, self.running_step = self.running_step, None
         self.config = None if code == 0 else self.config
         for kind in ("pairs", "labels", "runs", "evaluations"):
             self.ctx.notify(kind)
-        self.reload()
+        if code == 0 and step == "label":
+            run_task(self._after_label(), self, "Could not load the rounds")
+        else:
+            self.reload()
 
     def shutdown(self) -> None:
         self.runner.cancel()
