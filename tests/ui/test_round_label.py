@@ -133,3 +133,17 @@ def test_opening_another_project_leaves_the_round_quietly(qtbot, ctx, tmp_path):
     with qtbot.assertNotEmitted(panel.round_mode.left):
         ctx.new_project(tmp_path / "other.sqlite")
     assert not panel.round_mode.active and panel.order.isEnabled()
+
+
+def test_a_round_opened_while_the_panel_labels_steps_labels_its_pairs(qtbot, ctx, tmp_path):
+    """The Label panel left in Steps mode (issue #17) must not start a step session for a round's pairs."""
+    win, d = _setup(qtbot, ctx, tmp_path)
+    rounds, label = win.panel("RoundsPanel"), win.panel("LabelPanel")
+    qtbot.waitUntil(lambda: rounds.table.rowCount() == 2 and label.annotator.count() == 1, timeout=5000)
+    label.kind.setCurrentIndex(label.kind.findData("steps"))
+    assert label.step_mode()
+    label.label_round(2)
+    qtbot.waitUntil(lambda: label.round_mode.active and label.pair_view.shown_pair_id is not None, timeout=60000)
+    assert not label.step_mode()
+    assert not label.pair_view.isHidden() and label.steps_pane.isHidden()
+    assert label.pair_view.shown_pair_id == d["pairs"][2]

@@ -335,7 +335,10 @@ class LabelPanel(DeferredReload, QWidget):
         self.progress.setText(text)
 
     def label_round(self, number: int) -> None:
-        """Label round `number`'s pairs only (the Rounds panel's Label step): widgets/round_label_mode.py."""
+        """Label round `number`'s pairs only (the Rounds panel's Label step): widgets/round_label_mode.py. A round
+        labels pairs, so a panel left in Steps mode switches back to Pairs first."""
+        if self.step_mode():
+            self.kind.setCurrentIndex(self.kind.findData("pairs"))
         self.round_mode.open_round(number, self)
 
     # --- keys -----------------------------------------------------------------------------------------------
@@ -406,6 +409,7 @@ class LabelPanel(DeferredReload, QWidget):
     def undo(self) -> None:
         if self.step_mode():  # Edit ▸ Undo in step mode
             self.steps_pane.perform("undo")
+            return
         if self.session is not None and self.session.undo() is not None:
             self.rows.clear_answer(self.session.row)
             self.rows.set_focus_row(self.session.row)
@@ -413,6 +417,7 @@ class LabelPanel(DeferredReload, QWidget):
     def redo(self) -> None:
         if self.step_mode():
             self.steps_pane.perform("redo")
+            return
         if self.session is not None:
             self.session.redo()
 
