@@ -170,19 +170,21 @@ def _ratings_unchanged(record: StepwiseRecord) -> bool:
 
 
 def _steps_back(record: StepwiseRecord, raw: list[Any]) -> list[Any]:
-    """The steps as read with this record's ratings on the trajectory's completions."""
+    """The steps as read, with the record's ratings put on the trajectory's completions where they changed."""
     steps = copy.deepcopy(raw)
-    for k, ((how, index), rating) in enumerate(zip(record.meta[NAME]["taken"], record.ratings, strict=True)):
+    old_ratings = trajectory(raw, 0, "")[1]
+    for k, ((how, index), rating, old) in enumerate(zip(record.meta[NAME]["taken"], record.ratings, old_ratings,
+                                                        strict=True)):
+        if rating == old:
+            continue
         step = steps[k]
         if how == "human":
             human = step["human_completion"]
-            old = human.get("rating") if isinstance(human, dict) else None
-            if rating != (GOOD if old is None else old):
-                human = step["human_completion"] = human if isinstance(human, dict) else {"text": human}
-                human["rating"] = rating
+            human = step["human_completion"] = human if isinstance(human, dict) else {"text": human}
+            human["rating"] = rating
         else:
             step["completions"][index]["rating"] = rating
-            if how == "error" and rating != BAD:
+            if how == "error":
                 step["chosen_completion"] = index  # no longer the error: the trajectory goes through it
     return steps
 
