@@ -24,7 +24,8 @@ EXTRACT = [
     ("thus \\boxed 5$ is it", "5"),
     ("\\fbox{7}", "7"),
     ("The answer is \\boxed{9}. The answer is 8", "9"),  # boxed beats "the answer is"
-    ("Step 1: 3 * 4 = 12.\nThe answer is 12.", "12."),
+    ("Step 1: 3 * 4 = 12.\nThe answer is 12.", "12"),  # without the full stop
+    ("The answer is 1.5.", "1.5"),
     ("The answer is: 18", "18"),  # Math-Shepherd
     ("Final Answer: The final answer is $5$. I hope it is correct.", "$5$"),  # Minerva
     ("The answer is 3 apples\nand 4 pears", "3 apples"),  # up to the end of its line

@@ -91,7 +91,7 @@ def _marked_answer(text: str) -> str | None:
         return boxed
     said = list(_ANSWER_IS.finditer(text))
     if said:
-        return _HOPE.sub("", said[-1].group(1)).strip()
+        return _HOPE.sub("", said[-1].group(1)).strip().rstrip(".").rstrip()  # a sentence's full stop
     for rx in (_GSM8K, _PRM800K):
         found = list(rx.finditer(text))
         if found:
