@@ -78,8 +78,29 @@ def make_v0003(path: Path) -> Path:
     return path
 
 
+# 0004 (rounds): ROWS_0002 plus one round whose pair and run point at it.
+ROWS_0004 = ROWS_0002 + [
+    "INSERT INTO round (id, number, settings, run_config, done, folder, created_at) "
+    "VALUES (1, 1, '{}', '{}', '{\"generate\": true}', 'rounds/1', '2025-01-06 00:00:00')",
+    "UPDATE pair SET round_id = 1 WHERE id = 1",
+    "UPDATE run SET round_id = 1 WHERE id = 1",
+]
+
+
+def make_v0004(path: Path) -> Path:
+    """A revision-0004 project at `path` holding ROWS_0004."""
+    path.unlink(missing_ok=True)
+    project = create_project(path, revision="0004")
+    with project.engine.begin() as con:
+        for statement in ROWS_0004:
+            con.execute(text(statement))
+    project.close()
+    return path
+
+
 if __name__ == "__main__":
     FIXTURES.mkdir(exist_ok=True)
     print(make_v0001(FIXTURES / "project_v0001.sqlite"))
     print(make_v0002(FIXTURES / "project_v0002.sqlite"))
     print(make_v0003(FIXTURES / "project_v0003.sqlite"))
+    print(make_v0004(FIXTURES / "project_v0004.sqlite"))

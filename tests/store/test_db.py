@@ -45,7 +45,7 @@ def test_migrated_schema_equals_orm_metadata(tmp_path: Path) -> None:
         diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
     project.close()
     assert diff == []
-    assert current_revision(project.engine) == head_revision() == "0004"
+    assert current_revision(project.engine) == head_revision() == "0005"
 
 
 def test_create_refuses_existing_and_open_refuses_missing(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_v0001_fixture_upgrades_with_data_and_backup(tmp_path: Path) -> None:
     shutil.copy(FIXTURE, path)
     project = open_project(path)
     try:
-        assert current_revision(project.engine) == "0004"
+        assert current_revision(project.engine) == "0005"
         backup = backup_path(path, "0001")
         assert backup.exists()
         con = sqlite3.connect(backup)
@@ -146,7 +146,7 @@ def test_v0002_fixture_upgrades_to_rounds_without_losing_labels(tmp_path: Path) 
     shutil.copy(FIXTURE.parent / "project_v0002.sqlite", path)
     project = open_project(path)
     try:
-        assert current_revision(project.engine) == "0004"
+        assert current_revision(project.engine) == "0005"
         with project.session() as s:
             assert [(h.choice, h.strength) for h in label_history(s, 1)] == [("b", 1), ("a", 3)]
             assert s.execute(text("SELECT round_id FROM pair WHERE id = 1")).scalar() is None

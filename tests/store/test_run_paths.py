@@ -70,7 +70,7 @@ def test_migration_0003_rewrites_run_folders(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.chdir(tmp_path / "sub")
     project = open_project(path)
     try:
-        assert current_revision(project.engine) == "0004"
+        assert current_revision(project.engine) == "0005"
         assert backup_path(path, "0002").exists()
         assert [_stored(project, i) for i in (1, 2)] == ["runs/1", "sub/work/cli-runs/0002-cli-run"]
         if os.name == "posix":  # the fixture's absolute path is a POSIX one

@@ -144,17 +144,51 @@ class ReliabilityData:
     rows: list[list[str | None]]
 
 
+def reliability_from(ratings: Iterable[tuple[int, Hashable, Hashable]]) -> ReliabilityData:
+    """(annotator, unit, value) triples as a reliability matrix, annotators and units sorted; a later triple for
+    the same (annotator, unit) wins. Units are anything sortable: (pair, objective) here, (step, objective) for
+    step labels (workbench.core.step_labels)."""
+    cells: dict[tuple[int, Hashable], Hashable] = {}
+    for annotator, unit, value in ratings:
+        cells[(annotator, unit)] = value
+    annotators = sorted({a for a, _ in cells})
+    units = sorted({u for _, u in cells})  # type: ignore[type-var]
+    row_of = {a: i for i, a in enumerate(annotators)}
+    col_of = {u: j for j, u in enumerate(units)}
+    rows: list[list] = [[None] * len(units) for _ in annotators]
+    for (annotator, unit), value in cells.items():
+        rows[row_of[annotator]][col_of[unit]] = value
+    return ReliabilityData(annotators, units, rows)  # type: ignore[arg-type]
+
+
 def reliability_data(labels: Iterable[Label]) -> ReliabilityData:
     """Arrange active labels by annotator × (pair, objective); "skip" counts as missing, "tie" as a category."""
     kept = [lab for lab in active_labels(labels) if lab.choice != "skip"]
-    annotators = sorted({lab.annotator_id for lab in kept})
-    units = sorted({(lab.pair_id, lab.objective_id) for lab in kept})
-    row_of = {a: i for i, a in enumerate(annotators)}
-    col_of = {u: j for j, u in enumerate(units)}
-    rows: list[list[str | None]] = [[None] * len(units) for _ in annotators]
-    for lab in kept:
-        rows[row_of[lab.annotator_id]][col_of[(lab.pair_id, lab.objective_id)]] = lab.choice
-    return ReliabilityData(annotators, units, rows)
+    return reliability_from((lab.annotator_id, (lab.pair_id, lab.objective_id), lab.choice) for lab in kept)
+
+
+def agreement_coefficients(data: ReliabilityData) -> tuple[float, float, float]:
+    """(Cohen κ, Fleiss κ, Krippendorff α) of a reliability matrix; NaN where undefined.
+
+    Cohen's κ is of the two annotators who share the most units; Fleiss' κ over the units with the modal number of
+    ratings (it needs the same number per unit); α over everything (missing values allowed)."""
+    alpha = krippendorff_alpha_nominal(data.rows) if len(data.annotators) >= 2 else math.nan
+    cohen = math.nan
+    if len(data.annotators) >= 2:
+        shared: Counter[tuple[int, int]] = Counter()
+        for i in range(len(data.rows)):
+            for j in range(i + 1, len(data.rows)):
+                shared[(i, j)] = sum(a is not None and b is not None for a, b in zip(data.rows[i], data.rows[j]))
+        (i, j), n = shared.most_common(1)[0]
+        if n:
+            cohen = cohen_kappa(data.rows[i], data.rows[j])
+    units = [[row[u] for row in data.rows if row[u] is not None] for u in range(len(data.units))]
+    multi = [u for u in units if len(u) >= 2]
+    fleiss = math.nan
+    if multi:
+        n_mode = Counter(len(u) for u in multi).most_common(1)[0][0]
+        fleiss = fleiss_kappa(items=[u for u in multi if len(u) == n_mode])
+    return cohen, fleiss, alpha
 
 
 def binomial_test_p(successes: int, trials: int, p: float = 0.5) -> float:

@@ -1,6 +1,7 @@
 """Prepare a run folder from the project (DESIGN.md §3): the run row, run_dir/config.json, run_dir/data.jsonl
 (the labelled pairs) and run_dir/candidates.jsonl (unlabelled pairs the finished run scores for the "active"
-labelling order) are all a worker ever sees of the project."""
+labelling order) are all a worker ever sees of the project. A kind="prm" run gets run_dir/steps.jsonl (the step
+labels, store/step_run_data.py) instead of the pair files."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from workbench.core.run_config import RunConfig
 from workbench.store.exports import export_candidates, export_run_data
 from workbench.store.run_paths import project_folder, to_stored
 from workbench.store.runs import create_run, get_run
+from workbench.store.step_run_data import STEPS_FILE, export_step_run_data
 from workbench.store.schema import RunRow
 
 
@@ -67,11 +69,23 @@ def prepare_run(s: Session, cfg: RunConfig, runs_root: str | Path, *, pair_ids: 
 
 def _write_inputs(s: Session, cfg: RunConfig, run_dir: Path, pair_ids: set[int] | None = None) -> None:
     cfg.save(run_dir / "config.json")
+    if cfg.kind == "prm":  # a process reward model trains on step labels, not pairs (store/step_run_data.py)
+        steps = export_step_run_data(s, cfg.objectives, run_dir / STEPS_FILE, eval_fraction=cfg.eval_fraction,
+                                     seed=cfg.seed)
+        if steps.train_rows == 0:
+            raise RunError("no step-labelled responses to train on for the chosen objectives: label the steps of "
+                           "some responses first (Label panel, Steps mode) or import step labels")
+        _provide_scorers(s, run_dir)
+        return
     summary = export_run_data(s, cfg.objectives, run_dir / "data.jsonl", eval_fraction=cfg.eval_fraction,
                               seed=cfg.seed, pair_ids=pair_ids)
     if summary.train_rows == 0:
         raise RunError("no labelled pairs to train on for the chosen objectives: label some pairs first")
     export_candidates(s, cfg.objectives, run_dir / "candidates.jsonl", limit=cfg.active_candidates)
+    _provide_scorers(s, run_dir)
+
+
+def _provide_scorers(s: Session, run_dir: Path) -> None:
     database = s.get_bind().url.database
     if database and database != ":memory:":
         provide_scorers(database, run_dir)

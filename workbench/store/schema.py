@@ -213,3 +213,71 @@ class RoundRow(Base):
     folder: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("number", name="uq_round_number"),)
+
+
+# --- step labels (issue #17, migration 0005): a response split into steps, each step rated per objective --------
+STEP_SPLIT_MODES = ("line", "paragraph", "step_k", "regex", "imported")  # core.steps modes + steps given by a file
+
+
+class StepSplitRow(Base):
+    """How one response is split into steps (core.steps.StepSplit; "imported": the steps a file gave). `meta` keeps
+    what a format wants back on export (core.steps.StepwiseRecord.meta)."""
+
+    __tablename__ = "step_split"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(16))
+    pattern: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    meta: Mapped[Any] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("response_id", name="uq_step_split_response"),
+        CheckConstraint("mode IN ('line', 'paragraph', 'step_k', 'regex', 'imported')", name="ck_step_split_mode"),
+    )
+
+
+class StepRow(Base):
+    """One step of a split response: its 0-based index, text and [start_char, end_char) span in the response."""
+
+    __tablename__ = "step"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (UniqueConstraint("response_id", "idx", name="uq_step_response_idx"),)
+
+
+class StepLabelRow(Base):
+    """One annotator's rating of one step for one objective (PRM800K: +1 good, 0 neutral, -1 bad; NULL = the
+    rating was cleared, e.g. the steps after a "first error here" mark). Never deleted, as pair labels: relabelling
+    supersedes the active row and points back to it, undo re-activates what was replaced."""
+
+    __tablename__ = "step_label"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("step.id", ondelete="CASCADE"))
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objective.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"))
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    first_error: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("step_label.id"), nullable=True)
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR rating IN (-1, 0, 1)", name="ck_step_label_rating"),
+        Index("ix_step_label_step", "step_id"),
+        Index("uq_step_label_active", "annotator_id", "step_id", "objective_id", unique=True,
+              sqlite_where=text("superseded_at IS NULL")),
+        Index("ix_step_label_objective_active", "objective_id", "step_id", sqlite_where=text("superseded_at IS NULL")),
+    )
+
+
+class PromptAnswerRow(Base):
+    """The known reference (final) answer of a prompt, for answer checking and automatic step/outcome labels."""
+
+    __tablename__ = "prompt_answer"
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompt.id", ondelete="CASCADE"), primary_key=True)
+    answer: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200), default="")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -51,24 +50,7 @@ def load_labels(s) -> tuple[list[Objective], list[Label], set[int]]:
 
 def objective_agreement(labels: list[Label]) -> tuple[float, float, float]:
     """(Cohen κ, Fleiss κ, Krippendorff α) for one objective's labels; NaN where undefined."""
-    data = ag.reliability_data(labels)
-    alpha = ag.krippendorff_alpha_nominal(data.rows) if len(data.annotators) >= 2 else math.nan
-    cohen = math.nan
-    if len(data.annotators) >= 2:
-        shared = Counter()
-        for i in range(len(data.rows)):
-            for j in range(i + 1, len(data.rows)):
-                shared[(i, j)] = sum(a is not None and b is not None for a, b in zip(data.rows[i], data.rows[j]))
-        (i, j), n = shared.most_common(1)[0]
-        if n:
-            cohen = ag.cohen_kappa(data.rows[i], data.rows[j])
-    units = [[row[u] for row in data.rows if row[u] is not None] for u in range(len(data.units))]
-    multi = [u for u in units if len(u) >= 2]
-    fleiss = math.nan
-    if multi:
-        n_mode = Counter(len(u) for u in multi).most_common(1)[0][0]
-        fleiss = ag.fleiss_kappa(items=[u for u in multi if len(u) == n_mode])
-    return cohen, fleiss, alpha
+    return ag.agreement_coefficients(ag.reliability_data(labels))
 
 
 def fmt(x: float, digits: int = 3) -> str:
