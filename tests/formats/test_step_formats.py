@@ -326,3 +326,18 @@ def test_every_problem_is_reported_in_one_error_and_nothing_is_returned(tmp_path
     assert list(STEP_FORMATS) == ["trl-stepwise", "prm800k", "math-shepherd", "processbench"]
     with pytest.raises(InputError, match="not a step-labelled file"):
         read_stepwise(write_rows(tmp_path / "pairs.jsonl", [{"prompt": "p", "chosen": "a", "rejected": "b"}]))
+
+
+def test_parquet_sources_read_like_jsonl_and_name_the_row(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [TRL_ROW, {**TRL_ROW, "prompt": "other", "labels": [True, False]}]
+    parquet = tmp_path / "steps.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    assert sniff_step_format(parquet).name == "trl-stepwise"
+    assert read_stepwise(parquet) == trl_stepwise.read(write_rows(tmp_path / "same.jsonl", rows))
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist([TRL_ROW, {**TRL_ROW, "labels": [True]}, {**TRL_ROW, "labels": [False]}]),
+                   bad)
+    error = input_error(lambda p: read_stepwise(p, "trl-stepwise"), bad)
+    assert error.line == 2 and "(1 more problem, on row 3)" in str(error)
