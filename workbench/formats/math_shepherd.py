@@ -59,6 +59,8 @@ def parse_row(row: Row, line: int, path: str) -> list[StepwiseRecord]:
         ratings.append(GOOD if mark == "+" else BAD)
     bounds = [*positions, len(text)]
     problem, first = _split_first_step(text[:positions[0]], line, path)
+    if not problem:
+        raise InputError("the problem is empty: the text before 'Step 1:' must be the problem", path=path, line=line)
     steps = [first] + [text[a + len(TAG):b].strip() for a, b in zip(bounds, bounds[1:])]
     if not steps[-1]:
         steps.pop()  # nothing after the last tag

@@ -30,7 +30,7 @@ def parse_row(row: Row, line: int, path: str) -> list[StepwiseRecord]:
     if isinstance(prompt, list):
         raise InputError("'prompt' is a list of chat messages: stepwise supervision takes a plain-text prompt "
                          "(TRL's PRMTrainer accepts the standard form only)", path=path, line=line)
-    prompt = require_text(row, "prompt", line, path, allow_empty=True)
+    prompt = require_text(row, "prompt", line, path)
     steps = require_steps(row, "completions", line, path)
     if "labels" not in row:
         raise InputError("the field 'labels' is missing (one true/false per step)", path=path, line=line)
