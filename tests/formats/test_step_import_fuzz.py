@@ -1,5 +1,6 @@
 """Fuzzing the step-labelled formats (issue #17) as tests/formats/test_import_fuzz.py does the pair formats: the same
-corpus of known-bad lines, and hypothesis-mutated rows (nested PRM800K fields too). Every input is either read or
+corpus of known-bad lines (read directly and through `workbench import`, which leaves the project as it was), and
+hypothesis-mutated rows (nested PRM800K fields too). Every input is either read or
 refused with an InputError naming the file and line (0 tracebacks), and whatever is read survives write -> read
 unchanged."""
 
@@ -13,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_import_fuzz import BAD_BYTES, BAD_LINES, JSON_VALUES
+from .test_import_fuzz import BAD_BYTES, BAD_LINES, JSON_VALUES, sha
 from .test_step_formats import PROCESSBENCH_ROW, SHEPHERD_ROW, TRL_ROW, prm800k_row
 from workbench.core.errors import InputError
 from workbench.formats.step_registry import STEP_FORMATS, read_stepwise
+from workbench.store.db import create_project
 
 VALID = {"trl-stepwise": TRL_ROW, "prm800k": prm800k_row(), "math-shepherd": SHEPHERD_ROW,
          "processbench": PROCESSBENCH_ROW}
@@ -29,9 +31,18 @@ def _write(path: Path, lines: list[bytes]) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fuzz") / "p.sqlite"
+    create_project(path).close()
+    return path
+
+
 @pytest.mark.parametrize("fmt", list(VALID))
 @pytest.mark.parametrize("bad", range(len(BAD_LINES) + len(BAD_BYTES) + len(WRONG_SHAPE)))
-def test_fixed_corpus_is_refused_by_line(tmp_path: Path, fmt: str, bad: int) -> None:
+def test_fixed_corpus_is_refused_by_line_through_the_cli(project_file, tmp_path, capsys, fmt: str, bad: int) -> None:
+    from workbench.__main__ import main
+
     corpus = [*(b.encode() for b in BAD_LINES), *BAD_BYTES, *(w.encode() for w in WRONG_SHAPE)]
     raw = corpus[bad]
     if raw == json.dumps(VALID[fmt]).encode():
@@ -40,6 +51,13 @@ def test_fixed_corpus_is_refused_by_line(tmp_path: Path, fmt: str, bad: int) -> 
     with pytest.raises(InputError) as info:
         read_stepwise(path, fmt)
     assert info.value.path == str(path) and info.value.line == 2, str(info.value)
+    before = sha(project_file)
+    code = main(["import", str(project_file), str(path), "--format", fmt, "--objective", "correctness"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert err.startswith(f"workbench: {path}:2: "), err
+    assert sha(project_file) == before
 
 
 def _nested_targets(row: object, trail: tuple = ()) -> list[tuple]:

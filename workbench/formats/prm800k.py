@@ -200,7 +200,9 @@ def to_row(record: StepwiseRecord) -> Row:
     steps = _plain_steps(record) if raw is None else _steps_back(record, raw)
     question = {"problem": record.prompt, "ground_truth_answer": record.reference_answer or None,
                 **(own.get("question") or {})}
-    label = {"steps": steps, **(own.get("label") or {}), "finish_reason": finish_reason(record)}
+    label = {"steps": steps, **(own.get("label") or {})}
+    if raw is None or not _ratings_unchanged(record):  # as read (even absent) unless the ratings changed
+        label["finish_reason"] = finish_reason(record)
     row: Row = extra_columns(record, KNOWN)
     row.update({"question": question, "label": label})
     return row
