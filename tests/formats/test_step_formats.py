@@ -54,7 +54,8 @@ def test_trl_stepwise_reads_labels_answer_and_extra_columns(tmp_path: Path) -> N
     rows = [TRL_ROW, {"prompt": "p", "completions": ["a", "b", "c"], "labels": [1, 0, 0.9]}]
     first, second = trl_stepwise.read(write_rows(tmp_path / "s.jsonl", rows))
     assert first == StepwiseRecord(prompt=TRL_ROW["prompt"], steps=("3 + 4 = 7", "The answer is 7"),
-                                   ratings=(GOOD, GOOD), reference_answer="7", meta={"extra": {"source_id": 12}})
+                                   ratings=(GOOD, GOOD), reference_answer="7",
+                                   meta={"extra": {"source_id": 12}, "trl-stepwise": {"answer_column": "answer"}})
     assert second.ratings == (GOOD, BAD, BAD)  # int() as TRL's tokenize_row: 0.9 -> 0
     assert second.reference_answer == "" and second.meta == {}
 
@@ -67,7 +68,7 @@ def test_trl_stepwise_round_trip_and_written_layout(tmp_path: Path) -> None:
     assert trl_stepwise.write(records, out) == 2
     assert json.loads(out.read_text().splitlines()[0]) == {
         "prompt": TRL_ROW["prompt"], "completions": ["3 + 4 = 7", "The answer is 7"], "labels": [True, True],
-        "reference_answer": "7", "source_id": 12}
+        "answer": "7", "source_id": 12}
     assert trl_stepwise.read(out) == records
 
 

@@ -4,7 +4,8 @@ The dataset TRL's PRMTrainer trains on (huggingface/trl, docs "Dataset formats: 
 trl-lib/math_shepherd, trl-lib/prm800k): a string prompt (the standard, non-chat form: the only one PRMTrainer
 takes), the solution's steps, one label per step (true = correct). Labels given as numbers go through int() as
 TRL's `tokenize_row` does. An optional reference-answer column (`reference_answer`, or `answer`,
-`ground_truth_answer`, ... as some sets name it) is kept with the record; other columns are kept and written back.
+`ground_truth_answer`, ... as some sets name it) is kept with the record and written back under the same name;
+other columns are kept and written back.
 
 Writing: a step rated neutral (0) becomes false, as in TRL's PRM800K conversion (`neutral_is_good=True` makes it
 true); steps after the first unrated one are not written, since the format has no "not rated".
@@ -43,8 +44,10 @@ def parse_row(row: Row, line: int, path: str) -> list[StepwiseRecord]:
                          path=path, line=line)
     ratings = tuple(bool_label(v, i, "labels", line, path) for i, v in enumerate(labels))
     column, answer = reference_answer(row, line, path)
-    return [StepwiseRecord(prompt=prompt, steps=tuple(steps), ratings=ratings, reference_answer=answer,
-                           meta=extras(row, (*KNOWN, column)))]
+    meta = extras(row, (*KNOWN, column))
+    if column and column != ANSWER_COLUMNS[0]:
+        meta[NAME] = {"answer_column": column}  # written back under the name it came with
+    return [StepwiseRecord(prompt=prompt, steps=tuple(steps), ratings=ratings, reference_answer=answer, meta=meta)]
 
 
 def read(path: str | Path, progress: Progress | None = None) -> list[StepwiseRecord]:
@@ -58,9 +61,11 @@ def to_row(record: StepwiseRecord, *, neutral_is_good: bool = False) -> Row | No
         return None
     row: Row = {"prompt": record.prompt, "completions": steps,
                 "labels": ratings_to_bools(list(ratings), neutral_is_good=neutral_is_good)}
+    column = (record.meta.get(NAME) or {}).get("answer_column")
+    column = column if column in ANSWER_COLUMNS else ANSWER_COLUMNS[0]
     if record.reference_answer:
-        row[ANSWER_COLUMNS[0]] = record.reference_answer
-    row.update(extra_columns(record, (*KNOWN, ANSWER_COLUMNS[0])))
+        row[column] = record.reference_answer
+    row.update(extra_columns(record, (*KNOWN, column)))
     return row
 
 
