@@ -9,6 +9,7 @@ is given, else left alone.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from workbench.core.steps import StepSplit
 from workbench.store import step_labels as sl
 from workbench.store.annotators import get_or_create_annotator, mark_import_annotator
 from workbench.store.objectives import get_or_create_objective
-from workbench.store.schema import PromptAnswerRow, ResponseRow, StepRow, StepSplitRow
+from workbench.store.schema import PromptAnswerRow, ResponseRow, StepLabelRow, StepRow, StepSplitRow
 
 
 @dataclass(frozen=True)
@@ -42,32 +43,38 @@ def auto_label_steps(s: Session, objective: str, *, annotator: str = CHECKER_ANN
     annotator_id = get_or_create_annotator(s, annotator).id
     mark_import_annotator(s, annotator_id)
     answers = dict(s.execute(select(PromptAnswerRow.prompt_id, PromptAnswerRow.answer)).all())
-    split_ids = set(sl.step_counts(s))
-    checked = correct = written = rated = split_now = 0
     responses = s.execute(select(ResponseRow.id, ResponseRow.prompt_id).order_by(ResponseRow.id)).all()
+    split_before = set(sl.step_counts(s))
+    split_now = 0
+    if split is not None:
+        for response_id, prompt_id in responses:
+            if response_id not in split_before and answers.get(prompt_id):
+                sl.ensure_split(s, response_id, split)
+                split_now += 1
+    steps_of: dict[int, list[StepRow]] = defaultdict(list)  # one query for all steps, not one per response
+    for row in s.scalars(select(StepRow).order_by(StepRow.response_id, StepRow.idx)):
+        steps_of[row.response_id].append(row)
+    metas = dict(s.execute(select(StepSplitRow.response_id, StepSplitRow.meta)).all())
+    mine = dict(s.execute(select(StepLabelRow.step_id, StepLabelRow.rating).where(
+        StepLabelRow.objective_id == objective_id, StepLabelRow.annotator_id == annotator_id,
+        StepLabelRow.superseded_at.is_(None))).all())
+    checked = correct = written = rated = no_reference = 0
     for response_id, prompt_id in responses:
-        reference = answers.get(prompt_id, "")
-        if response_id not in split_ids:
-            if split is None or not reference:
-                continue
-            sl.ensure_split(s, response_id, split)
-            split_now += 1
-        if not reference:
-            continue
-        steps = list(s.scalars(select(StepRow).where(StepRow.response_id == response_id).order_by(StepRow.idx)))
+        steps = steps_of.get(response_id)
         if not steps:
             continue
-        meta = s.scalar(select(StepSplitRow.meta).where(StepSplitRow.response_id == response_id)) or {}
-        verdict = auto_labels([st.text for st in steps], reference, intermediate_results(meta))
+        reference = answers.get(prompt_id, "")
+        if not reference:
+            no_reference += 1
+            continue
+        verdict = auto_labels([st.text for st in steps], reference, intermediate_results(metas.get(response_id) or {}))
         checked += 1
         correct += verdict.outcome
         for step, rating in zip(steps, verdict.ratings, strict=True):
             if rating is None:
                 continue
             rated += 1
-            active = sl.active_row(s, step.id, objective_id, annotator_id)
-            if active is None or active.rating != rating:
+            if step.id not in mine or mine[step.id] != rating:
                 sl.write_label(s, step, objective_id, annotator_id, rating, False)
                 written += 1
-    no_reference = len(split_ids) - sum(1 for rid, pid in responses if rid in split_ids and answers.get(pid))
     return AutoLabelReport(checked, correct, written, rated, no_reference, split_now)
