@@ -57,3 +57,25 @@ def test_a_bad_step_file_stores_nothing_and_names_the_line(qtbot, panel, project
     assert project_ctx.db.call_sync(step_counts) == {}
     texts = [panel.log.item(i).text() for i in range(panel.log.count())]
     assert any(t.startswith("  ✗ bad.jsonl, line 3:") for t in texts)
+
+
+def test_export_asks_what_and_writes_step_labels_in_the_chosen_format(qtbot, panel, project_ctx, tmp_path,
+                                                                      monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    src = _write(tmp_path / "prm.jsonl", [prm800k_row()])
+    dlg = ImportDialog([src], ["correctness"])
+    qtbot.addWidget(dlg)
+    panel.run_import(dlg.choices())
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 1, timeout=10000)
+    panel.reload()
+    qtbot.waitUntil(lambda: [o.name for o in panel.objectives] == ["correctness"], timeout=5000)
+    answers = iter([("correctness", True), ("Step labels as prm800k", True)])
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: next(answers)))
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    panel.start_export()
+    qtbot.waitUntil(out.exists, timeout=10000)
+    assert json.loads(out.read_text()) == prm800k_row()  # what came in goes out the same
+    qtbot.waitUntil(lambda: any("step-labelled solutions" in panel.log.item(i).text()
+                                for i in range(panel.log.count())), timeout=5000)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from workbench.core.errors import ProjectError
 from workbench.formats import FORMATS, get_format
 from workbench.formats.step_registry import STEP_FORMATS
@@ -45,21 +47,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_steps(path: Path, args: argparse.Namespace) -> int:
+def write_step_labels(s: Session, objective: str, fmt: str, out: str | Path) -> tuple[int, int]:
+    """Write the objective's step-labelled solutions in a step format: (rows written, solutions with a rating).
+    TRL stepwise and Math-Shepherd leave out solutions whose first step is unrated (no row to write)."""
     from workbench.store.step_records import export_stepwise
 
-    fmt = STEP_FORMATS[args.format]
+    records = export_stepwise(s, objective)
+    return STEP_FORMATS[fmt].write(records, out), len(records)
+
+
+def _export_steps(path: Path, args: argparse.Namespace) -> int:
     project = open_project(path)
     try:
         with project.session() as s:
-            records = export_stepwise(s, args.objective)
+            rows, solutions = write_step_labels(s, args.objective, args.format, args.out)
     finally:
         project.close()
-    rows = fmt.write(records, args.out)
-    note = "" if records else " (no step of it is rated yet)"
-    skipped = len(records) - rows
-    if skipped:  # TRL / Math-Shepherd rows need a rated first step
-        note += f" ({skipped} whose first step is unrated left out)"
-    print(f"exported {rows} step-labelled solutions of objective {args.objective!r} to {args.out} as {fmt.name}"
+    note = "" if solutions else " (no step of it is rated yet)"
+    if solutions - rows:
+        note += f" ({solutions - rows} whose first step is unrated left out)"
+    print(f"exported {rows} step-labelled solutions of objective {args.objective!r} to {args.out} as {args.format}"
           f"{note}")
     return 0

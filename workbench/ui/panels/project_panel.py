@@ -60,6 +60,15 @@ def delete_objective(s, objective_id: int, *, move_labels_to: int | None = None)
     return delete(s, objective_id, move_labels_to=move_labels_to)
 
 
+PAIRS_KIND = "Preference pairs (TRL JSONL)"
+
+
+def step_format_names() -> list[str]:
+    from workbench.formats.step_registry import STEP_FORMATS
+
+    return list(STEP_FORMATS)
+
+
 def export_objective(s, objective: str, path: str) -> int:
     """Write the objective's preferences as JSONL (prompt/chosen/rejected); returns the number of records."""
     from workbench.store.exports import iter_preferences
@@ -324,9 +333,28 @@ class ProjectPanel(DeferredReload, QWidget):
         name, ok = QInputDialog.getItem(self, "Export", "Objective to export:", names, 0, False)
         if not ok:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export preferences", f"{name}.jsonl", "JSON Lines (*.jsonl)")
-        if path:
+        kinds = [PAIRS_KIND, *(f"Step labels as {fmt}" for fmt in step_format_names())]  # issue #17
+        kind, ok = QInputDialog.getItem(self, "Export", "What to export:", kinds, 0, False)
+        if not ok:
+            return
+        fmt = kind.removeprefix("Step labels as ") if kind != PAIRS_KIND else ""
+        path, _ = QFileDialog.getSaveFileName(self, "Export", f"{name}{'-' + fmt if fmt else ''}.jsonl",
+                                              "JSON Lines (*.jsonl)")
+        if path and fmt:
+            self.export_steps_to(name, fmt, path)
+        elif path:
             self.export_to(name, path)
+
+    def export_steps_to(self, objective: str, fmt: str, path: str) -> None:
+        run_task(self._export_steps(objective, fmt, path), self, "Export failed")
+
+    async def _export_steps(self, objective: str, fmt: str, path: str) -> int:
+        from workbench.cli.export_cmd import write_step_labels  # the CLI's rule: one place
+
+        rows, solutions = await self.ctx.db.call(write_step_labels, objective, fmt, path)
+        left = f" ({solutions - rows} with an unrated first step left out)" if solutions > rows else ""
+        self.log.addItem(f"Exported {rows:,} {objective} step-labelled solutions to {path} as {fmt}{left}")
+        return rows
 
     def export_to(self, objective: str, path: str) -> None:
         run_task(self._export(objective, path), self, "Export failed")
