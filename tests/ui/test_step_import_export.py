@@ -1,4 +1,4 @@
-"""The import dialog takes step-labelled files (issue #17): format detected, stored through the same call as
+"""Step-labelled files in the GUI (issue #17): the import dialog detects and stores them through the same call as
 `workbench import` (all or nothing), counts and line-numbered errors in the panel's log."""
 
 from __future__ import annotations
