@@ -160,3 +160,27 @@ def test_scorer_equals_training_eval_and_resume_is_exact(tmp_path: Path, tiny_mo
     for n, p in resumed.model.named_parameters():
         if p.requires_grad:
             assert torch.allclose(p, lora[n], atol=1e-6), n
+
+
+def test_worker_run_of_kind_prm_finishes_with_step_metrics(tmp_path: Path, tiny_model_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.cli.supervise import WorkerProcess
+    from workbench.cli.train import worker_argv
+    from workbench.inference.prm_scoring import PRMScorer
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # real workers run `python -m workbench` from the repo
+    run_dir, _ = _prm_run(tmp_path, tiny_model_dir)
+    worker = WorkerProcess(worker_argv(run_dir, False), run_id="3")
+    msgs = [m for batch in worker.messages() for m in batch]
+    assert worker.garbage == []
+    assert msgs[-1].type == "ended" and msgs[-1].data["reason"] == "finished", msgs[-1]
+    assert msgs[-1].data["step"] == 3 and worker.proc.returncode == 0
+    train = [m.data["values"] for m in msgs if m.type == "metric" and "steps/accuracy" in m.data["values"]]
+    held = [m.data["values"] for m in msgs if m.type == "metric" and "eval/steps/accuracy" in m.data["values"]]
+    assert len(train) == 3 and all(0.0 <= v["steps/accuracy"] <= 1.0 and v["loss"] > 0 for v in train)
+    assert len(held) == 2 and {"eval/steps/f1", "eval/first_error/f1"} <= set(held[-1])
+    assert [m.data["step"] for m in msgs if m.type == "checkpoint"] == [2, 3]
+    assert not (run_dir / "pair_margins.json").exists()  # the policy-only margins pass is skipped
+    scorer = PRMScorer(run_dir / "checkpoints" / "step-3", device="cpu")
+    scores = scorer.score_steps("Tom has 2 boxes with 3 pens each.", ["Step 1: so 2 * 3 = 6.", "The answer is 6."])
+    assert len(scores) == 2 and all(0.0 < s < 1.0 for s in scores)
