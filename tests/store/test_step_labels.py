@@ -82,17 +82,24 @@ def test_first_error_marks_and_one_undo(project) -> None:
         set_split(s, rid, StepSplit("line"))
         label_step(s, rid, 0, obj, alice, NEUTRAL)
         label_step(s, rid, 2, obj, alice, GOOD)
-        written = label_first_error(s, rid, 1, obj, alice)
-        # step 1 neutral -> good, step 2 -> bad (marked), step 3 good -> cleared
-        assert [(w.step_index, w.rating, w.first_error) for w in written] == [(0, 1, False), (1, -1, True),
-                                                                            (2, None, False)]
-        assert label_first_error(s, rid, 1, obj, alice) == []  # pressed again: nothing changes
-        active = active_step_labels(s, rated_only=False)
-        assert [(a.step_index, a.rating) for a in active] == [(0, 1), (1, -1), (2, None)]
+        label_step(s, rid, 1, obj, alice, BAD)
+        marked = label_first_error(s, rid, 1, obj, alice)  # step 2 was bad, now marked; step 3 good -> cleared
+        assert [(w.step_index, w.rating, w.first_error) for w in marked] == [(1, -1, True), (2, None, False)]
+        written = label_first_error(s, rid, 2, obj, alice)  # no: the first error is at step 3
+        # step 1 neutral stays, step 2 bad -> good (the error comes later), step 3 -> bad (marked)
+        assert [(w.step_index, w.rating, w.first_error) for w in written] == [(1, 1, False), (2, -1, True)]
         retract_step_labels(s, [w.id for w in written])  # one key, one undo
-        assert [(a.step_index, a.rating) for a in active_step_labels(s)] == [(0, 0), (2, 1)]
-        no_error = label_first_error(s, rid, -1, obj, alice)
-        assert [(w.step_index, w.rating) for w in no_error] == [(0, 1), (1, 1)]
+        written = label_first_error(s, rid, 0, obj, alice)
+        # step 1 -> bad (marked), step 2 (bad, marked) -> cleared, step 3 is already unrated
+        assert [(w.step_index, w.rating, w.first_error) for w in written] == [(0, -1, True), (1, None, False)]
+        assert label_first_error(s, rid, 0, obj, alice) == []  # pressed again: nothing changes
+        active = active_step_labels(s, rated_only=False)
+        assert sorted((a.step_index, a.rating) for a in active) == [(0, -1), (1, None), (2, None)]
+        retract_step_labels(s, [w.id for w in written])
+        assert sorted((a.step_index, a.rating, a.first_error) for a in active_step_labels(s)) == [
+            (0, 0, False), (1, -1, True)]
+        no_error = label_first_error(s, rid, -1, obj, alice)  # neutral stays, the others become good
+        assert [(w.step_index, w.rating) for w in no_error] == [(1, 1), (2, 1)]
         with pytest.raises(ProjectError, match="step 4 does not exist"):
             label_first_error(s, rid, 3, obj, alice)
 
@@ -216,3 +223,40 @@ def test_v0004_fixture_upgrades_to_step_labels(tmp_path: Path) -> None:
             assert label_step(s, r.id, 1, 1, 1, BAD).rating == BAD
     finally:
         project.close()
+
+
+def test_deleting_an_objective_moves_its_step_labels(project) -> None:
+    from workbench.store.objectives import delete_objective, objective_label_count
+
+    with project.session() as s:
+        obj, alice, _, rid = _setup(s)
+        target = add_objective(s, "right").id
+        set_split(s, rid, StepSplit("line"))
+        label_step(s, rid, 0, obj, alice, GOOD)
+        label_step(s, rid, 1, obj, alice, BAD)
+        label_step(s, rid, 1, target, alice, NEUTRAL)  # her own label there wins; the moved one becomes history
+        assert objective_label_count(s, obj) == 2
+        delete_objective(s, obj, move_labels_to=target)
+        assert sorted((a.step_index, a.rating) for a in active_step_labels(s, objective_id=target)) == [(0, 1), (1, 0)]
+        assert len(step_label_history(s, rid)) == 3
+
+
+def test_import_relabels_within_and_across_files(project) -> None:
+    first = StepwiseRecord("1 + 1?", ("1 + 1 = 2", "The answer is 2"), (GOOD, NEUTRAL))
+    again = StepwiseRecord("1 + 1?", ("1 + 1 = 2", "The answer is 2"), (GOOD, GOOD))  # same solution, relabelled
+    with project.session() as s:
+        report = import_stepwise(s, [first, again], "correct", "prm800k")
+        assert (report.responses_added, report.steps_added, report.labels_added, report.duplicates) == (1, 2, 3, ())
+        assert [(h.step_index, h.rating, h.superseded) for h in step_label_history(s, 1)] == [
+            (0, 1, False), (1, 0, True), (1, 1, False)]
+        back = import_stepwise(s, [first], "correct", "prm800k")  # the neutral again: supersedes the good
+        assert back.labels_added == 1 and export_stepwise(s, "correct")[0].ratings == (GOOD, NEUTRAL)
+        assert [h.replaces_id for h in s.execute(text("SELECT replaces_id FROM step_label ORDER BY id"))] == [
+            None, None, 2, 3]
+    clash = StepwiseRecord("2 + 2?", ("2 + 2 = 4\nso 4",), (GOOD,))
+    other = StepwiseRecord("2 + 2?", ("2 + 2 = 4", "so 4"), (GOOD, GOOD))  # the same text, split differently
+    with pytest.raises(InputError, match="record 2: an earlier record has the same solution split into other"):
+        with project.session() as s:
+            import_stepwise(s, [clash, other], "correct", "prm800k")
+    with project.session() as s:
+        assert s.execute(text("SELECT count(*) FROM response")).scalar() == 1

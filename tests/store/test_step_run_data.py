@@ -72,3 +72,22 @@ def test_imported_step_labels_feed_a_prm_run(project, tmp_path: Path) -> None:
                         "math-shepherd")
         run = prepare_run(s, RunConfig(name="p", kind="prm", eval_fraction=0.0), tmp_path / "runs")
     assert [r["labels"] for r in _rows(Path(run.run_dir) / "steps.jsonl")] == [[False, False]]
+
+
+def test_prm_readiness_counts_match_steps_jsonl(project, tmp_path: Path) -> None:
+    from workbench.core.run_readiness import label_warnings
+    from workbench.store.run_readiness import split_counts
+
+    records = [StepwiseRecord(f"q{i}", (f"a{i}", f"b{i}"), (GOOD, None if i % 3 else BAD)) for i in range(30)]
+    records.append(StepwiseRecord("unrated", ("x", "y"), (None, None)))  # no rating: not a training row
+    with project.session() as s:
+        import_stepwise(s, records, "correct", "dataset")
+        add_objective(s, "style")
+        got = split_counts(s, ["correct", "style"], eval_fraction=0.3, seed=2, kind="prm")
+        export_step_run_data(s, ["correct"], tmp_path / "steps.jsonl", eval_fraction=0.3, seed=2)
+    rows = _rows(tmp_path / "steps.jsonl")
+    assert got["correct"] == (sum(r["split"] == "train" for r in rows), sum(r["split"] == "eval" for r in rows))
+    assert sum(got["correct"]) == 30 and got["correct"][1] > 0 and got["style"] == (0, 0)
+    assert label_warnings(["correct", "style"], got, 64, unit="step-labelled response") == [
+        f"correct: only {got['correct'][0]} training step-labelled responses, fewer than one batch (64)",
+        "style: no step-labelled response to train on (label some, or leave this objective out)"]

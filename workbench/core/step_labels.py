@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workbench.core import agreement as ag
-from workbench.core.steps import RATINGS, Step, StepSplit
+from workbench.core.steps import BAD, GOOD, NEUTRAL, RATINGS, Step, StepSplit, ratings_from_first_error
 
 IMPORTED = "imported"  # split mode of steps that a file gave (no rule re-creates them from the text)
 
@@ -58,6 +58,16 @@ def check_rating(rating: int | None) -> None:
         raise ValueError(f"a step rating is +1 (good), 0 (neutral) or -1 (bad), not {rating!r}")
 
 
+def first_error_ratings(current: list[int | None], index: int) -> list[int | None]:
+    """The ratings after "first error here" at step `index` (-1: no error) given the annotator's current ones:
+    core.steps.ratings_from_first_error (before good, this one bad, after unrated), except that a step before it
+    already rated neutral stays neutral (PRM800K lets neutral steps precede the first error); one rated bad
+    becomes good, since the annotator now says the error comes later."""
+    wanted = ratings_from_first_error(len(current), index)
+    before = len(current) if index < 0 else index
+    return [current[i] if i < before and current[i] == NEUTRAL else w for i, w in enumerate(wanted)]
+
+
 def ratings_by_step(labels: Iterable[StepLabel], n_steps: int) -> list[int | None]:
     """One annotator's active labels of one response (one objective) as a rating per step index."""
     out: list[int | None] = [None] * n_steps
@@ -97,6 +107,6 @@ def first_error_reliability(labels: Iterable[StepLabel], steps_per_response: dic
         ratings = ratings_by_step(mine, n)
         if not is_complete(ratings, any(lab.first_error for lab in mine)):
             continue
-        first = next((i for i, r in enumerate(ratings) if r == -1), -1)
+        first = next((i for i, r in enumerate(ratings) if r == BAD), -1)
         triples.append((annotator, (response, objective), first))
     return ag.reliability_from(triples)

@@ -57,13 +57,15 @@ def get_or_create_objective(s: Session, name: str) -> Objective:
 
 
 def objective_label_count(s: Session, id: int) -> int:
-    """Active labels (skips included) of the objective: what a delete would take with it."""
+    """Active labels (skips included) and step labels of the objective: what a delete would take with it."""
     from sqlalchemy import func
 
     from workbench.store.schema import LabelRow
+    from workbench.store.step_labels import objective_step_label_count
 
     return int(s.scalar(select(func.count()).select_from(LabelRow)
-                        .where(LabelRow.objective_id == id, LabelRow.superseded_at.is_(None))) or 0)
+                        .where(LabelRow.objective_id == id, LabelRow.superseded_at.is_(None))) or 0) \
+        + objective_step_label_count(s, id)
 
 
 def delete_objective(s: Session, id: int, *, move_labels_to: int | None = None) -> int:
@@ -99,6 +101,9 @@ def delete_objective(s: Session, id: int, *, move_labels_to: int | None = None) 
             if (fb.annotator_id, fb.response_id) not in feedback_taken:
                 fb.objective_id = move_labels_to
         s.flush()
+        from workbench.store.step_labels import move_step_labels
+
+        move_step_labels(s, id, move_labels_to)  # step labels (issue #17) move the same way
     s.delete(row)
     s.flush()
     s.expire_all()

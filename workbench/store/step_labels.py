@@ -4,8 +4,9 @@
   its steps was ever labelled: labels point at steps, and history is never deleted, so a labelled split stays.
 - `label_step` records a PRM800K rating (+1/0/-1, or None to clear it); the annotator's previous active label of
   that step and objective becomes history (`superseded_at`), as store.labels does for pairs.
-- `label_first_error` is the "first error here" key: the steps before it good, it bad (marked `first_error`), the
-  steps after it cleared (core.steps.ratings_from_first_error); only the steps whose rating changes get a row.
+- `label_first_error` is the "first error here" key: the steps before it good (or neutral, if so rated), it bad
+  (marked `first_error`), the steps after it cleared (core.step_labels.first_error_ratings); only the steps whose
+  rating changes get a row.
 - `retract_step_labels` undoes: each label becomes history and the one it replaced is active again.
 Import and export of step-labelled solutions: store.step_records.
 """
@@ -18,8 +19,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from workbench.core.errors import ProjectError
-from workbench.core.step_labels import IMPORTED, ResponseSteps, StepLabel, check_rating
-from workbench.core.steps import BAD, Step, StepSplit, StepSplitError, ratings_from_first_error, split_steps
+from workbench.core.step_labels import IMPORTED, ResponseSteps, StepLabel, check_rating, first_error_ratings
+from workbench.core.steps import BAD, Step, StepSplit, StepSplitError, split_steps
 from workbench.store.clock import aware, utcnow
 from workbench.store.schema import PromptAnswerRow, PromptRow, ResponseRow, StepLabelRow, StepRow, StepSplitRow
 
@@ -70,10 +71,11 @@ def store_steps(s: Session, response_id: int, mode: str, pattern: str, steps: Se
     if existing is not None:
         labelled = step_label_count(s, response_id)
         if labelled:
+            how = ResponseSteps(response_id, existing.mode, existing.pattern, ()).describe()
             raise ProjectError(
-                f"response {response_id} is already split ({ResponseSteps(response_id, existing.mode, existing.pattern, ()).describe()}) "
-                f"and its steps have {labelled} label{'s' if labelled != 1 else ''}: its split stays so that no label "
-                "loses its step. Keep this split for it.")
+                f"response {response_id} is already split ({how}) and its steps have {labelled} "
+                f"label{'s' if labelled != 1 else ''}: its split stays so that no label loses its step. Keep this "
+                "split for it.")
         s.execute(delete(StepRow).where(StepRow.response_id == response_id))
         s.delete(existing)
         s.flush()
@@ -157,15 +159,15 @@ def label_first_error(s: Session, response_id: int, index: int, objective_id: in
     steps = list(s.scalars(select(StepRow).where(StepRow.response_id == response_id).order_by(StepRow.idx)))
     if not steps:
         raise ProjectError(f"response {response_id} has no steps yet: split it first")
+    active = [active_row(s, step.id, objective_id, annotator_id) for step in steps]
     try:
-        wanted = ratings_from_first_error(len(steps), index)
+        wanted = first_error_ratings([row.rating if row is not None else None for row in active], index)
     except ValueError as exc:
         raise ProjectError(str(exc)) from None
     written = []
-    for step, rating in zip(steps, wanted):
+    for step, row, rating in zip(steps, active, wanted):
         mark = rating == BAD
-        previous = active_row(s, step.id, objective_id, annotator_id)
-        current = (previous.rating, bool(previous.first_error)) if previous is not None else (None, False)
+        current = (row.rating, bool(row.first_error)) if row is not None else (None, False)
         if current != (rating, mark):
             written.append(write_label(s, step, objective_id, annotator_id, rating, mark))
     return written
@@ -248,3 +250,28 @@ def reference_answer(s: Session, prompt_id: int) -> str:
     """The prompt's known final answer, "" when none is known."""
     row = s.get(PromptAnswerRow, prompt_id)
     return "" if row is None else row.answer
+
+
+# --- objectives ----------------------------------------------------------------------------------------------
+def objective_step_label_count(s: Session, objective_id: int) -> int:
+    """Active step labels of the objective (what deleting it would take with it)."""
+    return int(s.scalar(select(func.count()).select_from(StepLabelRow).where(
+        StepLabelRow.objective_id == objective_id, StepLabelRow.superseded_at.is_(None))) or 0)
+
+
+def move_step_labels(s: Session, from_objective: int, to_objective: int) -> int:
+    """Give the objective's step labels (history included) to another one, as store.objectives.delete_objective
+    does for pair labels: where an annotator already has an active label of that step there, it stays active and
+    the moved one becomes history. Returns how many rows moved."""
+    taken = set(s.execute(select(StepLabelRow.annotator_id, StepLabelRow.step_id).where(
+        StepLabelRow.objective_id == to_objective, StepLabelRow.superseded_at.is_(None))).all())
+    rows = list(s.scalars(select(StepLabelRow).where(StepLabelRow.objective_id == from_objective)))
+    now = utcnow()
+    for row in rows:
+        if row.superseded_at is None and (row.annotator_id, row.step_id) in taken:
+            row.superseded_at = now
+    s.flush()
+    for row in rows:
+        row.objective_id = to_objective
+    s.flush()
+    return len(rows)

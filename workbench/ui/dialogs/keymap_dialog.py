@@ -7,7 +7,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QKeySequenceEdit, QLabel,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.ui.widgets.label_keymap import ACTIONS, KeyMap
+from workbench.ui.widgets.label_keymap import KeyMap
 
 
 class KeyMapDialog(QDialog):
@@ -18,8 +18,9 @@ class KeyMapDialog(QDialog):
         self.setWindowTitle("Labelling keys")
         self.original = keymap
         self.edits: dict[str, QKeySequenceEdit] = {}
+        self.actions = keymap.actions  # the pair screen's or the step screen's actions
         form = QFormLayout()
-        for action, (desc, _) in ACTIONS.items():
+        for action, (desc, _) in self.actions.items():
             keys = keymap.keys(action)
             edit = QKeySequenceEdit(QKeySequence(keys[0] if keys else ""))
             edit.setMaximumSequenceLength(1)
@@ -42,7 +43,7 @@ class KeyMapDialog(QDialog):
         self.edits[action].setKeySequence(QKeySequence(key))
 
     def restore_defaults(self) -> None:
-        for action, (_, keys) in ACTIONS.items():
+        for action, (_, keys) in self.actions.items():
             self.set_key(action, keys[0])
 
     def keymap(self) -> KeyMap:
@@ -53,15 +54,15 @@ class KeyMapDialog(QDialog):
         for action, key in primary.items():
             extras = [k for k in self.original.keys(action)[1:] if k not in taken and k != key]
             bindings[action] = tuple([key] if key else []) + tuple(extras)
-        return KeyMap(bindings)
+        return type(self.original)(bindings)
 
     def _check(self) -> None:
         clashes = self.keymap().conflicts()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(not clashes)
         self.problem.setText("" if not clashes else
-                             f"“{clashes[0][0]}” is used for both {ACTIONS[clashes[0][1]][0].lower()} and "
-                             f"{ACTIONS[clashes[0][2]][0].lower()}: choose another key.")
+                             f"“{clashes[0][0]}” is used for both {self.actions[clashes[0][1]][0].lower()} and "
+                             f"{self.actions[clashes[0][2]][0].lower()}: choose another key.")
 
 
 def show_key_help(parent: QWidget, keymap: KeyMap) -> QDialog:

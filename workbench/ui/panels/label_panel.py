@@ -4,6 +4,7 @@ The annotator is picked at the start (no passwords). Keys (remappable, see label
 response, 2/→ the right one, T tie, S skip, Shift+1..3 strength, N note, Backspace/Ctrl+Z undo, Ctrl+Shift+Z redo,
 ? key map. Each key answers the focused objective row; after the last row the next (prefetched) pair appears.
 Labels of other annotators are never shown. All store work goes through LabelSession on the DB thread.
+Pairs / Steps switches to rating the steps of responses (issue #17): widgets/label_steps_pane.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from workbench.ui.errors import run_task, show_error
 from workbench.ui.widgets.label_keymap import KeyMap
 from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
+from workbench.ui.widgets.label_steps_pane import StepLabelPane
 from workbench.ui.widgets.objective_chooser import objective_chooser
 from workbench.ui.panels.deferred_reload import DeferredReload
 
@@ -96,8 +98,13 @@ class LabelPanel(DeferredReload, QWidget):
         self.pairs_button.clicked.connect(lambda: self.show_pairs())
         self.agreement_button = QPushButton("Agreement…")
         self.agreement_button.clicked.connect(self.show_agreement)
+        self.kind = QComboBox()  # what is labelled: pairs, or the steps of responses (issue #17)
+        self.kind.addItem("Pairs", "pairs")
+        self.kind.addItem("Steps", "steps")
+        self.kind.currentIndexChanged.connect(lambda _: self._show_kind())
+        self.steps_pane = StepLabelPane(self.ctx)
         bar = QHBoxLayout()
-        for w in (QLabel("Annotator"), self.annotator, self.new_name, self.new_button, self.mode, self.order,
+        for w in (QLabel("Annotator"), self.annotator, self.new_name, self.new_button, self.kind, self.mode, self.order,
                   self.overlap, self.start_button):
             bar.addWidget(w)
         bar.addStretch(1)
@@ -123,7 +130,19 @@ class LabelPanel(DeferredReload, QWidget):
         layout.addWidget(self.note)
         layout.addWidget(self.key_hint)
         layout.addWidget(self.progress)
+        layout.addWidget(self.steps_pane, 1)
+        self._show_kind()
         self._show_key_hint()
+
+    def step_mode(self) -> bool:
+        return self.kind.currentData() == "steps"
+
+    def _show_kind(self) -> None:
+        """Pairs or Steps: the screen of one, the other hidden and its session stopped."""
+        self.stop_session()
+        for w in (self.pair_view, self.rows, self.key_hint, self.progress):
+            w.setVisible(not self.step_mode())
+        self.steps_pane.setVisible(self.step_mode())
 
     def _show_key_hint(self) -> None:
         k = self.keymap.keys
@@ -133,7 +152,7 @@ class LabelPanel(DeferredReload, QWidget):
         self.key_hint.setText("   ·   ".join(f"{' / '.join(keys)}: {text}" for keys, text in parts if keys))
 
     def shortcut_help(self) -> list[tuple[str, str]]:
-        return self.keymap.help_rows()
+        return self.keymap.help_rows() + [(k, f"Steps: {t}") for k, t in self.steps_pane.keymap.help_rows()]
 
     # --- data -----------------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -196,6 +215,9 @@ class LabelPanel(DeferredReload, QWidget):
                        if self.objectives else "The project has no objectives yet: add one in the Project panel.")
             return
         self.stop_session()
+        if self.step_mode():
+            self.steps_pane.start(int(annotator_id), chosen, self.overlap.value(), self.order.currentData())
+            return
         order = self.order.currentData()
         margins = self._margins() if order == "active" else None
         self.session_objectives = chosen
@@ -261,6 +283,7 @@ class LabelPanel(DeferredReload, QWidget):
         if self.session is not None:
             self.session.deleteLater()
             self.session = None
+        self.steps_pane.stop()
         self.pair_view.show_screen(None)
 
     def _on_pair(self, screen: Screen | None) -> None:
@@ -364,18 +387,23 @@ class LabelPanel(DeferredReload, QWidget):
             self.progress.setText(f"Note kept for this row: {self.pending_note}")
 
     def undo(self) -> None:
+        if self.step_mode():  # Edit ▸ Undo in step mode
+            self.steps_pane.perform("undo")
         if self.session is not None and self.session.undo() is not None:
             self.rows.clear_answer(self.session.row)
             self.rows.set_focus_row(self.session.row)
 
     def redo(self) -> None:
+        if self.step_mode():
+            self.steps_pane.perform("redo")
         if self.session is not None:
             self.session.redo()
 
     # --- dialogs --------------------------------------------------------------------------------------------
     def edit_keys(self) -> KeyMapDialog:
-        dlg = KeyMapDialog(self.keymap, self)
-        dlg.accepted.connect(lambda: self.set_keymap(dlg.keymap()))
+        pane = self.steps_pane
+        dlg = KeyMapDialog(pane.keymap if self.step_mode() else self.keymap, self)
+        dlg.accepted.connect(lambda: (pane.set_keymap if self.step_mode() else self.set_keymap)(dlg.keymap()))
         dlg.open()
         return dlg
 
@@ -397,8 +425,9 @@ class LabelPanel(DeferredReload, QWidget):
 
     def show_agreement(self):
         from workbench.ui.dialogs.agreement_dialog import AgreementDialog
+        from workbench.ui.dialogs.step_agreement_dialog import StepAgreementDialog
 
-        dlg = AgreementDialog(self.ctx, self)
+        dlg = (StepAgreementDialog if self.step_mode() else AgreementDialog)(self.ctx, self)
         dlg.open()
         return dlg
 

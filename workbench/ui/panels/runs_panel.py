@@ -318,7 +318,8 @@ class RunsPanel(QWidget):
 
         counts = await self.ctx.db.call(label_counts, cfg)
         objectives = list(cfg.objectives) or list(counts)
-        warnings = label_warnings(objectives, counts, cfg.batch_size)
+        warnings = label_warnings(objectives, counts, cfg.batch_size,
+                                  unit="step-labelled response" if cfg.kind == "prm" else "pair")
         if warnings and not await self.confirm_launch(warnings):
             return None
         return await self._launch(cfg)
@@ -405,7 +406,7 @@ def label_counts(s, cfg: RunConfig) -> dict[str, tuple[int, int]]:
     """(training, held-out) pairs per objective of `cfg`, as its run folder would get them (DB thread)."""
     from workbench.store.run_readiness import split_counts
 
-    return split_counts(s, cfg.objectives, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
+    return split_counts(s, cfg.objectives, eval_fraction=cfg.eval_fraction, seed=cfg.seed, kind=cfg.kind)
 
 
 def _valid(run: Run) -> bool:

@@ -47,12 +47,16 @@ def event_text(event: QKeyEvent) -> str:
 
 
 class KeyMap:
-    """action -> keys, with a reverse index for matching key presses; persisted in QSettings."""
+    """action -> keys, with a reverse index for matching key presses; persisted in QSettings. A subclass with its
+    own `actions` and `prefix` is another screen's key map (the step mode's: label_steps_keymap.py)."""
+
+    actions: dict[str, tuple[str, tuple[str, ...]]] = ACTIONS
+    prefix = SETTINGS_PREFIX
 
     def __init__(self, bindings: dict[str, tuple[str, ...]] | None = None) -> None:
-        self.bindings: dict[str, tuple[str, ...]] = {a: keys for a, (_, keys) in ACTIONS.items()}
+        self.bindings: dict[str, tuple[str, ...]] = {a: keys for a, (_, keys) in self.actions.items()}
         if bindings:
-            self.bindings.update({a: tuple(k) for a, k in bindings.items() if a in ACTIONS})
+            self.bindings.update({a: tuple(k) for a, k in bindings.items() if a in self.actions})
         self._index = self._build_index()
 
     def _build_index(self) -> dict[str, str]:
@@ -85,14 +89,14 @@ class KeyMap:
         return out
 
     def help_rows(self) -> list[tuple[str, str]]:
-        return [(" / ".join(self.bindings[a]) or "(none)", desc) for a, (desc, _) in ACTIONS.items()]
+        return [(" / ".join(self.bindings[a]) or "(none)", desc) for a, (desc, _) in self.actions.items()]
 
     # --- persistence ----------------------------------------------------------------------------------------
     @classmethod
     def load(cls, settings: QSettings) -> KeyMap:
         stored: dict[str, tuple[str, ...]] = {}
-        for action in ACTIONS:
-            value = settings.value(SETTINGS_PREFIX + action)
+        for action in cls.actions:
+            value = settings.value(cls.prefix + action)
             if value is None:
                 continue
             if isinstance(value, str):  # INI files return a one-element list as a bare string
@@ -102,5 +106,5 @@ class KeyMap:
 
     def save(self, settings: QSettings) -> None:
         for action, keys in self.bindings.items():
-            settings.setValue(SETTINGS_PREFIX + action, list(keys))
+            settings.setValue(self.prefix + action, list(keys))
         settings.sync()
