@@ -1,5 +1,6 @@
-"""Step-labelled files in the GUI (issue #17): the import dialog detects and stores them through the same call as
-`workbench import` (all or nothing), counts and line-numbered errors in the panel's log."""
+"""Step-labelled files in the GUI (issue #17): the import dialog detects them and stores them through the same call
+as `workbench import` (all or nothing; counts and line-numbered errors in the panel's log); File > Export writes an
+objective's step labels in a chosen step format."""
 
 from __future__ import annotations
 
