@@ -84,6 +84,7 @@ def test_trl_stepwise_writes_neutral_as_false_and_stops_at_the_first_unrated_ste
 
 @pytest.mark.parametrize(("row", "message"), [
     ({"completions": ["a"], "labels": [True]}, "the field 'prompt' is missing"),
+    ({"prompt": " ", "completions": ["a"], "labels": [True]}, "'prompt' is empty"),
     ({"prompt": [{"role": "user", "content": "q"}], "completions": ["a"], "labels": [True]}, "plain-text prompt"),
     ({"prompt": "q", "completions": "a", "labels": [True]}, "'completions' must be a list of step texts"),
     ({"prompt": "q", "completions": [], "labels": []}, "at least one step"),
@@ -163,6 +164,7 @@ def test_math_shepherd_writes_records_from_other_formats(tmp_path: Path) -> None
     ({"input": "Q? Step 1: a ки\nStep 2: b ки", "label": "Q? Step 1: a +"}, "has 'nothing' where step tag 2"),
     ({"input": "No question mark ки", "label": "No question mark +"}, "cannot tell where step 1 starts"),
     ({"input": "Q? Step 1: a ки ки", "label": "Q? Step 1: a + +"}, "step 2 is empty"),
+    ({"input": "Step 1: a ки", "label": "Step 1: a +"}, "the problem is empty"),
 ])
 def test_math_shepherd_errors_name_the_line(tmp_path: Path, row: dict, message: str) -> None:
     error = input_error(math_shepherd.read, write_rows(tmp_path / "bad.jsonl", [SHEPHERD_ROW, row]))
