@@ -120,3 +120,39 @@ def test_hypothesis_rows_are_read_or_refused_by_line_and_round_trip(tmp_path_fac
         assert STEP_FORMATS[fmt].read(out) == records
 
     check()
+
+
+@pytest.mark.parametrize("fmt", list(VALID))
+def test_hypothesis_rows_the_reader_accepts_import_or_are_refused_whole(project_file, tmp_path_factory, fmt) -> None:
+    """What a reader accepts goes through store.step_records.import_stepwise (the CLI's call) without a crash; a
+    refusal is an InputError and leaves the project file as it was."""
+    from workbench.cli.import_steps import store_records
+    from workbench.store.db import open_project
+
+    folder = tmp_path_factory.mktemp(f"hyp-store-{fmt}")
+    project = open_project(project_file)
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(st.data(), min_size=1, max_size=2))
+    def check(lines_data):
+        lines = [json.dumps(VALID[fmt]).encode()] + [d.draw(mutated_line(fmt)) for d in lines_data]
+        path = _write(folder / "data.jsonl", lines)
+        try:
+            records = read_stepwise(path, fmt)
+        except InputError:
+            return
+        project.close()
+        before = sha(project_file)
+        try:
+            with project.session() as s:
+                store_records(s, records, "correctness", None, "fuzz", str(path))
+        except InputError as exc:
+            assert exc.path == str(path)
+            project.close()
+            assert sha(project_file) == before
+
+    try:
+        check()
+    finally:
+        project.close()

@@ -131,7 +131,7 @@ def parse_row(row: Row, line: int, path: str) -> list[StepwiseRecord]:
     texts, ratings, taken = trajectory(raw_steps, line, path)
     if not texts:
         return []
-    own = {"question": {k: v for k, v in question.items() if k not in ("problem", "ground_truth_answer")},
+    own = {"question": question,  # all of it, so that a write keeps its fields in their order
            "label": {k: v for k, v in label.items() if k != "steps"}, "steps": raw_steps, "taken": taken}
     return [StepwiseRecord(prompt=problem, steps=tuple(texts), ratings=tuple(ratings),
                            reference_answer="" if answer is None else str(answer),
@@ -198,8 +198,8 @@ def to_row(record: StepwiseRecord) -> Row:
     own = record.meta.get(NAME) or {}
     raw = _kept_steps(record)
     steps = _plain_steps(record) if raw is None else _steps_back(record, raw)
-    question = {"problem": record.prompt, "ground_truth_answer": record.reference_answer or None,
-                **(own.get("question") or {})}
+    question = dict(own.get("question") or {})
+    question.update(problem=record.prompt, ground_truth_answer=record.reference_answer or None)
     label = {"steps": steps, **(own.get("label") or {})}
     if raw is None or not _ratings_unchanged(record):  # as read (even absent) unless the ratings changed
         label["finish_reason"] = finish_reason(record)
