@@ -271,6 +271,8 @@ def _with(path: tuple, value) -> dict:
     (_with(("label", "steps", 1, "chosen_completion"), 5), "index of one of its 2 completions .* not 5"),
     (_with(("label", "steps", 1, "human_completion"), 7), "human_completion' must be an object"),
     (_with(("label", "steps", 0, "completions", 0, "text"), ""), "step 1 of the labelled solution has empty"),
+    (_with(("label", "steps"), [*prm800k_row()["label"]["steps"], {"completions": [{"text": 5}]}]),
+     "steps\\[3\\].completions\\[0\\].text"),  # checked after the trajectory's end too
 ])
 def test_prm800k_errors_name_the_line(tmp_path: Path, row: dict, message: str) -> None:
     error = input_error(prm800k.read, write_rows(tmp_path / "bad.jsonl", [prm800k_row(), row]))

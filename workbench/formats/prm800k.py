@@ -86,8 +86,11 @@ def trajectory(raw_steps: list[Any], line: int, path: str) -> tuple[list[str], l
     texts: list[str] = []
     ratings: list[int | None] = []
     taken: list[Taken] = []
+    ended = False
     for i, value in enumerate(raw_steps):
-        completions, human, chosen = _step(value, i, line, path)
+        completions, human, chosen = _step(value, i, line, path)  # every step is checked, even after the end
+        if ended:
+            continue
         if chosen is not None:
             (text, rating), how = completions[chosen], ["chosen", chosen]
         elif human is not None:
@@ -99,7 +102,8 @@ def trajectory(raw_steps: list[Any], line: int, path: str) -> tuple[list[str], l
                 texts.append(completions[bad][0])
                 ratings.append(BAD)
                 taken.append(["error", bad])
-            break
+            ended = True
+            continue
         texts.append(text)
         ratings.append(rating)
         taken.append(how)
