@@ -80,3 +80,32 @@ def test_export_asks_what_and_writes_step_labels_in_the_chosen_format(qtbot, pan
     assert json.loads(out.read_text()) == prm800k_row()  # what came in goes out the same
     qtbot.waitUntil(lambda: any("step-labelled solutions" in panel.log.item(i).text()
                                 for i in range(panel.log.count())), timeout=5000)
+
+
+def test_check_answers_button_labels_steps_as_the_checker(qtbot, panel, project_ctx, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    rows = [{"prompt": "What is 2 + 3?", "completions": ["2 + 3 = 5", "The answer is 5."], "labels": [True, True],
+             "reference_answer": "5", "intermediate_results": [5]},
+            {"prompt": "What is 2 * 3?", "completions": ["2 * 3 = 5", "The answer is 5."], "labels": [True, True],
+             "reference_answer": "6", "intermediate_results": [6]}]
+    dlg = ImportDialog([_write(tmp_path / "s.jsonl", rows)], ["correctness"])
+    qtbot.addWidget(dlg)
+    panel.run_import(dlg.choices())
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 1, timeout=10000)
+    panel.reload()
+    qtbot.waitUntil(lambda: [o.name for o in panel.objectives] == ["correctness"], timeout=5000)
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("correctness", True)))
+    panel.check_button.click()
+    line = "Checked 2 solutions for correctness: 1 with the right final answer, 4 step labels written by auto:checker"
+    qtbot.waitUntil(lambda: any(panel.log.item(i).text() == line for i in range(panel.log.count())), timeout=10000)
+
+    def checker_ratings(s):
+        from workbench.store.annotators import get_or_create_annotator
+        from workbench.store.step_labels import active_step_labels
+
+        me = get_or_create_annotator(s, "auto:checker").id
+        return sorted((lab.response_id, lab.step_index, lab.rating) for lab in active_step_labels(s, annotator_id=me))
+
+    ratings = [r for _resp, _i, r in project_ctx.db.call_sync(checker_ratings)]
+    assert ratings == [1, 1, -1, -1]  # 2*3 = 5 is wrong at step 1, and so is everything after it

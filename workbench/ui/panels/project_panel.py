@@ -115,8 +115,12 @@ class ProjectPanel(DeferredReload, QWidget):
         self.import_button.clicked.connect(lambda: self.start_import(None))
         self.export_button = QPushButton("Export…")
         self.export_button.clicked.connect(self.start_export)
+        self.check_button = QPushButton("Check answers…")  # issue #17: the answer checker labels steps
+        self.check_button.setToolTip("Label the steps of split responses whose prompt has a reference answer with "
+                                     "the answer checker (annotator auto:checker, never counted as a person)")
+        self.check_button.clicked.connect(self.start_answer_check)
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.delete_button, self.import_button, self.export_button):
+        for b in (self.add_button, self.delete_button, self.import_button, self.export_button, self.check_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         objectives = QGroupBox("Objectives")
@@ -344,6 +348,28 @@ class ProjectPanel(DeferredReload, QWidget):
             self.export_steps_to(name, fmt, path)
         elif path:
             self.export_to(name, path)
+
+    def start_answer_check(self) -> None:
+        names = [o.name for o in self.objectives]
+        if not names:
+            show_error(self, "Check answers", "Import step-labelled data first: the project has no objectives yet.")
+            return
+        name, ok = QInputDialog.getItem(self, "Check answers", "Objective of the checker's step labels:", names, 0,
+                                        False)
+        if ok:
+            run_task(self._answer_check(name), self, "Checking answers failed")
+
+    async def _answer_check(self, objective: str) -> None:
+        from workbench.store.auto_step_labels import auto_label_steps
+
+        r = await self.ctx.db.call(auto_label_steps, objective)
+        text = (f"Checked {r.checked:,} solutions for {objective}: {r.correct:,} with the right final answer, "
+                f"{r.labels_written:,} step labels written by auto:checker")
+        if r.no_reference:
+            text += f" ({r.no_reference:,} split responses have no reference answer)"
+        self.log.addItem(text if r.checked or r.no_reference else
+                         "Nothing to check: no response is split into steps yet (import step-labelled data)")
+        self.ctx.notify("labels")
 
     def export_steps_to(self, objective: str, fmt: str, path: str) -> None:
         run_task(self._export_steps(objective, fmt, path), self, "Export failed")
