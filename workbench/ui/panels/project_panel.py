@@ -24,6 +24,7 @@ from workbench.services.context import AppContext
 from workbench.ui.dialogs.import_dialog import FileOutcome, ImportDialog, import_file
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
+from workbench.ui.panels.project_steps import PAIRS_KIND, StepDataActions, step_format_names
 
 DIRECTIONS = {"maximize": "maximise", "minimize": "minimise"}
 DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
@@ -60,15 +61,6 @@ def delete_objective(s, objective_id: int, *, move_labels_to: int | None = None)
     return delete(s, objective_id, move_labels_to=move_labels_to)
 
 
-PAIRS_KIND = "Preference pairs (TRL JSONL)"
-
-
-def step_format_names() -> list[str]:
-    from workbench.formats.step_registry import STEP_FORMATS
-
-    return list(STEP_FORMATS)
-
-
 def export_objective(s, objective: str, path: str) -> int:
     """Write the objective's preferences as JSONL (prompt/chosen/rejected); returns the number of records."""
     from workbench.store.exports import iter_preferences
@@ -82,7 +74,7 @@ def export_objective(s, objective: str, path: str) -> int:
     return n
 
 
-class ProjectPanel(DeferredReload, QWidget):
+class ProjectPanel(StepDataActions, DeferredReload, QWidget):
     """See the module docstring."""
 
     title = "Project"
@@ -348,39 +340,6 @@ class ProjectPanel(DeferredReload, QWidget):
             self.export_steps_to(name, fmt, path)
         elif path:
             self.export_to(name, path)
-
-    def start_answer_check(self) -> None:
-        names = [o.name for o in self.objectives]
-        if not names:
-            show_error(self, "Check answers", "Import step-labelled data first: the project has no objectives yet.")
-            return
-        name, ok = QInputDialog.getItem(self, "Check answers", "Objective of the checker's step labels:", names, 0,
-                                        False)
-        if ok:
-            run_task(self._answer_check(name), self, "Checking answers failed")
-
-    async def _answer_check(self, objective: str) -> None:
-        from workbench.store.auto_step_labels import auto_label_steps
-
-        r = await self.ctx.db.call(auto_label_steps, objective)
-        text = (f"Checked {r.checked:,} solutions for {objective}: {r.correct:,} with the right final answer, "
-                f"{r.labels_written:,} step labels written by auto:checker")
-        if r.no_reference:
-            text += f" ({r.no_reference:,} split responses have no reference answer)"
-        self.log.addItem(text if r.checked or r.no_reference else
-                         "Nothing to check: no response is split into steps yet (import step-labelled data)")
-        self.ctx.notify("labels")
-
-    def export_steps_to(self, objective: str, fmt: str, path: str) -> None:
-        run_task(self._export_steps(objective, fmt, path), self, "Export failed")
-
-    async def _export_steps(self, objective: str, fmt: str, path: str) -> int:
-        from workbench.cli.export_cmd import write_step_labels  # the CLI's rule: one place
-
-        rows, solutions = await self.ctx.db.call(write_step_labels, objective, fmt, path)
-        left = f" ({solutions - rows} with an unrated first step left out)" if solutions > rows else ""
-        self.log.addItem(f"Exported {rows:,} {objective} step-labelled solutions to {path} as {fmt}{left}")
-        return rows
 
     def export_to(self, objective: str, path: str) -> None:
         run_task(self._export(objective, path), self, "Export failed")
