@@ -124,3 +124,24 @@ def test_refusals_are_one_readable_line_and_leave_the_project_alone(project, tmp
     assert code == 1 and "no response is split into steps" in err
     code, _out, err = run(capsys, "synth-arith", "--n", "0", "--out", str(tmp_path / "a.jsonl"))
     assert code == 1 and "--n must be at least 1" in err
+
+
+def test_annotator_option_names_whose_labels_a_file_holds(project, tmp_path, capsys) -> None:
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "p", "chosen": "a", "rejected": "b"}])
+    steps = write_jsonl(tmp_path / "steps.jsonl", [TRL_ROW])
+    assert run(capsys, "import", str(project), str(pairs), "--annotator", "hh-team")[0] == 0
+    assert run(capsys, "import", str(project), str(steps), "--annotator", "prm-team")[0] == 0
+    con = sqlite3.connect(project)
+    try:
+        label_by = con.execute("SELECT annotator.name FROM label JOIN annotator ON annotator.id = "
+                               "label.annotator_id").fetchall()
+    finally:
+        con.close()
+    assert label_by == [("hh-team",)] and set(_labels_by(project, "prm-team").values()) == {1}
+    opened = open_project(project)
+    try:
+        with opened.session() as s:
+            ids = import_annotator_ids(s)
+    finally:
+        opened.close()
+    assert len(ids) == 2  # both are imports, neither counts as a person
