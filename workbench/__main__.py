@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("workbench.cli.init", "create a new project file"),
     "import": ("workbench.cli.import_cmd", "import a preference dataset into a project"),
     "export": ("workbench.cli.export_cmd", "export labelled pairs of one objective as TRL JSONL"),
+    "label-steps": ("workbench.cli.label_steps", "label steps automatically with the answer checker"),
+    "synth-arith": ("workbench.cli.synth_arith", "write synthetic step-labelled arithmetic problems (offline data)"),
     "stats": ("workbench.cli.stats", "counts per objective and annotator, label coverage"),
     "train": ("workbench.cli.train", "run a training job headless and store its results"),
     "eval": ("workbench.cli.eval_cmd", "evaluate checkpoints or mixtures and print reward vectors"),

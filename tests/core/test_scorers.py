@@ -13,6 +13,7 @@ from workbench.core.errors import InputError, WorkbenchError
 from workbench.core.scorers import (
     Scorer,
     ScorerRegistry,
+    answer_correct,
     final_number,
     keyword_count,
     length_tokens,
@@ -90,9 +91,28 @@ def test_numeric_answer_match() -> None:
     assert s("q", "I don't know", {"answer": "7"}) == 0.0
     with pytest.raises(InputError, match="under 'answer'"):
         s("q", "7", {})
-    with pytest.raises(InputError, match="contains no number"):
-        s("q", "7", {"answer": "seven"})
+    assert s("q", "The answer is Seven.", {"answer": "seven"}) == 1.0  # no number: exact match (one checker)
     assert numeric_answer_match("gold")("q", "12", {"gold": "12"}) == 1.0
+
+
+@pytest.mark.parametrize(("response", "meta", "score"), [
+    ("3 * 4 = 12, 12 + 5 = 17. The answer is 17.", {"reference_answer": "17"}, 1.0),
+    ("3 * 4 = 12, 12 + 5 = 17. The answer is 16.", {"reference_answer": "17"}, 0.0),
+    ("So $x = \\boxed{\\frac{3}{4}}$.", {"reference_answer": "0.75"}, 1.0),
+    ("Natalia sold 48 + 24 = 72 clips.", {"answer": "48/2 = 24 ... 48 + 24 = 72\n#### 72"}, 1.0),  # GSM8K column
+    ("The answer is Paris.", {"reference_answer": "paris"}, 1.0),
+    ("The answer is 1,234.5", {"reference_answer": 1234.5}, 1.0),
+    ("The answer is 17.", {"reference_answer": "17", "answer": "18"}, 1.0),  # reference_answer first
+    ("I am not sure.", {"answer": "4"}, 0.0),
+])
+def test_answer_correct_uses_the_answer_checker(response: str, meta: dict, score: float) -> None:
+    assert answer_correct()("q", response, meta) == score
+
+
+def test_answer_correct_without_a_reference_says_what_to_import() -> None:
+    with pytest.raises(InputError, match="answer_correct needs the prompt's reference answer .*'reference_answer' "
+                                         "or 'answer'"):
+        answer_correct()("q", "7", {"answer": " ", "other": 7})
 
 
 def test_score_all_returns_array() -> None:
@@ -102,8 +122,9 @@ def test_score_all_returns_array() -> None:
 
 def test_registry_lookup_and_duplicates() -> None:
     reg = scorer_registry()
-    assert reg.names() == ["length_tokens", "numeric_answer_match"]
+    assert reg.names() == ["answer_correct", "length_tokens"]
     assert reg.get("length_tokens")("p", "x y") == 2.0
+    assert "numeric_answer_match" in reg and reg.get("numeric_answer_match").name == "answer_correct"  # old name
     with pytest.raises(WorkbenchError, match="no scorer named 'nope' .*length_tokens"):
         reg.get("nope")
     with pytest.raises(InputError, match="already used by a built-in"):
@@ -143,7 +164,7 @@ def test_load_user_scorers_by_name_decorator_and_instances(tmp_path: Path) -> No
     assert scorers["cites"]("p", "see [3]") == 1.0
     reg = scorer_registry(path)
     assert "brevity" in reg and "length_tokens" in reg
-    assert scorer_registry(tmp_path / "missing.py").names() == ["length_tokens", "numeric_answer_match"]
+    assert scorer_registry(tmp_path / "missing.py").names() == ["answer_correct", "length_tokens"]
 
 
 def test_user_file_syntax_error_names_file_and_line(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """`workbench export PROJECT --objective NAME --out FILE [--format trl]`: the labelled pairs of one objective.
 
 Each pair's preference is the majority of its active decisive labels (store.exports.iter_preferences); the file
-is written through a temporary file, so a failed export never leaves a half-written dataset.
+is written through a temporary file, so a failed export never leaves a half-written dataset. A step format
+(trl-stepwise, prm800k, math-shepherd, processbench) exports the objective's step-labelled solutions instead
+(store.step_records.export_stepwise: per step a human's latest rating, else an imported one).
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from workbench.core.errors import ProjectError
 from workbench.formats import FORMATS, get_format
+from workbench.formats.step_registry import STEP_FORMATS
 from workbench.store.db import open_project
 from workbench.store.exports import iter_preferences
 
@@ -19,13 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", help="the project file")
     parser.add_argument("--objective", required=True, metavar="NAME", help="the objective whose pairs to export")
     parser.add_argument("--out", required=True, metavar="FILE", help="the JSONL file to write")
-    parser.add_argument("--format", default="trl", choices=list(FORMATS), help="file format (default: trl)")
+    parser.add_argument("--format", default="trl", choices=[*FORMATS, *STEP_FORMATS],
+                        help="file format (default: trl); step labels: " + ", ".join(STEP_FORMATS))
 
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.project)
     if not path.is_file():
         raise ProjectError(f"{path} does not exist: check the path or create it with 'workbench init {path}'")
+    if args.format in STEP_FORMATS:
+        return _export_steps(path, args)
     fmt = get_format(args.format)
     project = open_project(path)
     try:
@@ -36,4 +44,28 @@ def run(args: argparse.Namespace) -> int:
     fmt.write(records, args.out)
     note = "" if records else " (no pair has a majority label for it yet)"
     print(f"exported {len(records)} pairs of objective {args.objective!r} to {args.out} as {fmt.name}{note}")
+    return 0
+
+
+def write_step_labels(s: Session, objective: str, fmt: str, out: str | Path) -> tuple[int, int]:
+    """Write the objective's step-labelled solutions in a step format: (rows written, solutions with a rating).
+    TRL stepwise and Math-Shepherd leave out solutions whose first step is unrated (no row to write)."""
+    from workbench.store.step_records import export_stepwise
+
+    records = export_stepwise(s, objective)
+    return STEP_FORMATS[fmt].write(records, out), len(records)
+
+
+def _export_steps(path: Path, args: argparse.Namespace) -> int:
+    project = open_project(path)
+    try:
+        with project.session() as s:
+            rows, solutions = write_step_labels(s, args.objective, args.format, args.out)
+    finally:
+        project.close()
+    note = "" if solutions else " (no step of it is rated yet)"
+    if solutions - rows:
+        note += f" ({solutions - rows} whose first step is unrated left out)"
+    print(f"exported {rows} step-labelled solutions of objective {args.objective!r} to {args.out} as {args.format}"
+          f"{note}")
     return 0

@@ -17,9 +17,12 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session
 
+from workbench.cli.import_steps import IMPORT_ANNOTATOR, step_format_of
+from workbench.cli.import_steps import run as run_step_import
 from workbench.core.errors import InputError, ProjectError
 from workbench.formats import FORMATS, read_dataset
 from workbench.formats.common import Record
+from workbench.formats.step_registry import STEP_FORMATS
 from workbench.store.db import open_project
 from workbench.store.imports import ImportReport, import_records
 from workbench.store.objectives import list_objectives
@@ -35,10 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", help="the project file")
     parser.add_argument("file", help="the dataset: JSON Lines, a .parquet file, a datasets save_to_disk folder, or "
                                      "hf:org/name[:split] (a hub dataset, needs the datasets package)")
-    parser.add_argument("--format", choices=list(FORMATS), help="the file's format (default: detected)")
+    parser.add_argument("--format", choices=[*FORMATS, *STEP_FORMATS],
+                        help="the file's format (default: detected); step-labelled: " + ", ".join(STEP_FORMATS))
     parser.add_argument("--objective", metavar="NAME",
                         help="objective of the records that do not name one (default: the project's only one)")
     parser.add_argument("--source", help="where the pairs come from, kept with each pair (default: file name)")
+    parser.add_argument("--annotator", metavar="NAME",
+                        help="whose labels the file holds, as named in the project (default: dataset)")
 
 
 class PercentLine:
@@ -121,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.project)
     if not path.is_file():
         raise ProjectError(f"{path} does not exist: create it first with 'workbench init {path}'")
+    step_format = step_format_of(args.file, args.format)
+    if step_format is not None:  # a step-labelled file (issue #17)
+        return run_step_import(args, step_format)
     progress = PercentLine(f"reading {Path(args.file).name}", sys.stderr) if _show_progress(args.file) else None
     try:
         records = read_dataset(args.file, args.format, progress)
@@ -138,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         with project.session() as s:
             default = _default_objective(s, records, args.objective, args.file)
             report = import_records(s, records, default_objective=default,
-                                    source=args.source or Path(args.file).name)
+                                    source=args.source or Path(args.file).name,
+                                    annotator=args.annotator or IMPORT_ANNOTATOR)
             _pause_for_tests()
     finally:
         project.close()

@@ -26,15 +26,15 @@ import inspect
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from workbench.core.answer_check import check_answer, final_number  # noqa: F401 - final_number re-exported
 from workbench.core.entities import Direction
 from workbench.core.errors import InputError, WorkbenchError
 
@@ -131,40 +131,33 @@ def keyword_count(words: Iterable[str], *, case_sensitive: bool = False, name: s
     return Scorer(name, fn, "maximize", f"occurrences of {', '.join(words)}")
 
 
-# A number as people write it: sign, thousands separators, decimals, or a fraction "3/4".
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:/\d+)?")
+ANSWER_KEYS = ("reference_answer", "answer")  # where a prompt's metadata keeps its known answer
 
 
-def final_number(text: str) -> Fraction | None:
-    """The last number written in `text` as an exact Fraction ("1,234.50" -> 2469/2), or None.
+def answer_correct(keys: Sequence[str] = ANSWER_KEYS, *, name: str = "answer_correct") -> Scorer:
+    """The product's answer checker as a scorer: 1.0 when the response's final answer equals the prompt's reference
+    answer, else 0.0 (core.answer_check.check_answer: the answer is the last \\boxed{}, "The answer is X",
+    "#### X", PRM800K's "# Answer", else the last number; compared exactly as numbers when the reference is one,
+    else as normalised strings; a GSM8K-style reference solution "... #### 72" counts as "72").
 
-    Exact comparison of the final number is the GSM8K evaluation rule (Cobbe et al., "Training Verifiers to Solve
-    Math Word Problems", 2021: the answer follows "####"; the final number of a solution is its answer)."""
-    tokens = [m.group().replace(",", "").lstrip("+") for m in _NUMBER.finditer(text)]
-    for token in reversed(tokens):
-        if any(ch.isdigit() for ch in token):
-            numerator, _, denominator = token.partition("/")
-            try:
-                return Fraction(numerator) / Fraction(denominator or 1)
-            except (ValueError, ZeroDivisionError):  # "-" alone or "1/0": not a number anyone meant
-                continue
-    return None
+    The reference is the first of `keys` present in the prompt's metadata: "reference_answer" (what step-labelled
+    imports keep) or an "answer" column (GSM8K)."""
+
+    def fn(prompt: str, response: str, meta: Meta) -> bool:
+        for key in keys:
+            value = meta.get(key)
+            if value is not None and not isinstance(value, bool) and str(value).strip():
+                return check_answer(response, value if isinstance(value, (int, float)) else str(value))
+        raise InputError(f"{name} needs the prompt's reference answer in its metadata under "
+                         f"{' or '.join(repr(k) for k in keys)}; import a dataset with such a column")
+
+    return Scorer(name, fn, "maximize", "final answer equals the reference answer")
 
 
 def numeric_answer_match(key: str = "answer") -> Scorer:
-    """1.0 when the final number in the response equals the expected answer `meta[key]` exactly, else 0.0."""
-
-    def fn(prompt: str, response: str, meta: Meta) -> bool:
-        if key not in meta or meta[key] is None:
-            raise InputError(f"numeric_answer_match needs the expected answer in the prompt's metadata "
-                             f"under '{key}'; import a dataset with an '{key}' column")
-        expected = meta[key]
-        want = Fraction(repr(expected)) if isinstance(expected, float) else final_number(str(expected))
-        if want is None:
-            raise InputError(f"the expected answer {expected!r} contains no number")
-        return final_number(response) == want
-
-    return Scorer("numeric_answer_match", fn, "maximize", f"final number equals metadata '{key}'")
+    """The answer checker under its former name, with the reference under `key` (kept for scorers files and
+    configurations that name it; see answer_correct)."""
+    return answer_correct((key,), name="numeric_answer_match")
 
 
 # --- registry --------------------------------------------------------------------------------------------------
@@ -189,7 +182,7 @@ class ScorerRegistry:
 
     def get(self, name: str) -> Scorer:
         try:
-            return self._by_name[name]
+            return self._by_name[name] if name in self._by_name else self._by_name[ALIASES[name]]
         except KeyError:
             known = ", ".join(sorted(self._by_name)) or "none"
             raise WorkbenchError(f"no scorer named '{name}' (known: {known}); check the name or the scorers "
@@ -199,15 +192,19 @@ class ScorerRegistry:
         return sorted(self._by_name)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._by_name
+        return name in self._by_name or ALIASES.get(name) in self._by_name  # type: ignore[call-overload]
 
     def __len__(self) -> int:
         return len(self._by_name)
 
 
+# Former names of built-ins, still accepted where a configuration names a scorer.
+ALIASES = {"numeric_answer_match": "answer_correct"}
+
+
 def builtin_scorers() -> list[Scorer]:
     """The built-ins usable by name (regex_match and keyword_count need arguments: use them in a scorers file)."""
-    return [length_tokens(), numeric_answer_match()]
+    return [length_tokens(), answer_correct()]
 
 
 def scorer_registry(user_file: str | Path | None = None) -> ScorerRegistry:

@@ -39,13 +39,16 @@ _lock = threading.Lock()
 _built: dict[tuple, Path] = {}
 
 
-def _train_tokenizer(vocab_size: int):
-    """Train a byte-level BPE tokenizer on the built-in corpus and wrap it for transformers."""
+def _train_tokenizer(vocab_size: int, corpus: str = _CORPUS, split_digits: bool = False):
+    """Train a byte-level BPE tokenizer on `corpus` (default: the built-in one) and wrap it for transformers.
+    `split_digits`: every digit is its own token (arithmetic tasks; as Llama/Qwen tokenizers do)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -53,7 +56,7 @@ def _train_tokenizer(vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_CORPUS.splitlines() * 4, trainer=trainer)
+    tok.train_from_iterator(corpus.splitlines() * 4, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token=EOS, pad_token="<|pad|>", bos_token=None, unk_token=None
     )
@@ -70,9 +73,13 @@ def build_tiny_model(
     vocab_size: int = 512,
     seed: int = 0,
     tie_embeddings: bool = True,
+    corpus: str | None = None,
+    split_digits: bool = False,
 ) -> Path:
     """Save a tiny LlamaForCausalLM + tokenizer to `out_dir` (safetensors) and return the folder.
 
+    `corpus` (text the tokenizer is trained on) and `split_digits` make a tokenizer for another domain, e.g. the
+    synthetic arithmetic task (workbench.core.arith_task) with one token per digit.
     Deterministic for a given seed. Building again with the same arguments into the same folder in one process
     is a no-op (cached), so session fixtures and the demo can call it freely.
     """
@@ -80,11 +87,11 @@ def build_tiny_model(
     from transformers import LlamaConfig, LlamaForCausalLM
 
     out = Path(out_dir)
-    key = (str(out.resolve()), hidden, layers, heads, vocab_size, seed, tie_embeddings)
+    key = (str(out.resolve()), hidden, layers, heads, vocab_size, seed, tie_embeddings, corpus, split_digits)
     with _lock:
         if key in _built and (out / "config.json").exists():
             return out
-        tokenizer = _train_tokenizer(vocab_size)
+        tokenizer = _train_tokenizer(vocab_size, corpus if corpus is not None else _CORPUS, split_digits)
         config = LlamaConfig(
             vocab_size=len(tokenizer),
             hidden_size=hidden,

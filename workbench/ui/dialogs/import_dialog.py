@@ -1,7 +1,8 @@
 """Import dialog and the chunked import job behind it.
 
-The dialog: files (picked or dropped), each with its format (auto-detected, changeable) and the objective used for
-records whose file does not name one. The job parses and stores on the DB thread in chunks of CHUNK records, so
+The dialog: files (picked or dropped), each with its format (auto-detected, changeable; pair formats and the
+step-labelled ones of workbench.formats.step_registry) and the objective used for records whose file does not name
+one (always, for step labels). The job parses and stores on the DB thread in chunks of CHUNK records, so
 the window stays responsive and shows progress for big files; a bad record is reported with its file and line in
 a readable list (InputError), never as a traceback. The readers check the whole file first, so a file with a bad
 line stores nothing; each stored chunk is one transaction, and importing a file again skips what is already there
@@ -27,19 +28,22 @@ READ_SHARE = 0.5  # share of the progress bar for parsing the file (the rest: st
 NEW_OBJECTIVE = "helpful"
 
 
-# --- formats (workbench.formats.registry: FORMATS, detect_format, read_dataset) --------------------------------
+# --- formats (workbench.formats.registry: FORMATS, detect_format, read_dataset; step formats: step_registry) ---
 def format_names() -> list[str]:
     from workbench.formats.registry import FORMATS
+    from workbench.formats.step_registry import STEP_FORMATS
 
-    return list(FORMATS)
+    return [*FORMATS, *STEP_FORMATS]
 
 
 def detect(path: str) -> str | None:
     """The detected format's name, or None when the first record does not tell (the user then picks one)."""
     from workbench.formats.registry import detect_format
+    from workbench.formats.step_registry import sniff_step_format
 
     try:
-        return detect_format(path).name
+        step_format = sniff_step_format(path)
+        return step_format.name if step_format is not None else detect_format(path).name
     except WorkbenchError:
         return None
 
@@ -68,9 +72,17 @@ class FileOutcome:
     duplicates: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     objectives_created: list[str] = field(default_factory=list)
+    solutions: int = 0  # step-labelled files (issue #17): solutions, their step labels, those already there
+    step_labels: int = 0
+    known_solutions: int = 0
 
     def summary(self) -> str:
         name = Path(self.path).name
+        if self.solutions or self.step_labels or self.known_solutions:
+            text = f"{name}: {self.solutions} step-labelled solutions, {self.step_labels} step labels"
+            if self.known_solutions:
+                text += f", {self.known_solutions} already in the project"
+            return text + (f", {len(self.errors)} error(s)" if self.errors else "")
         text = f"{name}: {self.pairs} pairs, {self.labels} labels"
         if self.unpaired:
             text += f", {self.unpaired} unpaired"
@@ -118,6 +130,10 @@ def import_chunk(s, records: Iterator[Any], default_objective: str, source: str
 async def import_file(db, path: str, fmt: str, objective: str,
                       progress: Callable[[float], None] = lambda _: None) -> FileOutcome:
     """Import one file chunk by chunk on the DB thread, calling progress(fraction) between chunks."""
+    from workbench.formats.step_registry import STEP_FORMATS
+
+    if fmt in STEP_FORMATS:
+        return await import_step_file(db, path, fmt, objective, progress)
     out = FileOutcome(path)
     try:
         total = await db.call_plain(count_lines, path)
@@ -140,6 +156,45 @@ async def import_file(db, path: str, fmt: str, objective: str,
                 raise error
             if report is None:
                 break
+    except InputError as exc:
+        out.errors.append((f"line {exc.line}: " if exc.line else "") + _message_only(exc))
+    except (WorkbenchError, OSError) as exc:
+        out.errors.append(str(exc))
+    progress(1.0)
+    return out
+
+
+def read_step_records(path: str, fmt: str, state: dict[str, float]) -> list[Any]:
+    from workbench.formats.step_registry import read_stepwise
+
+    def progress(done: int, size: int) -> None:
+        state["read"] = done / max(size, 1)
+
+    return read_stepwise(path, fmt, progress)
+
+
+async def import_step_file(db, path: str, fmt: str, objective: str,
+                           progress: Callable[[float], None] = lambda _: None) -> FileOutcome:
+    """A step-labelled file: read and check it all, then store it in one transaction (all or nothing), as
+    `workbench import` does (cli.import_steps: the same annotator and messages)."""
+    from workbench.cli.import_steps import store_records
+
+    out = FileOutcome(path)
+    try:
+        state = {"read": 0.0}
+        reading = asyncio.wrap_future(db.submit_plain(read_step_records, path, fmt, state))
+        while not reading.done():
+            progress(READ_SHARE * state["read"])
+            await asyncio.wait([reading], timeout=0.1)
+        records = reading.result()
+        if not records:
+            raise InputError("the file holds no step-labelled solutions to import", path=path)
+        progress(READ_SHARE)
+        report = await db.call(store_records, records, objective, None, Path(path).name, path)
+        out.solutions, out.step_labels = report.responses_added, report.labels_added
+        out.known_solutions = len(report.duplicates)
+        if report.objective_created:
+            out.objectives_created.append(objective)
     except InputError as exc:
         out.errors.append((f"line {exc.line}: " if exc.line else "") + _message_only(exc))
     except (WorkbenchError, OSError) as exc:

@@ -24,6 +24,7 @@ from workbench.services.context import AppContext
 from workbench.ui.dialogs.import_dialog import FileOutcome, ImportDialog, import_file
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
+from workbench.ui.panels.project_steps import PAIRS_KIND, StepDataActions, step_format_names
 
 DIRECTIONS = {"maximize": "maximise", "minimize": "minimise"}
 DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
@@ -73,7 +74,7 @@ def export_objective(s, objective: str, path: str) -> int:
     return n
 
 
-class ProjectPanel(DeferredReload, QWidget):
+class ProjectPanel(StepDataActions, DeferredReload, QWidget):
     """See the module docstring."""
 
     title = "Project"
@@ -106,8 +107,12 @@ class ProjectPanel(DeferredReload, QWidget):
         self.import_button.clicked.connect(lambda: self.start_import(None))
         self.export_button = QPushButton("Export…")
         self.export_button.clicked.connect(self.start_export)
+        self.check_button = QPushButton("Check answers…")  # issue #17: the answer checker labels steps
+        self.check_button.setToolTip("Label the steps of split responses whose prompt has a reference answer with "
+                                     "the answer checker (annotator auto:checker, never counted as a person)")
+        self.check_button.clicked.connect(self.start_answer_check)
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.delete_button, self.import_button, self.export_button):
+        for b in (self.add_button, self.delete_button, self.import_button, self.export_button, self.check_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         objectives = QGroupBox("Objectives")
@@ -324,8 +329,16 @@ class ProjectPanel(DeferredReload, QWidget):
         name, ok = QInputDialog.getItem(self, "Export", "Objective to export:", names, 0, False)
         if not ok:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export preferences", f"{name}.jsonl", "JSON Lines (*.jsonl)")
-        if path:
+        kinds = [PAIRS_KIND, *(f"Step labels as {fmt}" for fmt in step_format_names())]  # issue #17
+        kind, ok = QInputDialog.getItem(self, "Export", "What to export:", kinds, 0, False)
+        if not ok:
+            return
+        fmt = kind.removeprefix("Step labels as ") if kind != PAIRS_KIND else ""
+        path, _ = QFileDialog.getSaveFileName(self, "Export", f"{name}{'-' + fmt if fmt else ''}.jsonl",
+                                              "JSON Lines (*.jsonl)")
+        if path and fmt:
+            self.export_steps_to(name, fmt, path)
+        elif path:
             self.export_to(name, path)
 
     def export_to(self, objective: str, path: str) -> None:
