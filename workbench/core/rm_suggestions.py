@@ -9,8 +9,11 @@ policy margins of workbench.training.margins) and writes run_dir/pair_suggestion
 
 P = σ(r_a − r_b) is the Bradley-Terry probability that response A is preferred (Bradley & Terry 1952). The Label
 panel shows it ("model suggests A (p=0.83)"); the annotator confirms with a key or labels otherwise, and the label
-is the annotator's own either way. Agreement of the model with the people: accuracy (share of decisive human
-labels the suggestion matches) and Cohen's κ between the suggestion and the human choice (core.agreement).
+is the annotator's own either way. A confirmed label carries the note CONFIRMED_NOTE, so agreement can be measured
+on the labels people made on their own: a confirmation agrees with the model by construction and would inflate it.
+Agreement of the model with the people: accuracy (share of decisive independent human labels the suggestion
+matches) and Cohen's κ between the suggestion and the human choice (core.agreement), plus how many suggestions
+were confirmed.
 Pure: stdlib + numpy, read by the GUI process, written by the worker.
 """
 
@@ -28,6 +31,16 @@ from workbench.core.entities import Label
 
 SUGGESTIONS_FILE = "pair_suggestions.json"
 FORMAT = 1
+CONFIRMED_NOTE = "confirmed the reward model's suggestion"  # the note of a label made with the confirm key
+
+
+def confirmed_note(note: str = "") -> str:
+    """The note of a label made by confirming a suggestion (the annotator's own note, if any, after it)."""
+    return f"{CONFIRMED_NOTE}; {note}" if note else CONFIRMED_NOTE
+
+
+def is_confirmation(label: Label) -> bool:
+    return label.note.startswith(CONFIRMED_NOTE)
 
 
 @dataclass(frozen=True)
@@ -97,24 +110,30 @@ def latest_suggestions(runs_root: Path | None) -> tuple[Path, Suggestions] | Non
 @dataclass(frozen=True)
 class ModelAgreement:
     objective: str
-    compared: int  # decisive human labels (a/b) on pairs the model made a suggestion for
+    compared: int  # decisive independent human labels (a/b) on pairs the model made a suggestion for
     accuracy: float  # share of them the suggestion matches; NaN when none
     kappa: float  # Cohen's κ, model vs humans over those labels; NaN when undefined
+    confirmed: int = 0  # labels made by confirming the suggestion (not compared: they agree by construction)
 
 
 def model_agreement(suggestions: Suggestions, labels: Iterable[Label], objective_names: Mapping[int, str],
                     machine_annotators: Iterable[int] = ()) -> list[ModelAgreement]:
-    """Per objective with suggestions: the model against every active, decisive label of a person (ties and skips
-    carry no preference to compare; imported/machine annotators are not people)."""
+    """Per objective with suggestions: the model against every active, decisive label a person made on their own
+    (ties and skips carry no preference to compare; imported/machine annotators are not people; confirmations are
+    counted apart)."""
     machines = set(machine_annotators)
     model: dict[str, list[str]] = {}
     human: dict[str, list[str]] = {}
+    confirmed: dict[str, int] = {}
     for lab in labels:
         name = objective_names.get(lab.objective_id)
         if lab.superseded or lab.annotator_id in machines or lab.choice not in ("a", "b") or name is None:
             continue
         s = suggestions.get(lab.pair_id, {}).get(name)
         if s is None:
+            continue
+        if is_confirmation(lab):
+            confirmed[name] = confirmed.get(name, 0) + 1
             continue
         model.setdefault(name, []).append(s.choice)
         human.setdefault(name, []).append(lab.choice)
@@ -123,5 +142,5 @@ def model_agreement(suggestions: Suggestions, labels: Iterable[Label], objective
     for name in names:
         m, h = model.get(name, []), human.get(name, [])
         acc = sum(x == y for x, y in zip(m, h)) / len(m) if m else math.nan
-        out.append(ModelAgreement(name, len(m), acc, cohen_kappa(m, h) if m else math.nan))
+        out.append(ModelAgreement(name, len(m), acc, cohen_kappa(m, h) if m else math.nan, confirmed.get(name, 0)))
     return out
