@@ -44,3 +44,17 @@ def test_dialog_lists_reward_models_and_the_worker_gets_the_choice(qtbot, tmp_pa
     _, plain = eval_command(tmp_path / "run1", "checkpoints/step-5", [])
     assert "--reward-model" not in plain
     assert Path(job.run_dir) == tmp_path / "run1"
+
+
+from tests.ui.test_runs_panel import dialog  # noqa: E402,F401 - fixture
+
+
+def test_new_run_dialog_trains_a_reward_model_and_names_one_for_evaluation(dialog):  # noqa: F811
+    assert dialog.config().kind == "policy"
+    form = dialog.forms["Reward model"]
+    form.editors["kind"].setCurrentText("reward_model")
+    form.editors["rm_center_coefficient"].setText("0.01")
+    dialog.forms["Evaluation"].editors["eval_reward_model"].setText("/runs/0003-rm/checkpoints/step-40")
+    cfg = dialog.config()
+    assert cfg.kind == "reward_model" and cfg.rm_center_coefficient == 0.01 and not dialog.problems()
+    assert cfg.eval_reward_model == "/runs/0003-rm/checkpoints/step-40"
