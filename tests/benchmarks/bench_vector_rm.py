@@ -80,9 +80,9 @@ def run(model_dir: Path, pairs: int, steps: int, seed: int) -> dict[str, float]:
         trainer.prepare()
         trainer.run()
         seconds = time.perf_counter() - t0
-    final = [d["values"] for t, d in events if t == "eval"][-1]
+    final = [d["values"] for t, d in events if t == "metric" and "eval/loss" in d["values"]][-1]
     held_out = sum(r["split"] == "eval" for r in rows) // 2
-    return {"polite": final["polite/accuracy"], "brief": final["brief/accuracy"], "held_out": held_out,
+    return {"polite": final["eval/polite/accuracy"], "brief": final["eval/brief/accuracy"], "held_out": held_out,
             "seconds": seconds}
 
 

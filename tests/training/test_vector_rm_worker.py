@@ -43,9 +43,10 @@ def test_reward_model_worker_run_checkpoint_scores_and_suggestions(tiny_model_di
     assert msgs[-1].type == "ended" and msgs[-1].data["reason"] == "finished", msgs[-1]
     live = [m.data["values"] for m in msgs if m.type == "metric" and "loss" in m.data["values"]]
     assert len(live) == 10 and all({"brevity/accuracy", "detail/accuracy", "margin"} <= set(v) for v in live)
-    evals = [m.data for m in msgs if m.type == "eval"]
-    assert [e["step"] for e in evals] == [5, 10]
-    assert evals[-1]["values"]["brevity/accuracy"] == 1.0 and evals[-1]["values"]["detail/accuracy"] == 1.0
+    held_out = [m.data for m in msgs if m.type == "metric" and "eval/loss" in m.data["values"]]
+    assert [e["step"] for e in held_out] == [5, 10]
+    final = {k[5:]: v for k, v in held_out[-1]["values"].items()}  # eval/<objective>/accuracy
+    assert final["brevity/accuracy"] == 1.0 and final["detail/accuracy"] == 1.0
     assert [m.data["path"] for m in msgs if m.type == "checkpoint"] == ["checkpoints/step-5", "checkpoints/step-10"]
 
     from workbench.inference.reward_scoring import VectorRM
@@ -70,7 +71,7 @@ def test_reward_model_worker_run_checkpoint_scores_and_suggestions(tiny_model_di
     for name, col in (("brevity", 0), ("detail", 1)):
         mine = k == col
         acc = float((got_c[rows_n, k] > got_r[rows_n, k])[mine].mean())
-        assert acc == evals[-1]["values"][f"{name}/accuracy"]
+        assert acc == final[f"{name}/accuracy"]
 
     suggestions = read_suggestions(run_dir / SUGGESTIONS_FILE)
     assert sorted(suggestions) == [101, 102, 103, 104]

@@ -96,6 +96,17 @@ class VectorRMTrainer(Trainer):
         loss, rc, rr = bt_loss(r_chosen, r_rejected, batch.objective, center=self.cfg.rm_center_coefficient)
         return loss, pair_metrics(loss, rc, rr, batch.objective, self.data.objectives)
 
+    def report_eval(self) -> None:
+        """Held-out metrics as `eval/...` metric series (`eval/<objective>/accuracy` is the held-out pairwise
+        accuracy) and one log line. No `eval` event: those are a policy's reward vector and would put the reward
+        model on the Trade-offs plot as if it were a policy."""
+        values = self.evaluate()
+        self.emit("metric", step=self.pos.step, values=values)
+        parts = [f"{o} {values[f'eval/{o}/accuracy']:.3f}" for o in self.data.objectives
+                 if f"eval/{o}/accuracy" in values]
+        self.emit("log", level="info", message=f"held-out pairwise accuracy at step {self.pos.step}: "
+                                               + ", ".join(parts))
+
     # ---- checkpoints and the end of the run ------------------------------------------------------------------
     def save(self) -> str:
         self._status("saving", f"saving checkpoint at step {self.pos.step}")
