@@ -100,3 +100,32 @@ def test_training_learns_both_objectives_and_checkpoints_the_head(tiny_model_dir
     again, _ = make_trainer(tiny_model_dir, tiny_run_data, max_steps=12)
     again.prepare(resume=True)
     assert again.pos.step == 12 and torch.equal(again.head.weight, trainer.head.weight)
+    # a new run may start from this reward model (init_adapter): adapter and head both carried over, step 0
+    child, _ = make_trainer(tiny_model_dir, tiny_run_data, init_adapter=str(folder), seed=5)
+    child.prepare()
+    assert child.pos.step == 0 and torch.equal(child.head.weight, trainer.head.weight)
+    lora = {n: p for n, p in trainer.model.named_parameters() if "lora_B" in n}
+    assert all(torch.equal(p, lora[n]) for n, p in child.model.named_parameters() if "lora_B" in n)
+
+
+def test_a_stop_request_during_suggestions_writes_no_file_and_bf16_scores_match(tiny_model_dir, tiny_run_data):
+    from workbench.core.rm_suggestions import SUGGESTIONS_FILE
+    from workbench.training.reward_models.rm_suggestions import write_suggestions
+
+    run_dir = tiny_run_data.parent
+    (run_dir / "candidates.jsonl").write_text(tiny_run_data.read_text(), encoding="utf-8")
+    trainer, events = make_trainer(tiny_model_dir, tiny_run_data, max_steps=2, precision="bf16")
+    trainer.prepare()
+    trainer.run()
+    assert write_suggestions(trainer, lambda t, **d: events.append((t, d)), lambda: True) is None
+    assert not (run_dir / SUGGESTIONS_FILE).exists()
+    assert events[-1] == ("log", {"level": "info",
+                                  "message": "stopped before the reward model's suggestions were written"})
+    assert write_suggestions(trainer, lambda *_a, **_k: None, lambda: False) == 12
+    # under bf16 autocast the head still works in fp32 and scores are finite and ordered like fp32's
+    seqs = [trainer.data.prompt_ids[i] + trainer.data.chosen_ids[i] for i in range(4)]
+    bf16 = trainer.score_rows(seqs)
+    trainer.cfg.precision = "fp32"
+    fp32 = trainer.score_rows(seqs)
+    assert bf16.dtype == torch.float64 and torch.isfinite(bf16).all()
+    assert torch.allclose(bf16, fp32, atol=0.1)
