@@ -8,6 +8,7 @@ from pathlib import Path
 
 import argparse
 
+from tests.ui.test_runs_panel import dialog  # noqa: F401 - fixture
 from workbench.cli.worker import add_arguments, eval_jobs
 from workbench.core.entities import Checkpoint, Run
 from workbench.services.worker_process import eval_command
@@ -44,9 +45,6 @@ def test_dialog_lists_reward_models_and_the_worker_gets_the_choice(qtbot, tmp_pa
     _, plain = eval_command(tmp_path / "run1", "checkpoints/step-5", [])
     assert "--reward-model" not in plain
     assert Path(job.run_dir) == tmp_path / "run1"
-
-
-from tests.ui.test_runs_panel import dialog  # noqa: E402,F401 - fixture
 
 
 def test_new_run_dialog_trains_a_reward_model_and_names_one_for_evaluation(dialog):  # noqa: F811

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ class RMInfo:
     gguf_file: str = ""
     format: int = RM_FORMAT
     kind: str = "vector_rm"
-    extra: dict = field(default_factory=dict)
 
     def save(self, folder: Path) -> None:
         (Path(folder) / RM_CONFIG).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
@@ -97,11 +96,6 @@ def last_token_hidden(model: torch.nn.Module, input_ids: Tensor, attention_mask:
     hidden = trunk_of(model)(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [N, T, H]
     last = attention_mask.sum(dim=1) - 1  # [N]
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-
-
-def rewards(model: torch.nn.Module, head: RewardHead, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-    """[N, K] reward of every row for every objective."""
-    return head(last_token_hidden(model, input_ids, attention_mask))
 
 
 def bt_loss(r_chosen: Tensor, r_rejected: Tensor, objective: Tensor, *, center: float = 0.0

@@ -3,10 +3,11 @@ loop with the model, loss and checkpoint files of workbench.training.reward_mode
 
 What is the policy Trainer's and reused as it is: the run data (data.jsonl with per-objective pairs and its eval
 split), tokenisation with chat templates, length-grouped or objective-balanced micro-batches, gradient accumulation,
-clipping, AdamW + schedule, stop/resume, metric and eval events, checkpoints without pickle. What differs:
-prepare() (no reference model, no preference method: a LoRA trunk + a K-output head), forward_loss() (the
-Bradley-Terry loss on each pair's own objective output), the head in every checkpoint, and, once a run finishes,
-the reward model's suggestions and margins for the unlabelled pairs (rm_suggestions.py).
+clipping, model loading with a fresh LoRA, AdamW + schedule, stop/resume, metric events, checkpoints without
+pickle. What differs: prepare() (no reference model, no preference method: a LoRA trunk + a K-output head),
+forward_loss() (the Bradley-Terry loss on each pair's own objective output), the head in every checkpoint
+(save_files / load_files), held-out accuracy reported as metrics only, and, once a run finishes, the reward
+model's suggestions and margins for the unlabelled pairs (rm_suggestions.py).
 """
 
 from __future__ import annotations
@@ -18,14 +19,10 @@ from typing import Any
 import torch
 
 from workbench.core.errors import RunError
-from workbench.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from workbench.training.data import Batch, PairRow
-from workbench.training.lora import attach_lora, load_initial_adapter
-from workbench.training.model_loading import load_model
 from workbench.training.reward_models.vector_rm import (RM_HEAD, RewardHead, RMInfo, bt_loss, hidden_size,
                                                         last_token_hidden, load_head, pair_metrics, save_head)
-from workbench.training.schedule import make_scheduler
-from workbench.training.trainer import Trainer, disable_dropout, seed_everything
+from workbench.training.trainer import Trainer, seed_everything
 
 
 class VectorRMTrainer(Trainer):
@@ -38,34 +35,16 @@ class VectorRMTrainer(Trainer):
         if problems:
             raise RunError("; ".join(problems))
         seed_everything(cfg.seed)
-        self._status("loading", f"loading {cfg.model}")
-        loaded = load_model(cfg, device=self.device_override, for_training=True)
-        self.device, self.tokenizer = loaded.device, loaded.tokenizer
-        self.model = attach_lora(loaded.model, cfg)
-        for p in self.model.parameters():  # adapter in fp32 even over bf16/fp16 base weights (stable AdamW)
-            if p.requires_grad:
-                p.data = p.data.float()
-        disable_dropout(self.model)
-        if cfg.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        self.model.train()
+        loaded = self.load_lora_model(resume=resume)
         self._tokenize()
         self.ref = None  # a reward model has no reference
         self.info = RMInfo(objectives=list(self.data.objectives), base_model=cfg.model,
                            hidden=hidden_size(loaded.model), max_length=cfg.max_length,
                            max_prompt_length=cfg.max_prompt_length, revision=cfg.revision, gguf_file=cfg.gguf_file)
         self.head = RewardHead(self.info.hidden, len(self.info.objectives), seed=cfg.seed).to(self.device)
-        if cfg.init_adapter and not resume:
-            load_initial_adapter(self.model, cfg.init_adapter)
-            if (Path(cfg.init_adapter) / RM_HEAD).is_file():  # continue a reward model: its head too
-                load_head(cfg.init_adapter, self.head)
-        params = [p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters())
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, **fused)
-        self.scheduler = make_scheduler(self.optimizer, total_steps=self.total_steps,
-                                        warmup_ratio=cfg.warmup_ratio, kind=cfg.scheduler)
-        self.scaler = (torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and self.device.type == "cuda"
-                       else None)
+        if cfg.init_adapter and not resume and (Path(cfg.init_adapter) / RM_HEAD).is_file():
+            load_head(cfg.init_adapter, self.head)  # continuing a reward model: its head too
+        self.build_optimizer([p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters()))
         if resume:
             self._restore()
 
@@ -73,14 +52,11 @@ class VectorRMTrainer(Trainer):
         """Every labelled pair: each objective's pairs train its own output (no preference method involved)."""
         return rows
 
-    def _restore(self) -> None:
-        path = latest_checkpoint(self.run_dir)
-        if path is None:
-            self.emit("log", level="warning", message="no checkpoint to resume from; starting at step 0")
-            return
-        self.pos, _ = load_checkpoint(path, self.model, self.optimizer, self.scheduler, scaler=self.scaler)
-        load_head(path, self.head)
-        self.emit("log", level="info", message=f"resumed from {path.name}")
+    def save_files(self, folder: Path) -> None:
+        save_head(folder, self.head, self.info)
+
+    def load_files(self, folder: Path) -> None:
+        load_head(folder, self.head)
 
     # ---- the loss ----------------------------------------------------------------------------------------------
     def pair_rewards(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,14 +83,7 @@ class VectorRMTrainer(Trainer):
         self.emit("log", level="info", message=f"held-out pairwise accuracy at step {self.pos.step}: "
                                                + ", ".join(parts))
 
-    # ---- checkpoints and the end of the run ------------------------------------------------------------------
-    def save(self) -> str:
-        self._status("saving", f"saving checkpoint at step {self.pos.step}")
-        path = save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, self.pos,
-                               scaler=self.scaler, save_files=lambda folder: save_head(folder, self.head, self.info))
-        self.emit("checkpoint", step=self.pos.step, path=path)
-        return path
-
+    # ---- the end of the run ------------------------------------------------------------------------------------
     def run(self) -> str:
         reason = super().run()
         if reason == "finished" and self.cfg.active_candidates > 0:
