@@ -2,7 +2,8 @@
 
 The annotator is picked at the start (no passwords). Keys (remappable, see label_keymap): 1/← prefer the left
 response, 2/→ the right one, T tie, S skip, Shift+1..3 strength, N note, Backspace/Ctrl+Z undo, Ctrl+Shift+Z redo,
-? key map. Each key answers the focused objective row; after the last row the next (prefetched) pair appears.
+? key map, Y confirms a reward model's suggested label (when "Model suggestions" is ticked, widgets/label_suggestion).
+Each key answers the focused objective row; after the last row the next (prefetched) pair appears.
 Labels of other annotators are never shown. All store work goes through LabelSession on the DB thread.
 """
 
