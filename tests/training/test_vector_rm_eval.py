@@ -60,3 +60,30 @@ def test_sweeps_take_the_reward_models_reward_as_the_objectives_axis():
     plain = RunConfig()
     assert reward_metric("detail", plain) == "accuracy"
     assert math.isnan(reward_vector({}, ["detail"], cfg)[0])
+
+
+def test_eval_worker_job_with_a_reward_model_reports_rewards(tiny_model_dir, rm_checkpoint, tmp_path):
+    """`workbench worker eval --reward-model DIR` (EvalJob.reward_model): the job's eval event carries the rewards
+    although the run's own config names no reward model."""
+    from workbench.training.eval_worker import EvalJob, run_job
+    from workbench.training.trainer import Trainer
+
+    run_dir = tmp_path / "0005-dpo"
+    run_dir.mkdir()
+    (run_dir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows()), encoding="utf-8")
+    cfg = RunConfig(model=str(tiny_model_dir), device="cpu", batch_size=4, max_steps=1, max_length=64,
+                    max_prompt_length=32, eval_every=0, checkpoint_every=0, active_candidates=0, eval_prompts=2,
+                    eval_max_new_tokens=4)
+    cfg.save(run_dir / "config.json")
+    trainer = Trainer(cfg, run_dir)
+    trainer.prepare()
+    trainer.run()
+    durable: list = []
+    job = EvalJob(run_dir, "checkpoints/step-1", reward_model=str(rm_checkpoint))
+    assert run_job(job, lambda t, **d: durable.append((t, d)), lambda *_a, **_k: None, lambda: False)
+    (values,) = [d["values"] for t, d in durable if t == "eval"]
+    assert {"brevity/reward", "detail/reward", "brevity/accuracy"} <= set(values)
+    plain: list = []
+    run_job(EvalJob(run_dir, "checkpoints/step-1"), lambda t, **d: plain.append((t, d)), lambda *_a, **_k: None,
+            lambda: False)
+    assert not [k for t, d in plain if t == "eval" for k in d["values"] if k.endswith("/reward")]
