@@ -15,20 +15,28 @@ from workbench.core.weight_grid import Weights, weight_grid  # noqa: F401 - re-e
 BASE_LABEL = "base model"  # the row of the untrained base model (issue 11: a point on every front)
 
 
+def reward_metric(objective: str, cfg: RunConfig) -> str:
+    """The metric that stands for an objective's reward in a sweep: its evaluation scorer's `score`, else the vector
+    reward model's `reward` (cfg.eval_reward_model), else held-out `accuracy`."""
+    if objective in cfg.eval_scorers:
+        return "score"
+    return "reward" if cfg.eval_reward_model else "accuracy"
+
+
 def reward_vector(values: Mapping[str, float], objectives: Sequence[str], cfg: RunConfig) -> list[float]:
-    """One number per objective: `<k>/score` when k has an evaluation scorer, else `<k>/accuracy` (NaN if absent;
-    a NaN point is left off the front, workbench.core.pareto)."""
-    keys = [f"{k}/score" if k in cfg.eval_scorers else f"{k}/accuracy" for k in objectives]
-    return [float(values.get(key, math.nan)) for key in keys]
+    """One number per objective: `<k>/<reward_metric>` (NaN if absent, e.g. an objective the reward model was not
+    trained on; a NaN point is left off the front, workbench.core.pareto)."""
+    return [float(values.get(f"{k}/{reward_metric(k, cfg)}", math.nan)) for k in objectives]
 
 
 def reward_axes(objectives: Sequence[str], cfg: RunConfig) -> list[str]:
     """The Trade-offs panel's axis name of each component of reward_vector ("brevity · score")."""
-    return [axis_key(k, "score" if k in cfg.eval_scorers else "accuracy") for k in objectives]
+    return [axis_key(k, reward_metric(k, cfg)) for k in objectives]
 
 
 def reward_directions(objectives: Sequence[str], cfg: RunConfig, registry: ScorerRegistry) -> list[str]:
-    """Per objective: its scorer's direction (e.g. a length scorer is "minimize"), "maximize" for accuracy."""
+    """Per objective: its scorer's direction (e.g. a length scorer is "minimize"), "maximize" for a reward model's
+    reward and for accuracy."""
     return [registry.get(cfg.eval_scorers[k]).direction if k in cfg.eval_scorers else "maximize"
             for k in objectives]
 

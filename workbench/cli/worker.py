@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="checkpoint folder relative to its run folder (checkpoints/step-N); none for a soup")
     evaluate.add_argument("--weights-json", default="",
                           help='weight vectors to evaluate, e.g. \'[{"a": 1, "b": 0}, {"a": 0.5, "b": 0.5}]\'')
+    evaluate.add_argument("--reward-model", default="",
+                          help="checkpoint folder of a reward_model run: its reward of each generation per objective "
+                               "(<objective>/reward) joins the values")
     evaluate.add_argument("--base", action="store_true",
                           help="also evaluate the untrained base model (with the first run folder's settings)")
     generate = sub.add_parser("generate", help="sample a round's answers (workbench round)")
@@ -69,7 +72,8 @@ def eval_jobs(args: argparse.Namespace) -> list[EvalJob]:
                          f"{len(args.checkpoints)} checkpoint(s)), or none for soup runs")
     weights = parse_weights(args.weights_json)
     checkpoints = args.checkpoints or [None] * len(args.run_dirs)
-    return [EvalJob(Path(d), c or None, weights, base=bool(getattr(args, "base", False)) and i == 0)
+    return [EvalJob(Path(d), c or None, weights, base=bool(getattr(args, "base", False)) and i == 0,
+                    reward_model=str(getattr(args, "reward_model", "") or ""))
             for i, (d, c) in enumerate(zip(args.run_dirs, checkpoints))]
 
 

@@ -27,9 +27,10 @@ SCORERS_FILE = "scorers.py"  # the project's own scorers, next to the project fi
 # Directions belong to the metric where the metric has one: smaller is better / larger is better whatever the
 # objective's own direction (a scorer set to "minimise" flips its score, never the accuracy or margin; issue #13).
 MINIMIZED_METRICS = frozenset({"kl", "length", "loss", "perplexity", "ppl"})
-MAXIMIZED_METRICS = frozenset({"accuracy", "margin", "rewards/accuracies", "rewards/margins"})
-# The metric that stands for an objective's reward, best first (evaluation scores before training-time metrics).
-REWARD_METRICS = ("score", "accuracy", "margin", "rewards/accuracies", "rewards/margins")
+MAXIMIZED_METRICS = frozenset({"accuracy", "margin", "reward", "rewards/accuracies", "rewards/margins"})
+# The metric that stands for an objective's reward, best first (evaluation scores before training-time metrics;
+# `reward` is a vector reward model's mean reward of the generations, RunConfig.eval_reward_model).
+REWARD_METRICS = ("score", "reward", "accuracy", "margin", "rewards/accuracies", "rewards/margins")
 
 
 @dataclass

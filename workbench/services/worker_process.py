@@ -28,15 +28,19 @@ def store_set_run_status(s: Any, run_id: int, status: str, error: str) -> Any:
     return set_run_status(s, run_id, status, error)
 
 
-def eval_command(run_dir: Path, checkpoint: str, weights: list[dict[str, float]]) -> tuple[str, list[str]]:
+def eval_command(run_dir: Path, checkpoint: str, weights: list[dict[str, float]], *,
+                 reward_model: str = "") -> tuple[str, list[str]]:
     """The evaluation worker for mixtures of one checkpoint (none given = the checkpoint as trained); mixtures make
-    a front, so the untrained base model is evaluated with them (`--base`: a point on every front, issue 11)."""
+    a front, so the untrained base model is evaluated with them (`--base`: a point on every front, issue 11).
+    `reward_model`: a vector reward model's checkpoint that also rates the generations (issue #17)."""
     from workbench.cli.launch import worker_command as one_worker
 
     program, *args = one_worker(run_dir)  # evaluation runs in one process, whatever the run trained with
     args = [a if a != "train" else "eval" for a in args] + (["--checkpoint", checkpoint] if checkpoint else [])
     if weights:
         args += ["--weights-json", json.dumps(weights, sort_keys=True), "--base"]
+    if reward_model:
+        args += ["--reward-model", reward_model]
     return program, args
 
 

@@ -14,6 +14,7 @@ is not the run: its `ended` must never overwrite the training run's status when 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -37,6 +38,7 @@ class EvalJob:
     checkpoint: str | None  # relative to run_dir ("checkpoints/step-3"); None for a soup run
     weights: list[Weights] | None = None  # None: the checkpoint as trained (a soup: cfg.weights)
     base: bool = False  # also evaluate the untrained base model first (adapter and heads off; issue 11)
+    reward_model: str = ""  # a vector reward model's checkpoint rating the generations (overrides eval_reward_model)
 
 
 @dataclass
@@ -104,6 +106,8 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
     from workbench.training.reference import reference_logps
 
     cfg = RunConfig.load(job.run_dir / "config.json")
+    if job.reward_model:  # chosen for this evaluation (Evaluate dialog, --reward-model): <objective>/reward
+        cfg = dataclasses.replace(cfg, eval_reward_model=job.reward_model)
     step = checkpoint_step(job.checkpoint)
     status = lambda message, fraction=None: emit_live(  # noqa: E731 - a one-line partial
         "status", state="evaluating", message=message, progress=fraction, step=step, total_steps=0)

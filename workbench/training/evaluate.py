@@ -7,6 +7,8 @@ A point on a trade-off plot is a checkpoint, or a mixture (MAH-DPO head weights 
   rewards/accuracies and rewards/margins).
 - `<objective>/score`: the mean of the objective's scorer (cfg.eval_scorers) over greedy generations for a fixed
   set of held-out prompts. Greedy decoding makes the point reproducible: the same weights give the same number.
+- `<objective>/reward`: the mean reward of those generations under a trained vector reward model
+  (cfg.eval_reward_model, a `reward_model` run's checkpoint), one per objective it was trained on.
 - `kl`: mean over those generations of log π(y|x) − log π_ref(y|x) (sequence level). y comes from greedy decoding,
   not sampling, so this is the log-ratio on the evaluation answers rather than an unbiased KL(π‖π_ref) estimate;
   it is still the number that grows as the policy drifts from the reference.
@@ -183,6 +185,21 @@ def heldout_rewards(model: torch.nn.Module, data: TokenizedData, ref: Tensor | N
     return out
 
 
+def score_generations(gen: Generations, scorers: dict[str, Scorer], cfg: RunConfig) -> dict[str, float]:
+    """`<objective>/score`: the mean of each objective's scorer over the generations; `<objective>/reward`: the
+    mean reward of the run's vector reward model (cfg.eval_reward_model) for every objective it has an output for
+    (workbench.inference.reward_scoring)."""
+    values: dict[str, float] = {}
+    for objective, scorer in scorers.items():
+        scores = [scorer(_as_text(p), text, {}) for p, text in zip(gen.prompts, gen.texts)]
+        values[f"{objective}/score"] = sum(scores) / len(scores)
+    if cfg.eval_reward_model and gen.texts:
+        from workbench.inference.reward_scoring import reward_values
+
+        values.update(reward_values(cfg.eval_reward_model, gen.prompts, gen.texts, cfg.objectives))
+    return values
+
+
 def evaluate_policy(model: torch.nn.Module, tokenizer: Any, data: TokenizedData, ref: Tensor | None,
                     prompts: Sequence[Any], cfg: RunConfig, scorers: dict[str, Scorer], *,
                     progress: Progress | None = None, reference: ReferenceContext | None = None) -> dict[str, float]:
@@ -202,9 +219,7 @@ def evaluate_policy(model: torch.nn.Module, tokenizer: Any, data: TokenizedData,
             gen = generate_greedy(model, tokenizer, prompts, max_new_tokens=cfg.eval_max_new_tokens,
                                   batch_size=cfg.batch_size)
             note("scoring generations", 0.8)
-            for objective, scorer in scorers.items():
-                scores = [scorer(_as_text(p), text, {}) for p, text in zip(gen.prompts, gen.texts)]
-                values[f"{objective}/score"] = sum(scores) / len(scores)
+            values.update(score_generations(gen, scorers, cfg))
             values["kl"] = generation_kl(model, gen, reference, pad_id=tokenizer.pad_token_id,
                                          batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk)
             values["length"] = sum(gen.lengths) / len(gen.lengths)

@@ -127,7 +127,7 @@ def save_full_checkpoint(trainer: Trainer) -> str:
     if dd.is_main_process():
         path = save_checkpoint(trainer.run_dir, _GatheredModel(trainer.model, model_state),  # type: ignore[arg-type]
                                _GatheredOptimizer(optim_state), trainer.scheduler, trainer.pos,  # type: ignore[arg-type]
-                               scaler=trainer.scaler, save_files=trainer.method.save_files)
+                               scaler=trainer.scaler, save_files=trainer.save_files)
         trainer.emit("checkpoint", step=trainer.pos.step, path=path)
     dd.barrier()
     return path

@@ -179,8 +179,7 @@ def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
     """evaluate.evaluate_policy's values for every mixture: held-out rewards from one trunk pass, generations of
     all mixtures batched together; only the KL of each mixture's own answers is a per-mixture pass. `mix(w)` sets
     the model's mixture (left at the last one)."""
-    from workbench.training.data import _as_text
-    from workbench.training.evaluate import generation_kl
+    from workbench.training.evaluate import generation_kl, score_generations
 
     note = progress or (lambda _message, _fraction: None)
     was_training = model.training
@@ -198,9 +197,7 @@ def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
                                      base_head=base_head)
             for m, (w, gen) in enumerate(zip(mixtures, gens)):
                 note("scoring generations", 0.8 + 0.2 * m / len(mixtures))
-                for objective, scorer in scorers.items():
-                    scores = [scorer(_as_text(p), text, {}) for p, text in zip(gen.prompts, gen.texts)]
-                    values[m][f"{objective}/score"] = sum(scores) / len(scores)
+                values[m].update(score_generations(gen, scorers, cfg))
                 mix(w)
                 values[m]["kl"] = generation_kl(model, gen, reference, pad_id=tokenizer.pad_token_id,
                                                 batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk)

@@ -77,6 +77,27 @@ class Trainer:
         if problems:
             raise RunError("; ".join(problems))
         seed_everything(cfg.seed)
+        self.load_lora_model(resume=resume)
+        self.distribute_model()
+        self._tokenize()
+        self.method = make_method(cfg, self.data.objectives)
+        self._reference()
+        self.method.prepare(MethodContext(self.model, self.data, self.rows, self.run_dir, self.device,
+                                          self.tokenizer.pad_token_id,
+                                          self.ref.table() if self.ref is not None and self.ref.is_complete()
+                                          else None,
+                                          lambda message, fraction: self._status("reference", message, fraction)))
+        if cfg.init_adapter and not resume and has_heads(Path(cfg.init_adapter)):
+            self.method.load_files(Path(cfg.init_adapter))  # MAH-DPO: continue from the parent's heads too
+        self.build_optimizer([p for p in self.model.parameters() if p.requires_grad] + self.method.extra_parameters())
+        if resume:
+            self._restore()
+
+    def load_lora_model(self, *, resume: bool) -> Any:
+        """Base model + tokenizer onto the device, a fresh LoRA adapter (cfg.init_adapter's weights when a new run
+        starts from one), adapter in fp32, dropout off, gradient checkpointing as configured; returns the
+        LoadedModel (self.model is the PeftModel)."""
+        cfg = self.cfg
         self._status("loading", f"loading {cfg.model}")
         loaded = load_model(cfg, device=self.device_override, for_training=True)
         self.device, self.tokenizer = loaded.device, loaded.tokenizer
@@ -90,18 +111,11 @@ class Trainer:
         if cfg.gradient_checkpointing:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model.train()
-        self.distribute_model()
-        self._tokenize()
-        self.method = make_method(cfg, self.data.objectives)
-        self._reference()
-        self.method.prepare(MethodContext(self.model, self.data, self.rows, self.run_dir, self.device,
-                                          self.tokenizer.pad_token_id,
-                                          self.ref.table() if self.ref is not None and self.ref.is_complete()
-                                          else None,
-                                          lambda message, fraction: self._status("reference", message, fraction)))
-        if cfg.init_adapter and not resume and has_heads(Path(cfg.init_adapter)):
-            self.method.load_files(Path(cfg.init_adapter))  # MAH-DPO: continue from the parent's heads too
-        params = [p for p in self.model.parameters() if p.requires_grad] + self.method.extra_parameters()
+        return loaded
+
+    def build_optimizer(self, params: list[torch.nn.Parameter]) -> None:
+        """AdamW over `params`, the learning-rate schedule and (fp16 on CUDA) the grad scaler."""
+        cfg = self.cfg
         # fused AdamW (one kernel over all LoRA tensors): 68 -> 17 ms a step for SmolLM2's 420 LoRA tensors on CPU
         # (not under FSDP: its sharded DTensor parameters and the replicated plain ones cannot share one kernel)
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") and not cfg.fsdp else {}
@@ -110,8 +124,6 @@ class Trainer:
                                         warmup_ratio=cfg.warmup_ratio, kind=cfg.scheduler)
         self.scaler = (torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and self.device.type == "cuda"
                        else None)
-        if resume:
-            self._restore()
 
     def _tokenize(self) -> None:
         cfg = self.cfg
@@ -119,7 +131,7 @@ class Trainer:
         rows = read_run_data(self.run_dir / "data.jsonl")
         if cfg.objectives:
             rows = [r for r in rows if r.objective in set(cfg.objectives)]
-        self.rows = rows = method_class(cfg).train_rows(cfg, rows)
+        self.rows = rows = self.train_rows(rows)
         self.data = tokenize_pairs(rows, self.tokenizer, max_length=cfg.max_length,
                                    max_prompt_length=cfg.max_prompt_length)
         self.train_idx, self.eval_idx = self.data.indices("train"), self.data.indices("eval")
@@ -132,6 +144,10 @@ class Trainer:
         self.batches_per_epoch = batches_per_epoch(cfg, self.data, self.train_idx)
         per_epoch = max(1, self.batches_per_epoch // cfg.grad_accum)
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
+
+    def train_rows(self, rows: list) -> list:
+        """The pairs this run trains and evaluates on: the method's choice (MODPO keeps its target's)."""
+        return method_class(self.cfg).train_rows(self.cfg, rows)
 
     def _reference(self) -> None:
         """Reference log-probs per pair, cached in run_dir/ref_logps.pt: lazily, the first time a batch is used
@@ -157,8 +173,16 @@ class Trainer:
             self.emit("log", level="warning", message="no checkpoint to resume from; starting at step 0")
             return
         self.pos, _ = load_checkpoint(path, self.model, self.optimizer, self.scheduler, scaler=self.scaler)
-        self.method.load_files(path)
+        self.load_files(path)
         self.emit("log", level="info", message=f"resumed from {path.name}")
+
+    def save_files(self, folder: Path) -> None:
+        """Files a checkpoint holds beside the adapter: the method's (MAH-DPO heads)."""
+        self.method.save_files(folder)
+
+    def load_files(self, folder: Path) -> None:
+        """Read back what save_files wrote (resuming)."""
+        self.method.load_files(folder)
 
     def distribute_model(self) -> None:
         """Shard the model over processes (FSDP, workbench.training.parallel_trainer); one process: nothing."""
@@ -298,7 +322,7 @@ class Trainer:
         if self.ref is not None:
             self.ref.save()
         path = save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, self.pos,
-                               scaler=self.scaler, save_files=self.method.save_files)
+                               scaler=self.scaler, save_files=self.save_files)
         self.emit("checkpoint", step=self.pos.step, path=path)
         return path
 

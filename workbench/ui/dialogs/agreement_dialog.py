@@ -78,6 +78,7 @@ class AgreementDialog(QDialog):
         for table in (self.table, self.disputed):
             table.horizontalHeader().setStretchLastSection(True)
         self.flip = QLabel("")
+        self.model_vs_people = QLabel("")  # a vector reward model's suggestions vs the labels (issue #17)
         self.use_eps = QPushButton("Use as ε of the robust loss")
         self.use_eps.clicked.connect(self.use_epsilon)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -91,6 +92,7 @@ class AgreementDialog(QDialog):
         layout.addWidget(QLabel("Most disputed pairs"))
         layout.addWidget(self.disputed)
         layout.addLayout(flip_row)
+        layout.addWidget(self.model_vs_people)
         layout.addWidget(buttons)
         self.resize(640, 560)
         if ctx.project is not None:
@@ -99,6 +101,9 @@ class AgreementDialog(QDialog):
     async def _load(self) -> None:
         objectives, labels, imported = await self.ctx.db.call(load_labels)
         self.show_stats(objectives, labels, imported)
+        from workbench.ui.widgets.label_suggestion import model_agreement_text
+
+        self.model_vs_people.setText(model_agreement_text(self.ctx.runs_root, objectives, labels, imported))
 
     def show_stats(self, objectives: list[Objective], labels: list[Label], imported: set[int] = frozenset()) -> None:
         names = {o.id: o.name for o in objectives}

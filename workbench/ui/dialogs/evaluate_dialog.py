@@ -1,7 +1,9 @@
 """Evaluate mixtures: pick a finished MAH-DPO run (or a soup), one of its checkpoints and a grid size; the dialog
 lists the weight vectors (workbench.core.weight_grid.weight_grid, the grid `workbench eval --grid` and sweeps use)
 that the evaluation worker will score. The Trade-offs panel launches the worker through the RunSupervisor and
-plots the points as their events arrive. Runs come with their run folder resolved (heads.json is read there)."""
+plots the points as their events arrive. Runs come with their run folder resolved (heads.json is read there).
+Optionally a trained vector reward model (a finished `reward_model` run) also rates every mixture's generations:
+its `<objective>/reward` values become the objectives' reward axes where no scorer is set (issue #17)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,27 @@ from workbench.core.entities import Checkpoint, Run
 from workbench.services.tradeoffs import mixture_objectives
 
 MAX_MIXTURES = 200  # each mixture generates on every evaluation prompt: more is hours on a CPU
+NO_REWARD_MODEL = "(none)"
+
+
+def reward_model_choices(runs: list[tuple[Run, list[Checkpoint]]], run_dir) -> list[tuple[str, str]]:
+    """(label, absolute checkpoint folder) of the latest checkpoint of every reward_model run, newest run first;
+    `run_dir(run)` resolves a run's folder."""
+    out = []
+    for run, checkpoints in sorted(runs, key=lambda rc: rc[0].id, reverse=True):
+        if run.config.get("kind") != "reward_model" or not checkpoints:
+            continue
+        last = max(checkpoints, key=lambda c: c.step)
+        path = Path(last.path) if Path(last.path).is_absolute() else Path(run_dir(run)) / last.path
+        out.append((f"{run.name} (step {last.step})", str(path)))
+    return out
 
 
 class EvaluateMixturesDialog(QDialog):
     """`request()` -> (run, checkpoint path or "", weight vectors) once accepted."""
 
     def __init__(self, candidates: list[tuple[Run, list[Checkpoint]]], project_objectives: list[str],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, reward_models: list[tuple[str, str]] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Evaluate mixtures")
         self.candidates = candidates
@@ -33,6 +49,12 @@ class EvaluateMixturesDialog(QDialog):
         self.points = QSpinBox()
         self.points.setRange(2, 21)
         self.points.setToolTip("Weights per objective axis: 0, 1/(n-1), …, 1 (every vector sums to 1).")
+        self.reward_combo = QComboBox()
+        self.reward_combo.addItem(NO_REWARD_MODEL, "")
+        for label, path in reward_models:
+            self.reward_combo.addItem(label, path)
+        self.reward_combo.setToolTip("A trained vector reward model that also rates every generation, one reward "
+                                     "per objective it was trained on (<objective> · reward on the plot)")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -43,6 +65,7 @@ class EvaluateMixturesDialog(QDialog):
         form.addRow("Run", self.run_combo)
         form.addRow("Checkpoint", self.checkpoint_combo)
         form.addRow("Points per axis", self.points)
+        form.addRow("Reward model", self.reward_combo)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.summary)
@@ -95,6 +118,10 @@ class EvaluateMixturesDialog(QDialog):
         more = f" … and {len(weights) - 6} more" if len(weights) > 6 else ""
         self.summary.setText(problem or f"{len(weights)} mixtures of {', '.join(objectives)}: {shown}{more}")
         self.ok.setEnabled(not problem)
+
+    def reward_model(self) -> str:
+        """The chosen reward model's checkpoint folder, "" for none."""
+        return str(self.reward_combo.currentData() or "")
 
     def request(self) -> tuple[Run, str, list[dict[str, float]]] | None:
         chosen = self._selected()

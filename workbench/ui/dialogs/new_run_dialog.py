@@ -31,7 +31,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
                      "grad_accum", "max_grad_norm", "precision", "gradient_checkpointing", "reference", "seed",
                      "device"),
     "Data": ("max_length", "max_prompt_length", "prefix_sharing", "logprob_chunk", "eval_fraction"),
-    "Evaluation": ("eval_prompts", "eval_max_new_tokens", "sweep_points", "active_candidates"),
+    "Evaluation": ("eval_prompts", "eval_max_new_tokens", "sweep_points", "active_candidates", "eval_reward_model"),
+    "Reward model": ("kind", "rm_center_coefficient"),  # issue #17: what the run trains
     "Checkpoints": ("checkpoint_every", "eval_every", "log_every"),
     "GPUs": ("processes", "fsdp", "collective_timeout_s"),
 }

@@ -2,7 +2,8 @@
 
 The annotator is picked at the start (no passwords). Keys (remappable, see label_keymap): 1/← prefer the left
 response, 2/→ the right one, T tie, S skip, Shift+1..3 strength, N note, Backspace/Ctrl+Z undo, Ctrl+Shift+Z redo,
-? key map. Each key answers the focused objective row; after the last row the next (prefetched) pair appears.
+? key map, Y confirms a reward model's suggested label (when "Model suggestions" is ticked, widgets/label_suggestion).
+Each key answers the focused objective row; after the last row the next (prefetched) pair appears.
 Labels of other annotators are never shown. All store work goes through LabelSession on the DB thread.
 Pairs / Steps switches to rating the steps of responses (issue #17): widgets/label_steps_pane.py.
 """
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineE
                                QWidget)
 
 from workbench.core.entities import Objective
+from workbench.core.rm_suggestions import confirmed_note
 from workbench.services.context import AppContext
 from workbench.services.label_queries import add_annotator, annotator_total, load_people, pairs_left
 from workbench.services.label_session import ORDER_KEY, ORDERS, LabelSession, Screen
@@ -26,6 +28,7 @@ from workbench.ui.widgets.label_keymap import KeyMap
 from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
 from workbench.ui.widgets.label_steps_pane import StepLabelPane
+from workbench.ui.widgets.label_suggestion import SuggestionBar
 from workbench.ui.widgets.objective_chooser import objective_chooser
 from workbench.ui.widgets.round_label_mode import RoundLabelMode
 from workbench.ui.panels.deferred_reload import DeferredReload
@@ -132,6 +135,8 @@ class LabelPanel(DeferredReload, QWidget):
         layout.addWidget(self.round_mode.banner)
         layout.addWidget(self.pair_view, 1)
         layout.addWidget(self.rows)
+        self.suggestion = SuggestionBar(self.ctx.settings)  # a vector reward model's suggested label (issue #17)
+        layout.addWidget(self.suggestion)
         layout.addWidget(self.note)
         layout.addWidget(self.key_hint)
         layout.addWidget(self.progress)
@@ -145,7 +150,7 @@ class LabelPanel(DeferredReload, QWidget):
     def _show_kind(self) -> None:
         """Pairs or Steps: the screen of one, the other hidden and its session stopped."""
         self.stop_session()
-        for w in (self.pair_view, self.rows, self.key_hint, self.progress):
+        for w in (self.pair_view, self.rows, self.suggestion, self.key_hint, self.progress):
             w.setVisible(not self.step_mode())
         self.steps_pane.setVisible(self.step_mode())
 
@@ -155,6 +160,7 @@ class LabelPanel(DeferredReload, QWidget):
                  (k("skip"), "skip"), (k("strength_1")[:1] + k("strength_3")[:1], "strength slight…strong"),
                  (k("note"), "note"), (k("undo"), "undo"), (k("help"), "all keys")]
         self.key_hint.setText("   ·   ".join(f"{' / '.join(keys)}: {text}" for keys, text in parts if keys))
+        self.suggestion.confirm_keys = " / ".join(k("confirm_suggestion")) or "(no key)"
 
     def shortcut_help(self) -> list[tuple[str, str]]:
         return self.keymap.help_rows() + [(k, f"Steps: {t}") for k, t in self.steps_pane.keymap.help_rows()]
@@ -242,6 +248,7 @@ class LabelPanel(DeferredReload, QWidget):
         self.total_before = self.ctx.db.call_sync(annotator_total, int(annotator_id))
         self.left_at_start: int | None = None
         self.seen_pairs: set[int] = set()
+        self.suggestion.load(self.ctx.runs_root)
         self.session.start()  # the first pair is fetched first; the count follows it on the DB thread
         run_task(self._count_left(int(annotator_id), [o.id for o in chosen], overlap, self.session, among),
                  self, "Could not count the pairs left")
@@ -296,11 +303,13 @@ class LabelPanel(DeferredReload, QWidget):
             self.session = None
         self.steps_pane.stop()
         self.pair_view.show_screen(None)
+        self.suggestion.show_for(None, None)
 
     def _on_pair(self, screen: Screen | None) -> None:
         self.pair_view.show_screen(screen)
         self.rows.clear_all()
         if screen is None:
+            self.suggestion.show_for(None, None)
             self._update_progress()
             return
         self.seen_pairs.add(screen.pair_id)
@@ -314,6 +323,9 @@ class LabelPanel(DeferredReload, QWidget):
     def _on_row(self, row: int) -> None:
         self.rows.set_focus_row(row)
         self.pending_note = ""
+        s = self.session
+        self.suggestion.show_for(s.current if s else None, self.session_objectives[row].name
+                                 if s and row < len(self.session_objectives) else None)
 
     def _update_progress(self) -> None:
         s = self.session
@@ -369,6 +381,8 @@ class LabelPanel(DeferredReload, QWidget):
             return False
         if action in CHOICE_ACTIONS:
             return self._answer(CHOICE_ACTIONS[action])
+        if action == "confirm_suggestion":
+            return self._confirm_suggestion()
         if action.startswith("strength_"):
             self.rows.set_pending_strength(int(action[-1]))
         elif action == "note":
@@ -398,6 +412,16 @@ class LabelPanel(DeferredReload, QWidget):
             if s.row < len(s.objective_ids):
                 self._key_t0 = None
         return True
+
+    def _confirm_suggestion(self) -> bool:
+        """Answer the row with the reward model's suggestion, noted as a confirmation (core.rm_suggestions)."""
+        shown = self.suggestion.shown_choice()
+        if shown is None or self.session is None or self.session.awaiting_next():  # not for a pair not yet shown
+            return False
+        before, self.pending_note = self.pending_note, confirmed_note(self.pending_note)
+        done = self._answer(shown)
+        self.pending_note = "" if done else before
+        return done
 
     def _note_done(self) -> None:
         self.pending_note = self.note.text().strip()

@@ -29,7 +29,7 @@ from workbench.services.inference_client import InferenceClient
 from workbench.services.tradeoffs import (MIXTURE_METHODS, FrontView, Item, Table, build_table, front_view,
                                           load_objective_names, load_scorers, mixture_candidates,
                                           reward_axes, runs_with_checkpoints, steering_spec)
-from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog
+from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog, reward_model_choices
 from workbench.ui.dialogs.remote_code_dialog import ask_remote_code_async
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.theme import plot_colors, series_color
@@ -364,22 +364,28 @@ class TradeoffsPanel(QWidget):
         return None
 
     async def _open_eval_dialog(self) -> None:
+        runs = await self.ctx.db.call(runs_with_checkpoints)
         candidates = [(dataclasses.replace(run, run_dir=str(self.ctx.supervisor.run_dir(run))), cks)
-                      for run, cks in mixture_candidates(await self.ctx.db.call(runs_with_checkpoints))]
+                      for run, cks in mixture_candidates(runs)]
         objectives = await self.ctx.db.call(load_objective_names)
-        dlg = EvaluateMixturesDialog(candidates, objectives, self)
-        dlg.accepted.connect(lambda: self.start_evaluation(*dlg.request()) if dlg.request() else None)
+        dlg = EvaluateMixturesDialog(candidates, objectives, self,
+                                     reward_models=reward_model_choices(runs, self.ctx.supervisor.run_dir))
+        dlg.accepted.connect(lambda: self.start_evaluation(*dlg.request(), reward_model=dlg.reward_model())
+                             if dlg.request() else None)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dlg.open()
         self.eval_dialog = dlg
 
-    def start_evaluation(self, run: Run, checkpoint: str, weights: list[dict[str, float]]) -> None:
-        """Launch the evaluation worker for `weights` on `checkpoint` of `run` through the supervisor."""
+    def start_evaluation(self, run: Run, checkpoint: str, weights: list[dict[str, float]], *,
+                         reward_model: str = "") -> None:
+        """Launch the evaluation worker for `weights` on `checkpoint` of `run` through the supervisor (`reward_model`:
+        a vector reward model's checkpoint that also rates the generations)."""
         try:
             from workbench.store.run_prep import provide_scorers  # the store loads on first use, not at start-up
 
             provide_scorers(self.ctx.project_path, self.ctx.supervisor.run_dir(run))
-            self.ctx.supervisor.start_eval(run, checkpoint, weights)
+            self.ctx.supervisor.start_eval(run, checkpoint, weights, **({"reward_model": reward_model}
+                                                                       if reward_model else {}))
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, "Could not start the evaluation", exc)
             return

@@ -24,6 +24,7 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "undo": ("Undo the last label", ("Backspace", "Ctrl+Z")),
     "redo": ("Redo", ("Ctrl+Shift+Z",)),
     "help": ("Show the key map", ("?",)),
+    "confirm_suggestion": ("Confirm the reward model's suggested label (as your own)", ("Y",)),
 }
 SETTINGS_PREFIX = "label_keys/"
 
