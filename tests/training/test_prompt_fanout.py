@@ -96,3 +96,29 @@ def test_k_mixture_evaluation_equals_k_separate_evaluations(tiny_model_dir, monk
         for key in one:
             assert many[key] == pytest.approx(one[key], abs=1e-5), key
     assert len({round(v["kl"], 4) for v in separate}) == 5  # the five mixtures really differ
+
+
+def test_heldout_mixtures_with_shared_prompts_equal_plain_separate_passes(tiny_model_dir):
+    cfg, model, tok, heads, hook = _steerable(tiny_model_dir, ["q_proj", "v_proj"])
+    cfg.prefix_sharing = False  # the separate passes: plain rows
+    data = tokenize_pairs([PairRow(**dict(r, split="eval")) for r in tiny_rows()], tok, max_length=64,
+                          max_prompt_length=32)
+
+    @contextlib.contextmanager
+    def reference():
+        with model.disable_adapter(), hook.disabled():
+            yield
+
+    from workbench.training.evaluate import heldout_rewards
+    from workbench.training.mixtures import heldout_rewards_mixtures
+
+    separate = []
+    for w in MIXTURES:
+        hook.set_weights(_normalised(w))
+        separate.append(heldout_rewards(model, data, None, cfg, reference, pad_id=tok.pad_token_id))
+    shared = heldout_rewards_mixtures(model, heads, data, None, MIXTURES, beta=cfg.beta, batch_size=5,
+                                      chunk_tokens=16, pad_id=tok.pad_token_id, base_head=hook.disabled,
+                                      reference=reference, share_prompt=True)
+    for one, many in zip(separate, shared):
+        for key in one:
+            assert many[key] == pytest.approx(one[key], abs=1e-5), key

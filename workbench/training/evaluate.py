@@ -172,10 +172,11 @@ def heldout_rewards(model: torch.nn.Module, data: TokenizedData, ref: Tensor | N
     count: dict[int, int] = {}
     for idx in _eval_batches(data, cfg.batch_size):
         batch = collate(data, idx, pad_id, device)
-        lp = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk).sum.double()  # [2B]
+        share = cfg.prefix_sharing  # each pair's prompt run once for both responses (prefix_sharing.py)
+        lp = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk, share_prompt=share).sum.double()  # [2B]
         if ref is None:
             with reference():
-                r = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk).sum.double()
+                r = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk, share_prompt=share).sum.double()
             rc, rr = r[:len(idx)], r[len(idx):]
         else:
             rc, rr = ref[idx, 0].double().to(device), ref[idx, 1].double().to(device)

@@ -26,6 +26,7 @@ from workbench.training.data import Batch, TokenizedData, collate
 from workbench.training.heads import ObjectiveHeads, output_head
 from workbench.training.logprobs import _causal_lm, hidden_states
 from workbench.training.output_logits import logit_transform
+from workbench.training.prefix_sharing import shared_prompt_hidden_states, supports_prefix_sharing
 from workbench.training.prompt_fanout import can_fan_out, fanout_logps, generate_fanout
 
 Weights = dict[str, float]
@@ -53,12 +54,14 @@ def _flat(heads: ObjectiveHeads, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
 
 @torch.no_grad()
 def mixture_logps(model: torch.nn.Module, heads: ObjectiveHeads, batch: Batch, weights: Tensor, *,
-                  base_head: Context, chunk_tokens: int = 1024) -> Tensor:
+                  base_head: Context, chunk_tokens: int = 1024, share_prompt: bool = False) -> Tensor:
     """[M, 2B] summed completion log-probs of every row under each of the M mixtures `weights` [M, K]; the trunk
-    runs once. `base_head()` is a context in which the output head is the plain base head (the MixingHook off)."""
+    runs once (with `share_prompt`, each pair's prompt once: prefix_sharing.py). `base_head()` is a context in
+    which the output head is the plain base head (the MixingHook off)."""
     head = output_head(model)
     after_head = logit_transform(_causal_lm(model).config)  # soft-capping / logit scales, as sequence_logps
-    h = hidden_states(model, batch)[:, :-1]  # [2B, T-1, H]: position t predicts token t+1
+    shared = share_prompt and supports_prefix_sharing(model)
+    h = (shared_prompt_hidden_states if shared else hidden_states)(model, batch)[:, :-1]  # t predicts token t+1
     targets = batch.input_ids[:, 1:]
     rows, cols = batch.completion_mask[:, 1:].bool().nonzero(as_tuple=True)
     dtype = torch.promote_types(h.dtype, torch.float32)
@@ -87,7 +90,8 @@ def mixture_logps(model: torch.nn.Module, heads: ObjectiveHeads, batch: Batch, w
 def heldout_rewards_mixtures(model: torch.nn.Module, heads: ObjectiveHeads, data: TokenizedData,
                              ref: Tensor | None, mixtures: Sequence[Weights], *, beta: float, batch_size: int,
                              chunk_tokens: int, pad_id: int, base_head: Context, reference: Context,
-                             progress: Callable[[float], None] | None = None) -> list[dict[str, float]]:
+                             progress: Callable[[float], None] | None = None, share_prompt: bool = False
+                             ) -> list[dict[str, float]]:
     """evaluate.heldout_rewards for each mixture (`<objective>/accuracy`, `<objective>/margin`), one trunk pass
     per eval batch for all of them. `ref` [N, 2] is the cached reference of `data` (None: computed per batch)."""
     weights = weight_matrix(heads, mixtures)
@@ -100,12 +104,13 @@ def heldout_rewards_mixtures(model: torch.nn.Module, heads: ObjectiveHeads, data
     for start in range(0, len(idx_all), batch_size):
         idx = idx_all[start:start + batch_size]
         batch = collate(data, idx, pad_id, device)
-        lp = mixture_logps(model, heads, batch, weights, base_head=base_head, chunk_tokens=chunk_tokens).double()
+        lp = mixture_logps(model, heads, batch, weights, base_head=base_head, chunk_tokens=chunk_tokens,
+                           share_prompt=share_prompt).double()
         if ref is None:
             from workbench.training.logprobs import sequence_logps
 
             with reference():
-                r = sequence_logps(model, batch, chunk_tokens=chunk_tokens).sum.double()
+                r = sequence_logps(model, batch, chunk_tokens=chunk_tokens, share_prompt=share_prompt).sum.double()
             rc, rr = r[:len(idx)], r[len(idx):]
         else:
             rc, rr = ref[idx, 0].double().to(device), ref[idx, 1].double().to(device)
@@ -243,7 +248,8 @@ def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
         values = heldout_rewards_mixtures(model, heads, data, ref, mixtures, beta=cfg.beta,
                                           batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk,
                                           pad_id=tokenizer.pad_token_id, base_head=base_head, reference=reference,
-                                          progress=lambda f: note("held-out pairs", 0.3 * f))
+                                          progress=lambda f: note("held-out pairs", 0.3 * f),
+                                          share_prompt=cfg.prefix_sharing)
         if prompts:
             note(f"generating for {len(prompts)} prompts × {len(mixtures)} mixtures", 0.3)
             gens = generate_mixtures(model, tokenizer, heads, prompts, mixtures,
