@@ -122,3 +122,14 @@ def test_heldout_mixtures_with_shared_prompts_equal_plain_separate_passes(tiny_m
     for one, many in zip(separate, shared):
         for key in one:
             assert many[key] == pytest.approx(one[key], abs=1e-5), key
+
+
+def test_generate_fanout_equals_plain_generate_also_for_one_token_prompts(tiny_model_dir):
+    cfg, model, tok, heads, hook = _steerable(tiny_model_dir, ["q_proj", "v_proj"])
+    kw = dict(max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=None)
+    for ids, mask in ((torch.tensor([[0, 0, 7, 8], [3, 4, 5, 6]]), torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])),
+                      (torch.tensor([[7], [9]]), torch.ones(2, 1, dtype=torch.long))):
+        got = prompt_fanout.generate_fanout(model, ids, mask, 3, **kw)
+        plain = model.generate(input_ids=ids.repeat_interleave(3, 0), attention_mask=mask.repeat_interleave(3, 0),
+                               **kw)
+        assert torch.equal(got, plain) and got.shape == (6, ids.shape[1] + 5)

@@ -40,6 +40,9 @@ def can_fan_out(model: torch.nn.Module) -> bool:
 def generate_fanout(model: torch.nn.Module, ids: Tensor, mask: Tensor, repeats: int, **generate_kwargs: Any) -> Tensor:
     """`model.generate` for every left-padded prompt row of `ids` [P, W] repeated `repeats` times (rows prompt-major:
     row i·repeats + m), the prompt prefilled once per prompt. Returns the [P·repeats, W + new] sequences."""
+    rows, row_mask = ids.repeat_interleave(repeats, 0), mask.repeat_interleave(repeats, 0)
+    if ids.shape[1] < 2:  # nothing to prefill before the last prompt token
+        return model.generate(input_ids=rows, attention_mask=row_mask, **generate_kwargs)
     pos = mask.long().cumsum(-1) - 1
     pos = pos.masked_fill(mask == 0, 1)  # as generate's position ids for left padding
     out = _body(model)(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, :-1], use_cache=True)
@@ -47,8 +50,7 @@ def generate_fanout(model: torch.nn.Module, ids: Tensor, mask: Tensor, repeats: 
     cache.batch_repeat_interleave(repeats)
     # transformers 5.x calls the argument `cache`, earlier versions `past_key_values`
     name = "cache" if "cache" in inspect.signature(type(_causal_lm(model)).forward).parameters else "past_key_values"
-    return model.generate(input_ids=ids.repeat_interleave(repeats, 0),
-                          attention_mask=mask.repeat_interleave(repeats, 0), **{name: cache}, **generate_kwargs)
+    return model.generate(input_ids=rows, attention_mask=row_mask, **{name: cache}, **generate_kwargs)
 
 
 def pack_fanout(prompt_ids: Sequence[Sequence[int]], answers: Sequence[Sequence[Sequence[int]]], device: torch.device
