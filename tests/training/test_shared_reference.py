@@ -74,3 +74,16 @@ def test_second_run_computes_no_reference_for_candidates_it_has(tiny_model_dir, 
     # the same seed and data train the same adapter: margins from shared references equal the first run's
     first, second = results["first"][1], results["second"][1]
     assert {k: second[k] for k in first} == pytest.approx(first, abs=TOL) and 105 in second
+
+
+def test_the_table_keeps_the_newest_entries_beyond_its_cap(tmp_path, monkeypatch):
+    from workbench.training import shared_reference
+
+    monkeypatch.setattr(shared_reference, "MAX_ENTRIES", 2)
+    for i in range(3):
+        table = SharedReference(tmp_path, "base", torch.float32)
+        table.put(pair_key([i], [1], [2]), -float(i), -1.0)
+        table.save()
+    fresh = SharedReference(tmp_path, "base", torch.float32)
+    assert len(fresh) == 2 and fresh.get(pair_key([0], [1], [2])) is None
+    assert fresh.get(pair_key([2], [1], [2])) == (-2.0, -1.0)
