@@ -1,7 +1,7 @@
 """Evaluating K MAH-DPO mixtures: one mixture vs K one at a time vs K from one trunk pass (issue #14).
 
     .venv/bin/python tests/benchmarks/bench_eval_mixtures.py [--models tiny smollm] [--mixtures 5] [--pairs 32]
-        [--prompts 8] [--new-tokens 32] [--threads 1] [--repeats 2]
+        [--prompts 8] [--new-tokens 32] [--threads 1] [--repeats 2] [--no-loop]
 
 Per model: a LoRA policy (r=16 on q,k,v,o,gate,up,down, random B) with two random MAH-DPO heads (rank 16), `--pairs`
 held-out pairs (reference cached, as the eval worker has it) and `--prompts` greedy generations of up to
@@ -9,7 +9,9 @@ held-out pairs (reference cached, as the eval worker has it) and `--prompts` gre
   one      evaluate.evaluate_policy for one mixture (held-out rewards + generation + scores + KL)
   K loop   evaluate_policy K times (what the eval worker did before issue #14)
   K batch  mixtures.evaluate_mixtures: held-out rewards of all K from one trunk pass, generations of all K batched
-and the held-out part alone (one vs K batch). The ratio that matters is "K batch / one".
+           with each prompt prefilled once, the KL of all K answers with each prompt run once (prompt_fanout.py)
+and the held-out part alone (one vs K batch). The ratio that matters is "K batch / one". Prefix sharing is on
+(RunConfig's default) for both. --no-loop skips "K loop" (≈ K × one) on a busy machine.
 """
 
 from __future__ import annotations
@@ -99,9 +101,11 @@ def run(model_path: str, a: argparse.Namespace) -> dict[str, float]:
     def held_batch() -> None:
         heldout_rewards_mixtures(model, heads, data, ref, mixtures, beta=cfg.beta, batch_size=cfg.batch_size,
                                  chunk_tokens=cfg.logprob_chunk, pad_id=tok.pad_token_id, base_head=hook.disabled,
-                                 reference=reference)
+                                 reference=reference, share_prompt=cfg.prefix_sharing)
 
     cases = {"one": one, "K loop": loop, "K batch": batch, "held-out one": held_one, "held-out K batch": held_batch}
+    if a.no_loop:
+        del cases["K loop"]
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(a.repeats):
         for name, fn in cases.items():  # alternate the cases inside each repeat
@@ -120,6 +124,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-loop", action="store_true")
     a = parser.parse_args()
     import torch
 
@@ -142,7 +147,7 @@ def main() -> None:
         print("|" + "|".join("-" * w for w in (14, 9, 10, 11, 13, 16, 14, 8)) + "|")
         for name, path in paths.items():
             t = run(path, a)
-            print(f"| {name:<13}| {t['one']:7.2f} | {t['K loop']:8.2f} | {t['K batch']:9.2f} | "
+            print(f"| {name:<13}| {t['one']:7.2f} | {t.get('K loop', float('nan')):8.2f} | {t['K batch']:9.2f} | "
                   f"{t['K batch'] / t['one']:10.2f}x | {t['held-out one']:14.2f} | {t['held-out K batch']:12.2f} | "
                   f"{t['held-out K batch'] / t['held-out one']:5.2f}x |", flush=True)
 

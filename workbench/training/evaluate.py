@@ -97,16 +97,25 @@ def generate_greedy(model: torch.nn.Module, tokenizer: Any, prompts: Sequence[An
     for start in range(0, len(prompts), batch_size):
         rows = out.prompt_ids[start:start + batch_size]
         ids, mask = _left_padded(rows, tokenizer.pad_token_id, device)  # [B, P]
-        seqs = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                              temperature=None, top_p=None, top_k=None, repetition_penalty=1.0,
-                              pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos) or None)
+        seqs = model.generate(input_ids=ids, attention_mask=mask, **greedy_kwargs(tokenizer, eos, max_new_tokens))
         for new in seqs[:, ids.shape[1]:].tolist():  # [B, N] new tokens, padded after an early eos
-            stop = next((i for i, t in enumerate(new) if t in eos), None)
-            response = new if stop is None else new[:stop + 1]
-            out.response_ids.append(response)
-            out.lengths.append(len(response) - (stop is not None))
-            out.texts.append(tokenizer.decode(response, skip_special_tokens=True))
+            add_answer(out, new, eos, tokenizer)
     return out
+
+
+def greedy_kwargs(tokenizer: Any, eos: set[int], max_new_tokens: int) -> dict[str, Any]:
+    """`generate` arguments of greedy decoding, every sampling knob explicit."""
+    return dict(max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_p=None, top_k=None,
+                repetition_penalty=1.0, pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos) or None)
+
+
+def add_answer(out: Generations, new: list[int], eos: set[int], tokenizer: Any) -> None:
+    """Append one row's new tokens (padded after an early eos) to `out`: ids up to the eos, length, text."""
+    stop = next((i for i, t in enumerate(new) if t in eos), None)
+    response = new if stop is None else new[:stop + 1]
+    out.response_ids.append(response)
+    out.lengths.append(len(response) - (stop is not None))
+    out.texts.append(tokenizer.decode(response, skip_special_tokens=True))
 
 
 def _sequence_batch(prompt_ids: list[list[int]], response_ids: list[list[int]], pad_id: int,
@@ -165,10 +174,11 @@ def heldout_rewards(model: torch.nn.Module, data: TokenizedData, ref: Tensor | N
     count: dict[int, int] = {}
     for idx in _eval_batches(data, cfg.batch_size):
         batch = collate(data, idx, pad_id, device)
-        lp = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk).sum.double()  # [2B]
+        share = cfg.prefix_sharing  # each pair's prompt run once for both responses (prefix_sharing.py)
+        lp = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk, share_prompt=share).sum.double()  # [2B]
         if ref is None:
             with reference():
-                r = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk).sum.double()
+                r = sequence_logps(model, batch, chunk_tokens=cfg.logprob_chunk, share_prompt=share).sum.double()
             rc, rr = r[:len(idx)], r[len(idx):]
         else:
             rc, rr = ref[idx, 0].double().to(device), ref[idx, 1].double().to(device)

@@ -26,8 +26,9 @@ from torch import Tensor
 from workbench.core.eta import EtaClock, eta_text
 from workbench.training.data import Batch, TokenizedData, collate, read_run_data, tokenize_pairs
 from workbench.training.distributed import is_main_process
-from workbench.training.logprobs import SeqLogps
+from workbench.training.logprobs import SeqLogps, _causal_lm
 from workbench.training.reference_cache import ReferenceCache
+from workbench.training.shared_reference import SHARED_DIR, SharedReference
 
 if TYPE_CHECKING:
     from workbench.training.trainer import Trainer
@@ -106,8 +107,10 @@ def score_margins(model: torch.nn.Module, policy_logps: PolicyLogps, data: Token
                 raise Stopped()
             idx = order[start:start + batch_size]
             batch = collate(data, idx, pad_id, device)
-            done += int((~ref.known[idx]).sum())
-            ref.ensure(batch)
+            missing = [i for i in idx if not ref.known[i]]
+            if missing:  # only those rows: the others' reference is known (this run's or another's, see ref.shared)
+                ref.ensure(batch if len(missing) == len(idx) else collate(data, missing, pad_id, device))
+            done += len(missing)
             with autocast():
                 lp = policy_logps(model, batch).sum.double().cpu()  # [2B]
             r = ref[torch.tensor(idx)].double()
@@ -125,19 +128,22 @@ def write_run_margins(trainer: Trainer, emit: Callable[..., None], should_stop: 
     None when a stop request interrupted it. `trainer` is a prepared workbench.training.trainer.Trainer.
 
     References are cached per pair (reference_cache.py): the run's own in its ref_logps.pt (pairs it trained on
-    are known already), the candidates' in candidates_ref_logps.pt, so a stopped pass resumes where it was."""
+    are known already), the candidates' in candidates_ref_logps.pt, so a stopped pass resumes where it was, and
+    in the project's table of candidate references (<runs root>/reference_cache, shared_reference.py), so a later
+    run on the same base model pays only the policy forward for candidates an earlier run scored."""
     cfg, run_dir = trainer.cfg, Path(trainer.run_dir)
     pad_id = trainer.tokenizer.pad_token_id
     candidates = (candidate_data(run_dir / CANDIDATES_FILE, trainer.tokenizer, list(trainer.data.objectives),
                                  max_length=cfg.max_length, max_prompt_length=cfg.max_prompt_length)
                   if cfg.active_candidates > 0 else TokenizedData())
 
-    def cache(data: TokenizedData, path: Path | None) -> ReferenceCache:
+    def cache(data: TokenizedData, path: Path | None, shared: SharedReference | None = None) -> ReferenceCache:
         return ReferenceCache(trainer.model, data, chunk_tokens=cfg.logprob_chunk, pad_id=pad_id,
-                              model_id=cfg.model, path=path, share_prompt=cfg.prefix_sharing)
+                              model_id=cfg.model, path=path, share_prompt=cfg.prefix_sharing, shared=shared)
 
     own = trainer.ref if trainer.ref is not None else cache(trainer.data, None)  # reference-free losses: no file
-    parts = [(trainer.data, own), (candidates, cache(candidates, run_dir / CANDIDATES_REF_FILE))]
+    shared = SharedReference(run_dir.parent / SHARED_DIR, cfg.model, _causal_lm(trainer.model).dtype)
+    parts = [(trainer.data, own), (candidates, cache(candidates, run_dir / CANDIDATES_REF_FILE, shared))]
     work = [len(d) + int((~c.known).sum()) for d, c in parts]  # forwards: one per pair, two without a reference
     total = sum(work)
     clock = EtaClock(total)

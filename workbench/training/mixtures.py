@@ -6,12 +6,15 @@ So held-out log-probs for M mixtures need ONE trunk forward per pair, the base l
 mixture only a rank-K·r correction (V·K·r multiply-adds per token instead of V·H) and the log-softmax. When the
 output head is not a plain linear layer (a LoRA on lm_head, say) the head is applied per mixture instead: still
 one trunk pass. Generation batches the mixtures' rows together, each row with its own mixing weights
-(`row_mixtures`, a forward pre-hook like heads.MixingHook but per row).
+(`row_mixtures`, a forward pre-hook like heads.MixingHook but per row), and prefills each prompt once for all of
+them; the KL of every mixture's answers comes from one policy and one reference pass per prompt batch in which
+each prompt runs once for its M answers (prompt_fanout.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -23,6 +26,8 @@ from workbench.training.data import Batch, TokenizedData, collate
 from workbench.training.heads import ObjectiveHeads, output_head
 from workbench.training.logprobs import _causal_lm, hidden_states
 from workbench.training.output_logits import logit_transform
+from workbench.training.prefix_sharing import shared_prompt_hidden_states, supports_prefix_sharing
+from workbench.training.prompt_fanout import can_fan_out, fanout_logps, generate_fanout
 
 Weights = dict[str, float]
 Context = Callable[[], contextlib.AbstractContextManager]
@@ -49,12 +54,14 @@ def _flat(heads: ObjectiveHeads, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
 
 @torch.no_grad()
 def mixture_logps(model: torch.nn.Module, heads: ObjectiveHeads, batch: Batch, weights: Tensor, *,
-                  base_head: Context, chunk_tokens: int = 1024) -> Tensor:
+                  base_head: Context, chunk_tokens: int = 1024, share_prompt: bool = False) -> Tensor:
     """[M, 2B] summed completion log-probs of every row under each of the M mixtures `weights` [M, K]; the trunk
-    runs once. `base_head()` is a context in which the output head is the plain base head (the MixingHook off)."""
+    runs once (with `share_prompt`, each pair's prompt once: prefix_sharing.py). `base_head()` is a context in
+    which the output head is the plain base head (the MixingHook off)."""
     head = output_head(model)
     after_head = logit_transform(_causal_lm(model).config)  # soft-capping / logit scales, as sequence_logps
-    h = hidden_states(model, batch)[:, :-1]  # [2B, T-1, H]: position t predicts token t+1
+    shared = share_prompt and supports_prefix_sharing(model)
+    h = (shared_prompt_hidden_states if shared else hidden_states)(model, batch)[:, :-1]  # t predicts token t+1
     targets = batch.input_ids[:, 1:]
     rows, cols = batch.completion_mask[:, 1:].bool().nonzero(as_tuple=True)
     dtype = torch.promote_types(h.dtype, torch.float32)
@@ -83,7 +90,8 @@ def mixture_logps(model: torch.nn.Module, heads: ObjectiveHeads, batch: Batch, w
 def heldout_rewards_mixtures(model: torch.nn.Module, heads: ObjectiveHeads, data: TokenizedData,
                              ref: Tensor | None, mixtures: Sequence[Weights], *, beta: float, batch_size: int,
                              chunk_tokens: int, pad_id: int, base_head: Context, reference: Context,
-                             progress: Callable[[float], None] | None = None) -> list[dict[str, float]]:
+                             progress: Callable[[float], None] | None = None, share_prompt: bool = False
+                             ) -> list[dict[str, float]]:
     """evaluate.heldout_rewards for each mixture (`<objective>/accuracy`, `<objective>/margin`), one trunk pass
     per eval batch for all of them. `ref` [N, 2] is the cached reference of `data` (None: computed per batch)."""
     weights = weight_matrix(heads, mixtures)
@@ -96,12 +104,13 @@ def heldout_rewards_mixtures(model: torch.nn.Module, heads: ObjectiveHeads, data
     for start in range(0, len(idx_all), batch_size):
         idx = idx_all[start:start + batch_size]
         batch = collate(data, idx, pad_id, device)
-        lp = mixture_logps(model, heads, batch, weights, base_head=base_head, chunk_tokens=chunk_tokens).double()
+        lp = mixture_logps(model, heads, batch, weights, base_head=base_head, chunk_tokens=chunk_tokens,
+                           share_prompt=share_prompt).double()
         if ref is None:
             from workbench.training.logprobs import sequence_logps
 
             with reference():
-                r = sequence_logps(model, batch, chunk_tokens=chunk_tokens).sum.double()
+                r = sequence_logps(model, batch, chunk_tokens=chunk_tokens, share_prompt=share_prompt).sum.double()
             rc, rr = r[:len(idx)], r[len(idx):]
         else:
             rc, rr = ref[idx, 0].double().to(device), ref[idx, 1].double().to(device)
@@ -155,6 +164,9 @@ def generate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
 
     weights = weight_matrix(heads, mixtures)
     m_count = len(mixtures)
+    if can_fan_out(model):
+        return _generate_fanout(model, tokenizer, heads, prompts, weights, max_new_tokens=max_new_tokens,
+                                batch_size=batch_size, base_head=base_head)
     outs = [Generations(list(prompts), [], [], [], []) for _ in range(m_count)]
     for start in range(0, len(prompts), batch_size):
         chunk = list(prompts[start:start + batch_size])
@@ -169,6 +181,52 @@ def generate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
             outs[m].texts += gen.texts[part]
             outs[m].lengths += gen.lengths[part]
     return outs
+
+
+def _generate_fanout(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHeads, prompts: Sequence[Any],
+                     weights: Tensor, *, max_new_tokens: int, batch_size: int, base_head: Context) -> list[Any]:
+    """generate_mixtures with each prompt prefilled once for all M mixtures (prompt_fanout.generate_fanout)."""
+    from workbench.training.evaluate import (Generations, _eos_ids, _left_padded, add_answer, encode_prompt,
+                                             greedy_kwargs)
+
+    device = next(model.parameters()).device
+    eos = _eos_ids(model, tokenizer)
+    m_count = weights.shape[0]
+    prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
+    outs = [Generations(list(prompts), list(prompt_ids), [], [], []) for _ in range(m_count)]
+    for start in range(0, len(prompts), batch_size):
+        ids, mask = _left_padded(prompt_ids[start:start + batch_size], tokenizer.pad_token_id, device)
+        row_w = weights.repeat(ids.shape[0], 1)  # prompt-major: row i·M + m has mixture m
+        with row_mixtures(model, heads, row_w, base_head):
+            seqs = generate_fanout(model, ids, mask, m_count, **greedy_kwargs(tokenizer, eos, max_new_tokens))
+        for row, new in enumerate(seqs[:, ids.shape[1]:].tolist()):
+            add_answer(outs[row % m_count], new, eos, tokenizer)
+    return outs
+
+
+@torch.no_grad()
+def mixtures_kl(model: torch.nn.Module, heads: ObjectiveHeads, gens: Sequence[Any], weights: Tensor, *,
+                base_head: Context, reference: Context, batch_size: int, chunk_tokens: int) -> list[float]:
+    """evaluate.generation_kl of each mixture's own answers (gens[m] by mixture m), all mixtures in one policy and
+    one reference pass per prompt batch, each prompt run once for its M answers (prompt_fanout.fanout_logps)."""
+    m_count = len(gens)
+    sums, counts = [0.0] * m_count, [0] * m_count
+    first = gens[0]
+    for start in range(0, len(first.prompts), batch_size):
+        idx = range(start, min(len(first.prompts), start + batch_size))
+        prompt_ids = [first.prompt_ids[i] for i in idx]
+        answers = [[gens[m].response_ids[i] for m in range(m_count)] for i in idx]
+        with base_head():
+            policy = fanout_logps(model, prompt_ids, answers, chunk_tokens=chunk_tokens, heads=heads,
+                                  weights=weights)
+        with reference():
+            ref = fanout_logps(model, prompt_ids, answers, chunk_tokens=chunk_tokens)
+        for g, group in enumerate(answers):
+            for m, answer in enumerate(group):
+                if answer:
+                    sums[m] += float(policy[g, m] - ref[g, m])
+                    counts[m] += 1
+    return [s / n if n else math.nan for s, n in zip(sums, counts)]
 
 
 def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHeads, data: TokenizedData,
@@ -189,18 +247,25 @@ def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
         values = heldout_rewards_mixtures(model, heads, data, ref, mixtures, beta=cfg.beta,
                                           batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk,
                                           pad_id=tokenizer.pad_token_id, base_head=base_head, reference=reference,
-                                          progress=lambda f: note("held-out pairs", 0.3 * f))
+                                          progress=lambda f: note("held-out pairs", 0.3 * f),
+                                          share_prompt=cfg.prefix_sharing)
         if prompts:
             note(f"generating for {len(prompts)} prompts × {len(mixtures)} mixtures", 0.3)
             gens = generate_mixtures(model, tokenizer, heads, prompts, mixtures,
                                      max_new_tokens=cfg.eval_max_new_tokens, batch_size=cfg.batch_size,
                                      base_head=base_head)
+            fan_out = can_fan_out(model)
+            if fan_out:
+                note("KL of the generations", 0.7)
+                kls = mixtures_kl(model, heads, gens, weight_matrix(heads, mixtures), base_head=base_head,
+                                  reference=reference, batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk)
             for m, (w, gen) in enumerate(zip(mixtures, gens)):
                 note("scoring generations", 0.8 + 0.2 * m / len(mixtures))
                 values[m].update(score_generations(gen, scorers, cfg))
                 mix(w)
-                values[m]["kl"] = generation_kl(model, gen, reference, pad_id=tokenizer.pad_token_id,
-                                                batch_size=cfg.batch_size, chunk_tokens=cfg.logprob_chunk)
+                values[m]["kl"] = kls[m] if fan_out else generation_kl(
+                    model, gen, reference, pad_id=tokenizer.pad_token_id, batch_size=cfg.batch_size,
+                    chunk_tokens=cfg.logprob_chunk)
                 values[m]["length"] = sum(gen.lengths) / len(gen.lengths)
         note("done", 1.0)
         return values

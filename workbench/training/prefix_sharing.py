@@ -82,14 +82,20 @@ def shared_prompt_hidden_states(model: torch.nn.Module, batch: Batch) -> Tensor:
     """Last hidden states [2B, T, H] of the plain batch's rows, computed with each prompt run once (module doc).
     Columns outside a row's real tokens hold some other position's state: callers mask them, as with padding."""
     packed, pos, allowed, row_map, col_map = pack_pairs(batch)
+    h = body_hidden_states(model, packed, pos, allowed)  # [B, L, H]
+    return h[row_map[:, None], col_map]
+
+
+def body_hidden_states(model: torch.nn.Module, ids: Tensor, pos: Tensor, allowed: Tensor) -> Tensor:
+    """Last hidden states [B, L, H] of the decoder body for packed rows `ids` with position ids `pos` and the
+    boolean attention pattern `allowed` [B, 1, L, L] (True = attend)."""
     body = _body(model)
     mask: Tensor = allowed  # SDPA and flex take a boolean mask (True = attend) in any compute dtype
     if getattr(body.config, "_attn_implementation", "sdpa") == "eager":  # eager adds the mask to the scores
-        device_type = packed.device.type
+        device_type = ids.device.type
         dtype = (torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type)
                  else next(body.parameters()).dtype)
-        mask = torch.zeros(allowed.shape, dtype=dtype, device=packed.device).masked_fill(~allowed,
-                                                                                          torch.finfo(dtype).min)
-    out = body(input_ids=packed, attention_mask=mask, position_ids=pos, use_cache=False)
-    h = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]  # [B, L, H]
-    return h[row_map[:, None], col_map]
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=ids.device).masked_fill(~allowed,
+                                                                                       torch.finfo(dtype).min)
+    out = body(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
+    return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]

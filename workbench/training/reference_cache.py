@@ -28,6 +28,7 @@ from workbench.training.data import Batch, TokenizedData, collate
 from workbench.training.distributed import is_main_process
 from workbench.training.logprobs import sequence_logps
 from workbench.training.reference import data_fingerprint
+from workbench.training.shared_reference import SharedReference, pair_key
 
 def batch_reference_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int,
                           share_prompt: bool = False) -> Tensor:
@@ -64,7 +65,8 @@ class ReferenceCache:
     methods.logp_batch indexes a plain [N, 2] table; asking for a pair not filled yet is a programming error."""
 
     def __init__(self, model: torch.nn.Module, data: TokenizedData, *, chunk_tokens: int, pad_id: int,
-                 model_id: str, path: str | Path | None = None, share_prompt: bool = False) -> None:
+                 model_id: str, path: str | Path | None = None, share_prompt: bool = False,
+                 shared: SharedReference | None = None) -> None:
         self.model, self.data, self.chunk_tokens, self.pad_id = model, data, chunk_tokens, pad_id
         self.share_prompt = share_prompt
         self.path = Path(path) if path else None
@@ -74,6 +76,18 @@ class ReferenceCache:
         self.computed = 0  # pairs whose reference this process computed (the rest came from the file)
         self._dirty = False
         self._load()
+        self.shared = shared  # candidates only: values other runs computed (shared_reference.py)
+        self.from_shared = 0  # pairs this process took from `shared`
+        if shared is not None:
+            self._keys = [pair_key(data.prompt_ids[i], data.chosen_ids[i], data.rejected_ids[i])
+                          for i in range(len(data))]
+            for i in (~self.known).nonzero().flatten().tolist():
+                value = shared.get(self._keys[i])
+                if value is not None:
+                    self.logps[i] = torch.tensor(value)
+                    self.known[i] = True
+                    self.from_shared += 1
+                    self._dirty = True
 
     # ---- file ------------------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -91,7 +105,11 @@ class ReferenceCache:
 
     def save(self) -> None:
         """Write the table (atomically) when something new was computed since the last save."""
-        if self.path is None or not self._dirty or not is_main_process():  # under torchrun rank 0 alone writes
+        if not is_main_process():  # under torchrun rank 0 alone writes
+            return
+        if self.shared is not None:
+            self.shared.save()
+        if self.path is None or not self._dirty:
             return
         tmp = self.path.with_suffix(".tmp")
         torch.save({"fingerprint": self.fingerprint, "logps": self.logps, "known": self.known}, tmp)
@@ -114,6 +132,9 @@ class ReferenceCache:
         self.known[new] = True
         self.computed += int(missing.sum())
         self._dirty = True
+        if self.shared is not None:
+            for i in new.tolist():
+                self.shared.put(self._keys[i], float(self.logps[i, 0]), float(self.logps[i, 1]))
 
     def fill(self, batches: Iterable[list[int]], *, device: torch.device,
              progress: Callable[[int, int], None] | None = None) -> None:
