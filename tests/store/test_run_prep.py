@@ -81,3 +81,21 @@ def test_failed_preparation_leaves_no_folder_and_the_next_run_works(project: Pro
         assert list_runs(s) == []
         run = prepare_run(s, RunConfig(name="r", objectives=["helpful"]), tmp_path / "runs")
     assert Path(run.run_dir).name == "0001-r" and (Path(run.run_dir) / "candidates.jsonl").exists()
+
+
+def test_run_folder_carries_the_prompts_reference_answers_for_scorers(project: Project, tmp_path: Path) -> None:
+    """answer_correct needs each prompt's reference answer at evaluation: prompt_meta.json, keyed by the prompt's
+    text as the workers see it; a project without answers writes no file."""
+    from workbench.core.prompt_meta import read_prompt_meta
+    from workbench.store.schema import PairRow, PromptRow
+    from workbench.store.step_labels import set_reference_answer
+
+    with project.session() as s:
+        ids = _labelled_project(s)
+        first = prepare_run(s, RunConfig(name="no answers", eval_fraction=0.0), tmp_path / "runs")
+        prompt_id = s.get(PairRow, ids[0]).prompt_id
+        set_reference_answer(s, prompt_id, "42")
+        text = s.get(PromptRow, prompt_id).text
+        run = prepare_run(s, RunConfig(name="answers", eval_fraction=0.0), tmp_path / "runs")
+    assert not (Path(first.run_dir) / "prompt_meta.json").exists()
+    assert read_prompt_meta(Path(run.run_dir) / "prompt_meta.json") == {text: {"reference_answer": "42"}}

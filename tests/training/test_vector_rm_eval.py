@@ -87,3 +87,42 @@ def test_eval_worker_job_with_a_reward_model_reports_rewards(tiny_model_dir, rm_
     run_job(EvalJob(run_dir, "checkpoints/step-1"), lambda t, **d: plain.append((t, d)), lambda *_a, **_k: None,
             lambda: False)
     assert not [k for t, d in plain if t == "eval" for k in d["values"] if k.endswith("/reward")]
+
+
+def test_eval_worker_scores_generations_with_answer_correct_from_prompt_meta(tiny_model_dir, tmp_path):
+    """The answer checker as a scorer on generations (issue #17 item 2): the eval worker gives each scorer the
+    prompt's reference answer from prompt_meta.json; without it answer_correct could not score at all."""
+    from workbench.core.prompt_meta import write_prompt_meta
+    from workbench.training.eval_worker import EvalJob, run_job
+    from workbench.training.evaluate import evaluation_prompts, generate_greedy
+    from workbench.training.data import read_run_data
+    from workbench.training.trainer import Trainer
+    from workbench.core.answer_check import check_answer
+
+    run_dir = tmp_path / "0006-dpo"
+    run_dir.mkdir()
+    (run_dir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows()), encoding="utf-8")
+    cfg = RunConfig(model=str(tiny_model_dir), device="cpu", batch_size=4, max_steps=1, max_length=64,
+                    max_prompt_length=32, eval_every=0, checkpoint_every=0, active_candidates=0, eval_prompts=2,
+                    eval_max_new_tokens=4, objectives=["brevity"], eval_scorers={"brevity": "answer_correct"})
+    cfg.save(run_dir / "config.json")
+    trainer = Trainer(cfg, run_dir)
+    trainer.prepare()
+    trainer.run()
+    prompts = evaluation_prompts(read_run_data(run_dir / "data.jsonl"), 2)
+    gen = generate_greedy(trainer.model, trainer.tokenizer, prompts, max_new_tokens=4, batch_size=4)
+    from workbench.core.answer_check import extract_answer
+    from workbench.core.errors import InputError
+
+    with pytest.raises(InputError, match="reference answer"):  # no prompt_meta.json: nothing to check against
+        run_job(EvalJob(run_dir, "checkpoints/step-1"), lambda *_a, **_k: None, lambda *_a, **_k: None,
+                lambda: False)
+    # the first prompt's reference is what the model answers (when it answers anything), the second's is not
+    answers = {prompts[0]: extract_answer(gen.texts[0]) or "no answer 777", prompts[1]: "no such answer 9999"}
+    expected = sum(check_answer(t, answers[p]) for p, t in zip(prompts, gen.texts)) / 2
+    write_prompt_meta(run_dir / "prompt_meta.json", {p: {"reference_answer": a} for p, a in answers.items()})
+    durable: list = []
+    assert run_job(EvalJob(run_dir, "checkpoints/step-1"), lambda t, **d: durable.append((t, d)),
+                   lambda *_a, **_k: None, lambda: False)
+    (values,) = [d["values"] for t, d in durable if t == "eval"]
+    assert values["brevity/score"] == pytest.approx(expected)

@@ -1,7 +1,8 @@
 """Prepare a run folder from the project (DESIGN.md §3): the run row, run_dir/config.json, run_dir/data.jsonl
 (the labelled pairs) and run_dir/candidates.jsonl (unlabelled pairs the finished run scores for the "active"
 labelling order) are all a worker ever sees of the project. A kind="prm" run gets run_dir/steps.jsonl (the step
-labels, store/step_run_data.py) instead of the pair files."""
+labels, store/step_run_data.py) instead of the pair files. run_dir/prompt_meta.json carries the prompts' known
+reference answers for scorers such as answer_correct (core/prompt_meta.py)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import re
 import shutil
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workbench.core.entities import Run
 from workbench.core.errors import RunError
+from workbench.core.prompt_meta import PROMPT_META_FILE, PromptMeta, prompt_text, write_prompt_meta
 from workbench.core.run_config import RunConfig
 from workbench.store.exports import export_candidates, export_run_data
 from workbench.store.run_paths import project_folder, to_stored
 from workbench.store.runs import create_run, get_run
 from workbench.store.step_run_data import STEPS_FILE, export_step_run_data
-from workbench.store.schema import RunRow
+from workbench.store.schema import PromptAnswerRow, PromptRow, RunRow
 
 
 def slug(name: str) -> str:
@@ -82,7 +85,18 @@ def _write_inputs(s: Session, cfg: RunConfig, run_dir: Path, pair_ids: set[int] 
     if summary.train_rows == 0:
         raise RunError("no labelled pairs to train on for the chosen objectives: label some pairs first")
     export_candidates(s, cfg.objectives, run_dir / "candidates.jsonl", limit=cfg.active_candidates)
+    meta = prompt_meta(s)
+    if meta:
+        write_prompt_meta(run_dir / PROMPT_META_FILE, meta)
     _provide_scorers(s, run_dir)
+
+
+def prompt_meta(s: Session) -> PromptMeta:
+    """Prompt text (as workers see it) -> {"reference_answer": ...} for every prompt with a known answer."""
+    rows = s.execute(select(PromptRow.text, PromptRow.messages, PromptAnswerRow.answer)
+                     .join(PromptAnswerRow, PromptAnswerRow.prompt_id == PromptRow.id))
+    return {prompt_text(messages if messages is not None else text): {"reference_answer": answer}
+            for text, messages, answer in rows}
 
 
 def _provide_scorers(s: Session, run_dir: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from workbench.core.errors import InputError
+from workbench.core.prompt_meta import prompt_text
 
 _KEYS = ("pair_id", "objective", "prompt", "chosen", "rejected")
 
@@ -89,7 +90,7 @@ def _messages(x: Any, role: str) -> list[dict]:
 
 
 def _as_text(x: Any) -> str:
-    return x if isinstance(x, str) else "\n".join(str(m.get("content", "")) for m in x)
+    return prompt_text(x)
 
 
 def _encode_pair(row: PairRow, tok: Any) -> tuple[list[int], list[int], list[int]]:

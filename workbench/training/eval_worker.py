@@ -100,6 +100,7 @@ def _weight_list(cfg: RunConfig, job: EvalJob, policy: Policy) -> list[Weights |
 def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable[..., None],
             should_stop: Callable[[], bool]) -> bool:
     """Evaluate every weight vector of one job; False when a stop request cut it short."""
+    from workbench.core.prompt_meta import PROMPT_META_FILE, read_prompt_meta, with_prompt_meta
     from workbench.core.scorer_trust import trusted_from_env, trusted_registry
     from workbench.training.data import read_run_data, tokenize_pairs
     from workbench.training.evaluate import evaluate_policy, evaluation_prompts
@@ -114,7 +115,8 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
     status(f"loading {cfg.model}" + (f" + {job.checkpoint}" if job.checkpoint else " + soup adapters"))
     policy = load_policy(cfg, job)
     registry = trusted_registry(job.run_dir / "scorers.py", trusted_from_env(), needed=cfg.eval_scorers.values())
-    scorers = {obj: registry.get(name) for obj, name in cfg.eval_scorers.items()}
+    meta = read_prompt_meta(job.run_dir / PROMPT_META_FILE)  # e.g. reference answers for answer_correct
+    scorers = {obj: with_prompt_meta(registry.get(name), meta) for obj, name in cfg.eval_scorers.items()}
     rows = read_run_data(job.run_dir / "data.jsonl")
     if cfg.objectives:
         rows = [r for r in rows if r.objective in set(cfg.objectives)]
