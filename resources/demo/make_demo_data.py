@@ -38,7 +38,7 @@ def load_smollm2():
 
     from workbench.cli.demo_model import smollm2_gguf
     from workbench.core.run_config import RunConfig
-    from workbench.training.model_loading import load_model
+    from workbench.training.engine.model_loading import load_model
 
     gguf = smollm2_gguf()
     if gguf is None:

@@ -35,11 +35,11 @@ def _setup(model_path: str, pairs: int, prompts: int, new_tokens: int):  # type:
     from bench_training import bench_rows
 
     from workbench.core.run_config import RunConfig
-    from workbench.training.data import PairRow, tokenize_pairs
-    from workbench.training.heads import MixingHook, ObjectiveHeads, output_head
-    from workbench.training.lora import attach_lora
-    from workbench.training.model_loading import load_model
-    from workbench.training.reference import reference_logps
+    from workbench.training.engine.data import PairRow, tokenize_pairs
+    from workbench.training.preference.heads import MixingHook, ObjectiveHeads, output_head
+    from workbench.training.engine.lora import attach_lora
+    from workbench.training.engine.model_loading import load_model
+    from workbench.training.engine.reference import reference_logps
 
     cfg = RunConfig(model=model_path, device="cpu", batch_size=4, max_length=256, max_prompt_length=128,
                     eval_max_new_tokens=new_tokens, target_modules=TARGETS)
@@ -66,8 +66,8 @@ def _setup(model_path: str, pairs: int, prompts: int, new_tokens: int):  # type:
 def run(model_path: str, a: argparse.Namespace) -> dict[str, float]:
     import contextlib
 
-    from workbench.training.evaluate import evaluate_policy, heldout_rewards
-    from workbench.training.mixtures import evaluate_mixtures, heldout_rewards_mixtures
+    from workbench.training.evaluation.evaluate import evaluate_policy, heldout_rewards
+    from workbench.training.evaluation.mixtures import evaluate_mixtures, heldout_rewards_mixtures
 
     cfg, model, tok, heads, hook, data, ref, prompts = _setup(model_path, a.pairs, a.prompts, a.new_tokens)
     k = a.mixtures

@@ -30,7 +30,7 @@ def run(model_path: str, a: argparse.Namespace) -> dict[str, float]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workbench.training.evaluate import _eos_ids, _left_padded, encode_prompt
+    from workbench.training.evaluation.evaluate import _eos_ids, _left_padded, encode_prompt
 
     tok = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()

@@ -74,7 +74,7 @@ def pair_shapes(model: str, data_rows: list[dict], seq: int) -> tuple[float, flo
     """(mean non-padding tokens of a pair as the policy sees them, mean completion tokens of a pair)."""
     from transformers import AutoTokenizer
 
-    from workbench.training.data import PairRow, tokenize_pairs
+    from workbench.training.engine.data import PairRow, tokenize_pairs
 
     d = tokenize_pairs([PairRow(**r) for r in data_rows], AutoTokenizer.from_pretrained(model), max_length=seq,
                        max_prompt_length=seq // 2)
@@ -94,7 +94,7 @@ def flops_per_pair(tokens: float, completion: float, seq: int) -> float:
 
 def run_ours(model: str, work: Path, a: argparse.Namespace) -> dict:
     from workbench.core.run_config import RunConfig
-    from workbench.training.trainer import Trainer
+    from workbench.training.engine.trainer import Trainer
 
     run_dir = work / "ours"
     run_dir.mkdir(parents=True)

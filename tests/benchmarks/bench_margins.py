@@ -34,12 +34,12 @@ def run(model_path: str, a: argparse.Namespace) -> dict[str, float]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from workbench.core.run_config import RunConfig
-    from workbench.training.data import PairRow, tokenize_pairs
-    from workbench.training.logprobs import sequence_logps
-    from workbench.training.lora import attach_lora
-    from workbench.training.margins import score_margins
-    from workbench.training.reference_cache import ReferenceCache
-    from workbench.training.shared_reference import SharedReference
+    from workbench.training.engine.data import PairRow, tokenize_pairs
+    from workbench.training.engine.logprobs import sequence_logps
+    from workbench.training.engine.lora import attach_lora
+    from workbench.training.preference.margins import score_margins
+    from workbench.training.engine.reference_cache import ReferenceCache
+    from workbench.training.engine.shared_reference import SharedReference
 
     tok = AutoTokenizer.from_pretrained(model_path)
     data = tokenize_pairs([PairRow(**r) for r in bench_rows(a.pairs)], tok, max_length=MAX_LENGTH,

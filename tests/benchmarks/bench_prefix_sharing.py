@@ -27,9 +27,9 @@ def run(model_path: str, batches: int) -> dict[str, float]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from workbench.core.run_config import RunConfig
-    from workbench.training.data import PairRow, collate, length_grouped_batches, tokenize_pairs
-    from workbench.training.logprobs import sequence_logps
-    from workbench.training.lora import attach_lora
+    from workbench.training.engine.data import PairRow, collate, length_grouped_batches, tokenize_pairs
+    from workbench.training.engine.logprobs import sequence_logps
+    from workbench.training.engine.lora import attach_lora
 
     tok = AutoTokenizer.from_pretrained(model_path)
     data = tokenize_pairs([PairRow(**r) for r in bench_rows(4 * batches)], tok, max_length=MAX_LENGTH,

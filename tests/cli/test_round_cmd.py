@@ -136,13 +136,13 @@ def test_anchor_samples_come_from_the_base_model(tiny_model_dir, tmp_path) -> No
     answers the plain base model samples with the same seed."""
     from workbench.core.run_config import RunConfig
     from workbench.inference.round_samples import _Models, _sample
-    from workbench.training.steerable import load_steerable
+    from workbench.training.preference.steerable import load_steerable
 
     cfg = RunConfig(model=str(tiny_model_dir), device="cpu", lora_r=4, seed=3)
     # a trained-looking adapter: non-zero LoRA B so the policy differs from the base
-    from workbench.training.checkpoint import Position, save_checkpoint
-    from workbench.training.lora import attach_lora
-    from workbench.training.model_loading import load_model
+    from workbench.training.engine.checkpoint import Position, save_checkpoint
+    from workbench.training.engine.lora import attach_lora
+    from workbench.training.engine.model_loading import load_model
 
     import torch
 

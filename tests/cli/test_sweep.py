@@ -85,7 +85,7 @@ def project_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _train_adapter(model_dir: Path, data_dir: Path, objective: str, steps: int) -> Path:
     """An earlier single-objective run, trained in-process (a fixture; the sweep itself trains nothing)."""
-    from workbench.training.trainer import Trainer
+    from workbench.training.engine.trainer import Trainer
 
     cfg = RunConfig(**{**TRAIN, "model": str(model_dir), "objectives": [objective], "max_steps": steps})
     run_dir = data_dir / f"earlier-{objective}"

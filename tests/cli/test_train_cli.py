@@ -27,7 +27,7 @@ from workbench.store.objectives import list_objectives
 from workbench.store.pairs import add_pair, add_prompt, add_response
 from workbench.store.queue import next_pair
 from workbench.store.runs import create_run, get_run, list_checkpoints, metric_series, set_run_status
-from workbench.training.margins import read_margins
+from workbench.training.preference.margins import read_margins
 
 REPO = Path(__file__).resolve().parents[2]
 UNLABELLED = ("the moon", "cheese", "a bicycle", "rain", "a violin")

@@ -47,7 +47,7 @@ def load_base(model_dir: Path):
 
 def save_random_adapter(model_dir: Path, folder: Path, seed: int) -> Path:
     """A LoRA adapter whose B is far from zero, so it visibly changes what the model says."""
-    from workbench.training.lora import attach_lora
+    from workbench.training.engine.lora import attach_lora
 
     base, _ = load_base(model_dir)
     peft_model = attach_lora(base, RunConfig(lora_r=4, lora_alpha=8, seed=seed))
@@ -63,7 +63,7 @@ def save_random_adapter(model_dir: Path, folder: Path, seed: int) -> Path:
 @pytest.fixture(scope="session")
 def mah_checkpoint(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """run/checkpoints/step-3: adapter + heads for brevity and detail with strong (random) deltas."""
-    from workbench.training.heads import ObjectiveHeads
+    from workbench.training.preference.heads import ObjectiveHeads
 
     folder = tmp_path_factory.mktemp("mah_run") / "checkpoints" / "step-3"
     save_random_adapter(tiny_model_dir, folder, seed=1)

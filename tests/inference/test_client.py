@@ -14,7 +14,7 @@ def head_alone_text(tiny_model_dir, checkpoint, k: int) -> str:
     """Greedy text of base + merged LoRA with its output head replaced by W(I + B_k A_k): no hook involved."""
     from peft import PeftModel
 
-    from workbench.training.heads import ObjectiveHeads
+    from workbench.training.preference.heads import ObjectiveHeads
 
     base, tokenizer = load_base(tiny_model_dir)
     merged = PeftModel.from_pretrained(base, str(checkpoint)).merge_and_unload()

@@ -12,7 +12,7 @@ import pytest
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.inference.reward_scoring import VectorRM, reward_values
-from workbench.training.data import PairRow, tokenize_pairs
+from workbench.training.engine.data import PairRow, tokenize_pairs
 
 from tests.training.conftest import tiny_rows
 

@@ -13,8 +13,8 @@ import torch
 from tests.inference.conftest import load_base, save_random_adapter
 from workbench.core.run_config import RunConfig
 from workbench.inference.round_samples import SAMPLES_FILE, SPEC_FILE, _sample_ids, generate_round, implicit_rewards
-from workbench.training.evaluate import _sequence_batch
-from workbench.training.logprobs import naive_sequence_logps
+from workbench.training.evaluation.evaluate import _sequence_batch
+from workbench.training.engine.logprobs import naive_sequence_logps
 
 SETTINGS = {"max_new_tokens": 6, "temperature": 1.0, "top_p": 1.0, "samples": 3, "seed": 0}
 
@@ -31,7 +31,7 @@ def _reference_rewards(model_dir, adapter, prompt_ids, answers, beta):
 
 
 def test_implicit_rewards_of_a_trained_policy(tiny_model_dir, tmp_path):
-    from workbench.training.steerable import load_steerable
+    from workbench.training.preference.steerable import load_steerable
 
     adapter = save_random_adapter(tiny_model_dir, tmp_path / "ckpt", seed=4)
     cfg = RunConfig(model=str(tiny_model_dir), device="cpu", beta=0.2)

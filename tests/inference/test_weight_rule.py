@@ -15,8 +15,8 @@ from tests.inference.conftest import OBJECTIVES, load_base
 from workbench.core.weights import WeightError, validate_weights
 from workbench.inference.session import InferenceSession
 from workbench.inference.worker import error_text
-from workbench.training.soups import make_soup, soup_model
-from workbench.training.steerable import load_steerable
+from workbench.training.preference.soups import make_soup, soup_model
+from workbench.training.preference.steerable import load_steerable
 
 BAD = [{"brevity": -1.0, "detail": 2.0}, {"brevity": 0.0, "detail": 0.0}, {"brevity": math.inf, "detail": 1.0},
        {"brevity": "a lot", "detail": 1.0}]

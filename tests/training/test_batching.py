@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from workbench.core.run_config import RunConfig
-from workbench.training.batching import balanced_batches, batches_per_epoch, epoch_batches, uses_balanced
-from workbench.training.data import TokenizedData, length_grouped_batches
+from workbench.training.engine.batching import balanced_batches, batches_per_epoch, epoch_batches, uses_balanced
+from workbench.training.engine.data import TokenizedData, length_grouped_batches
 
 
 def make_data(counts: dict[int, int], lengths: dict[int, tuple[int, int]]) -> TokenizedData:

@@ -11,9 +11,9 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from tests.training.test_trainer import make_trainer, metrics
-from workbench.training.checkpoint import STATE_FILE, latest_checkpoint
-from workbench.training.data import collate
-from workbench.training.logprobs import sequence_logps
+from workbench.training.engine.checkpoint import STATE_FILE, latest_checkpoint
+from workbench.training.engine.data import collate
+from workbench.training.engine.logprobs import sequence_logps
 
 
 def test_saved_adapter_loads_with_peft_and_gives_same_logps(tiny_model_dir, tiny_run_data):

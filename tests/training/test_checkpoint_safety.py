@@ -15,7 +15,7 @@ import torch
 from tests.training.test_checkpoint import _run
 from tests.training.test_trainer import metrics
 from workbench.core.errors import RunError
-from workbench.training.checkpoint import LEGACY_STATE_FILE, STATE_FILE, STATE_TENSORS, latest_checkpoint, \
+from workbench.training.engine.checkpoint import LEGACY_STATE_FILE, STATE_FILE, STATE_TENSORS, latest_checkpoint, \
     read_trainer_state
 
 

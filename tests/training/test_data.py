@@ -10,7 +10,7 @@ import torch
 from transformers import AutoTokenizer
 
 from workbench.core.errors import InputError
-from workbench.training.data import (
+from workbench.training.engine.data import (
     PairRow,
     collate,
     length_grouped_batches,

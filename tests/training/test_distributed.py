@@ -15,9 +15,9 @@ from workbench.cli.supervise import WorkerProcess
 from workbench.cli.train import worker_argv
 from workbench.core.protocol import decode
 from workbench.core.run_config import RunConfig
-from workbench.training.data import Batch
-from workbench.training.distributed import World, local_batch, shard_bounds, table_rows, world_from_env
-from workbench.training.trainer import Trainer
+from workbench.training.engine.data import Batch
+from workbench.training.parallel.distributed import World, local_batch, shard_bounds, table_rows, world_from_env
+from workbench.training.engine.trainer import Trainer
 
 SETTINGS = dict(device="cpu", batch_size=4, max_steps=4, learning_rate=1e-2, max_length=64, max_prompt_length=32,
                 eval_every=2, checkpoint_every=2, warmup_ratio=0.0, scheduler="constant", active_candidates=0,

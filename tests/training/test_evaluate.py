@@ -8,13 +8,13 @@ import torch
 from tests.training.conftest import tiny_rows
 from workbench.core.run_config import RunConfig
 from workbench.core.scorers import Scorer
-from workbench.training.data import PairRow, collate, tokenize_pairs
-from workbench.training.evaluate import (Generations, encode_prompt, evaluate_policy, evaluation_prompts,
+from workbench.training.engine.data import PairRow, collate, tokenize_pairs
+from workbench.training.evaluation.evaluate import (Generations, encode_prompt, evaluate_policy, evaluation_prompts,
                                          generate_greedy, heldout_rewards)
-from workbench.training.logprobs import naive_sequence_logps
-from workbench.training.lora import attach_lora
-from workbench.training.model_loading import load_model
-from workbench.training.reference import reference_logps
+from workbench.training.engine.logprobs import naive_sequence_logps
+from workbench.training.engine.lora import attach_lora
+from workbench.training.engine.model_loading import load_model
+from workbench.training.engine.reference import reference_logps
 
 
 def _policy(model_dir, *, random_b: bool = True):

@@ -13,7 +13,7 @@ from tests.training.test_trainer import make_trainer
 from tests.training.test_worker import REPO, _env, drain, make_run_dir
 from workbench.cli.supervise import WorkerProcess
 from workbench.core.run_config import RunConfig
-from workbench.training.failures import NonFiniteLoss, failure_message, is_out_of_memory
+from workbench.training.engine.failures import NonFiniteLoss, failure_message, is_out_of_memory
 
 
 @pytest.mark.parametrize("exc", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
@@ -69,7 +69,7 @@ def test_worker_reports_injected_oom_as_failed(tiny_model_dir, tiny_run_data, tm
     script = tmp_path / "oom_worker.py"
     script.write_text(textwrap.dedent("""
         import sys, torch
-        from workbench.training import trainer
+        from workbench.training.engine import trainer
         def boom(self, batches):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         trainer.Trainer.train_step = boom

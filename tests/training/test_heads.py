@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from workbench.training.heads import MixingHook, ObjectiveHeads, has_heads
+from workbench.training.preference.heads import MixingHook, ObjectiveHeads, has_heads
 
 
 def _random_heads(objectives: list[str], hidden: int = 16, rank: int = 3, seed: int = 1) -> ObjectiveHeads:

@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workbench.core.run_config import RunConfig
-from workbench.training.data import collate, read_run_data, tokenize_pairs
-from workbench.training.logprobs import naive_sequence_logps, sequence_logps
-from workbench.training.lora import attach_lora
+from workbench.training.engine.data import collate, read_run_data, tokenize_pairs
+from workbench.training.engine.logprobs import naive_sequence_logps, sequence_logps
+from workbench.training.engine.lora import attach_lora
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 from workbench.core.run_config import RunConfig
-from workbench.training.data import PairRow, collate, tokenize_pairs
-from workbench.training.logprobs import sequence_logps
-from workbench.training.lora import attach_lora, default_target_modules
+from workbench.training.engine.data import PairRow, collate, tokenize_pairs
+from workbench.training.engine.logprobs import sequence_logps
+from workbench.training.engine.lora import attach_lora, default_target_modules
 
 
 def test_default_targets_llama(tiny_model_dir):

@@ -11,7 +11,7 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.losses import (
+from workbench.training.preference.losses import (
     LOSSES,
     REFERENCE_FREE,
     LogpBatch,

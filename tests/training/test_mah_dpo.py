@@ -12,10 +12,10 @@ import torch
 
 from tests.training.conftest import tiny_rows
 from tests.training.test_trainer import make_trainer, metrics
-from workbench.training.data import collate
-from workbench.training.heads import ObjectiveHeads, has_heads
-from workbench.training.logprobs import sequence_logps
-from workbench.training.steerable import load_steerable
+from workbench.training.engine.data import collate
+from workbench.training.preference.heads import ObjectiveHeads, has_heads
+from workbench.training.engine.logprobs import sequence_logps
+from workbench.training.preference.steerable import load_steerable
 
 SETTINGS = dict(method="mah_dpo", max_steps=4, checkpoint_every=2, head_rank=4, learning_rate=1e-2)
 
@@ -163,8 +163,8 @@ def test_k1_full_head_mah_dpo_equals_plain_dpo(tiny_model_dir, tiny_run_data, tm
     """Issue 11, item 2: the paper's full per-objective heads, initialised from the model's head. With K = 1 at step
     0 the loss and every LoRA gradient equal plain DPO's; the head copy (not the tied embedding) gets a gradient,
     and a checkpoint steers with the merged head exactly like the trainer's per-row head."""
-    from workbench.training.full_heads import FullObjectiveHeads
-    from workbench.training.heads import MixingHook, load_heads
+    from workbench.training.preference.full_heads import FullObjectiveHeads
+    from workbench.training.preference.heads import MixingHook, load_heads
 
     dpo = make_trainer(tiny_model_dir, tiny_run_data, objectives=["brevity"])
     full = make_trainer(tiny_model_dir, tiny_run_data, objectives=["brevity"], method="mah_dpo", head_type="full")

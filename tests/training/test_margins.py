@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from tests.training.test_trainer import make_trainer
-from workbench.training.data import collate
-from workbench.training.logprobs import naive_sequence_logps
-from workbench.training.margins import (CANDIDATES_FILE, MARGINS_FILE, candidate_data, implicit_margins,
+from workbench.training.engine.data import collate
+from workbench.training.engine.logprobs import naive_sequence_logps
+from workbench.training.preference.margins import (CANDIDATES_FILE, MARGINS_FILE, candidate_data, implicit_margins,
                                         read_margins, smallest_per_pair, write_run_margins)
-from workbench.training.reference import logps_table
+from workbench.training.engine.reference import logps_table
 
 BETA = 0.1
 TOL = 2e-5  # fp32 sums of ~50-nat log-probs over differently padded batches differ in the 5th digit
@@ -120,7 +120,7 @@ def test_pass_costs_one_forward_per_pair_with_a_known_reference(tiny_model_dir, 
     """Pairs the run trained on reuse their cached reference (one policy forward each); candidates cost two
     (reference + policy); nothing runs twice; progress reaches 1 with an ETA, and a second pass over the same
     candidates reuses their cached reference (candidates_ref_logps.pt)."""
-    from workbench.training import reference_cache
+    from workbench.training.engine import reference_cache
 
     run_dir = tiny_run_data.parent
     _write_candidates(run_dir)

@@ -11,14 +11,14 @@ import torch
 
 from tests.training.conftest import tiny_rows
 from workbench.core.run_config import RunConfig
-from workbench.training import logprobs
-from workbench.training.data import PairRow, tokenize_pairs
-from workbench.training.evaluate import generate_greedy, heldout_rewards
-from workbench.training.heads import MixingHook, ObjectiveHeads, output_head
-from workbench.training.lora import attach_lora
-from workbench.training.mixtures import generate_mixtures, heldout_rewards_mixtures, weight_matrix
-from workbench.training.model_loading import load_model
-from workbench.training.reference import reference_logps
+from workbench.training.engine import logprobs
+from workbench.training.engine.data import PairRow, tokenize_pairs
+from workbench.training.evaluation.evaluate import generate_greedy, heldout_rewards
+from workbench.training.preference.heads import MixingHook, ObjectiveHeads, output_head
+from workbench.training.engine.lora import attach_lora
+from workbench.training.evaluation.mixtures import generate_mixtures, heldout_rewards_mixtures, weight_matrix
+from workbench.training.engine.model_loading import load_model
+from workbench.training.engine.reference import reference_logps
 
 MIXTURES = [{"brevity": 1.0}, {"detail": 1.0}, {"brevity": 0.5, "detail": 0.5}, {"brevity": 3.0, "detail": 1.0},
             {"brevity": 0.0, "detail": 0.0}]
@@ -65,7 +65,7 @@ def test_one_trunk_pass_equals_separate_evaluations(tiny_model_dir, targets, mon
         calls["trunk"] += 1
         return real(*a, **k)
 
-    monkeypatch.setattr("workbench.training.mixtures.hidden_states", counting)
+    monkeypatch.setattr("workbench.training.evaluation.mixtures.hidden_states", counting)
     together = heldout_rewards_mixtures(model, heads, data, ref, MIXTURES, beta=cfg.beta, batch_size=5,
                                         chunk_tokens=16, pad_id=tok.pad_token_id, base_head=hook.disabled,
                                         reference=reference)
@@ -109,7 +109,7 @@ def test_one_trunk_pass_keeps_the_models_output_processing(model_type):
     """Merge of #11 and #14: the batched mixture log-probs apply the same soft-capping / logit scale as
     sequence_logps (and so the model itself), mixture by mixture."""
     from tests.training.test_output_logits import batch, tiny
-    from workbench.training.mixtures import mixture_logps
+    from workbench.training.evaluation.mixtures import mixture_logps
 
     model, b = tiny(model_type), batch()
     heads = ObjectiveHeads(["brevity", "detail"], output_head(model).weight.shape[1], 4, seed=1).to(torch.float64)

@@ -13,7 +13,7 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.model_loading import load_model, pick_device
+from workbench.training.engine.model_loading import load_model, pick_device
 
 
 def test_local_folder(tiny_model_dir):

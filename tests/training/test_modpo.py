@@ -17,14 +17,14 @@ from tests.training.test_trainer import make_trainer, metrics
 from workbench.core.errors import InputError, RunError
 from workbench.core.run_config import RunConfig
 from workbench.core.scorer_trust import TRUSTED_ENV, UntrustedScorers, file_sha256
-from workbench.training.data import Batch, PairRow, collate, length_grouped_batches, tokenize_pairs
-from workbench.training.heads import ObjectiveHeads
-from workbench.training.logprobs import SeqLogps, sequence_logps
-from workbench.training.lora import attach_lora
-from workbench.training.methods import ModpoMethod
-from workbench.training.modpo import MARGINS_FILE, margin_table, modpo_problems
-from workbench.training.reference import logps_table
-from workbench.training.steerable import load_steerable
+from workbench.training.engine.data import Batch, PairRow, collate, length_grouped_batches, tokenize_pairs
+from workbench.training.preference.heads import ObjectiveHeads
+from workbench.training.engine.logprobs import SeqLogps, sequence_logps
+from workbench.training.engine.lora import attach_lora
+from workbench.training.preference.methods import ModpoMethod
+from workbench.training.preference.modpo import MARGINS_FILE, margin_table, modpo_problems
+from workbench.training.engine.reference import logps_table
+from workbench.training.preference.steerable import load_steerable
 
 
 def _log_sigmoid(x: float) -> float:

@@ -11,10 +11,10 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from workbench.core.errors import RunError
-from workbench.training.data import Batch
-from workbench.training.logprobs import naive_sequence_logps, sequence_logps
-from workbench.training.lora import TARGETS_BY_TYPE
-from workbench.training.output_logits import logit_transform
+from workbench.training.engine.data import Batch
+from workbench.training.engine.logprobs import naive_sequence_logps, sequence_logps
+from workbench.training.engine.lora import TARGETS_BY_TYPE
+from workbench.training.engine.output_logits import logit_transform
 
 VOCAB = 96
 SMALL = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -55,7 +55,7 @@ def test_chunked_logps_equal_the_models_own(model_type):
         for chunk in (3, 1024):
             torch.testing.assert_close(sequence_logps(model, b, chunk_tokens=chunk).sum, own, rtol=0, atol=1e-5)
         if model_type in EXTRA:  # without the transform (the code before issue 11) the numbers are far off
-            with mock.patch("workbench.training.logprobs.logit_transform", return_value=None):
+            with mock.patch("workbench.training.engine.logprobs.logit_transform", return_value=None):
                 raw = sequence_logps(model, b).sum
             assert (raw - own).abs().max() > 1.0
 

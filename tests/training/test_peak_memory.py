@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 import torch
 
-from workbench.training.trainer import peak_memory_mb
+from workbench.training.engine.trainer import peak_memory_mb
 
 
 def test_cpu_peak_counts_memory_already_freed():

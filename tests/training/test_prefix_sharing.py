@@ -8,10 +8,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.training.conftest import tiny_rows
 from workbench.core.run_config import RunConfig
-from workbench.training.data import PairRow, collate, tokenize_pairs
-from workbench.training.logprobs import sequence_logps
-from workbench.training.lora import attach_lora
-from workbench.training.prefix_sharing import pack_pairs
+from workbench.training.engine.data import PairRow, collate, tokenize_pairs
+from workbench.training.engine.logprobs import sequence_logps
+from workbench.training.engine.lora import attach_lora
+from workbench.training.engine.prefix_sharing import pack_pairs
 
 
 @pytest.fixture()

@@ -12,12 +12,12 @@ import torch
 from tests.training.conftest import tiny_rows
 from tests.training.test_mixtures import MIXTURES, _steerable
 from workbench.core.scorers import Scorer
-from workbench.training import prompt_fanout
-from workbench.training.data import PairRow, tokenize_pairs
-from workbench.training.evaluate import _sequence_batch, evaluate_policy, evaluation_prompts
-from workbench.training.logprobs import sequence_logps
-from workbench.training.mixtures import evaluate_mixtures, weight_matrix
-from workbench.training.prompt_fanout import fanout_logps, pack_fanout
+from workbench.training.evaluation import prompt_fanout
+from workbench.training.engine.data import PairRow, tokenize_pairs
+from workbench.training.evaluation.evaluate import _sequence_batch, evaluate_policy, evaluation_prompts
+from workbench.training.engine.logprobs import sequence_logps
+from workbench.training.evaluation.mixtures import evaluate_mixtures, weight_matrix
+from workbench.training.evaluation.prompt_fanout import fanout_logps, pack_fanout
 
 
 def _normalised(w: dict[str, float]) -> dict[str, float]:
@@ -86,7 +86,7 @@ def test_k_mixture_evaluation_equals_k_separate_evaluations(tiny_model_dir, monk
         prefills.append((ids.shape[0], repeats))
         return real(model_, ids, mask, repeats, **kw)
 
-    monkeypatch.setattr("workbench.training.mixtures.generate_fanout", counting)
+    monkeypatch.setattr("workbench.training.evaluation.mixtures.generate_fanout", counting)
     together = evaluate_mixtures(model, tok, heads, data, None, prompts, cfg, scorers, MIXTURES,
                                  mix=lambda w: hook.set_weights(_normalised(w)), base_head=hook.disabled,
                                  reference=reference)
@@ -109,8 +109,8 @@ def test_heldout_mixtures_with_shared_prompts_equal_plain_separate_passes(tiny_m
         with model.disable_adapter(), hook.disabled():
             yield
 
-    from workbench.training.evaluate import heldout_rewards
-    from workbench.training.mixtures import heldout_rewards_mixtures
+    from workbench.training.evaluation.evaluate import heldout_rewards
+    from workbench.training.evaluation.mixtures import heldout_rewards_mixtures
 
     separate = []
     for w in MIXTURES:

@@ -7,11 +7,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workbench.core.run_config import RunConfig
-from workbench.training import reference as reference_mod
-from workbench.training.data import collate, read_run_data, tokenize_pairs
-from workbench.training.logprobs import sequence_logps
-from workbench.training.lora import attach_lora
-from workbench.training.reference import reference_logps
+from workbench.training.engine import reference as reference_mod
+from workbench.training.engine.data import collate, read_run_data, tokenize_pairs
+from workbench.training.engine.logprobs import sequence_logps
+from workbench.training.engine.lora import attach_lora
+from workbench.training.engine.reference import reference_logps
 
 
 @pytest.fixture()

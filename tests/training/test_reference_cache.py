@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench.training.data import length_grouped_batches
-from workbench.training.reference_cache import ReferenceCache
+from workbench.training.engine.data import length_grouped_batches
+from workbench.training.engine.reference_cache import ReferenceCache
 
 from .test_trainer import make_trainer
 
@@ -84,7 +84,7 @@ def test_unknown_reference_mode_is_a_readable_problem():
 
 
 def test_unreadable_cache_file_is_recomputed_not_fatal(tmp_path):
-    from workbench.training.data import TokenizedData
+    from workbench.training.engine.data import TokenizedData
 
     data = TokenizedData(prompt_ids=[[1, 2]], chosen_ids=[[3]], rejected_ids=[[4]], objective=[0], pair_id=[1],
                          split=["train"], objectives=["x"])

@@ -12,7 +12,7 @@ import pytest
 from workbench.core.errors import RunError
 from workbench.core.remote_code import CONSENT_ENV, consent_env, remote_code_allowed, remote_code_request
 from workbench.core.run_config import RunConfig
-from workbench.training.model_loading import load_model
+from workbench.training.engine.model_loading import load_model
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import torch
 
 from tests.training.test_margins import BETA, TOL, _write_candidates
 from tests.training.test_trainer import make_trainer
-from workbench.training import reference_cache
-from workbench.training.margins import CANDIDATES_FILE, MARGINS_FILE, read_margins, write_run_margins
-from workbench.training.shared_reference import SHARED_DIR, SharedReference, pair_key
+from workbench.training.engine import reference_cache
+from workbench.training.preference.margins import CANDIDATES_FILE, MARGINS_FILE, read_margins, write_run_margins
+from workbench.training.engine.shared_reference import SHARED_DIR, SharedReference, pair_key
 
 
 def test_hits_need_same_model_dtype_and_token_ids(tmp_path):
@@ -77,7 +77,7 @@ def test_second_run_computes_no_reference_for_candidates_it_has(tiny_model_dir, 
 
 
 def test_the_table_keeps_the_newest_entries_beyond_its_cap(tmp_path, monkeypatch):
-    from workbench.training import shared_reference
+    from workbench.training.engine import shared_reference
 
     monkeypatch.setattr(shared_reference, "MAX_ENTRIES", 2)
     for i in range(3):

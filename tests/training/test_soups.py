@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from workbench.core.errors import RunError
-from workbench.training.soups import make_soup, soup_model
+from workbench.training.preference.soups import make_soup, soup_model
 
 TARGETS = ["q_proj", "v_proj", "down_proj"]
 

@@ -9,9 +9,9 @@ from transformers import AutoModelForCausalLM
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.heads import ObjectiveHeads
-from workbench.training.lora import attach_lora
-from workbench.training.steerable import load_steerable
+from workbench.training.preference.heads import ObjectiveHeads
+from workbench.training.engine.lora import attach_lora
+from workbench.training.preference.steerable import load_steerable
 
 IDS = torch.tensor([[5, 17, 42, 99, 7, 3, 250]])
 

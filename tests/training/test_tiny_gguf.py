@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from workbench.core.run_config import RunConfig
-from workbench.training.model_loading import load_model
+from workbench.training.engine.model_loading import load_model
 from workbench.training.tiny_gguf import llama_cpp_rows, write_gguf
 
 

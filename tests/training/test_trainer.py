@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from workbench.core.run_config import RunConfig
-from workbench.training.data import collate
-from workbench.training.trainer import Trainer
+from workbench.training.engine.data import collate
+from workbench.training.engine.trainer import Trainer
 
 
 def make_trainer(model_dir: Path, data_path: Path, events: list | None = None, **overrides) -> Trainer:

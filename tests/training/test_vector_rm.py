@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from workbench.core.run_config import RunConfig
-from workbench.training.data import collate
+from workbench.training.engine.data import collate
 from workbench.training.reward_models.vector_rm import RM_CONFIG, RM_HEAD, RewardHead, bt_loss, pair_metrics
 from workbench.training.reward_models.vector_rm_trainer import VectorRMTrainer
 

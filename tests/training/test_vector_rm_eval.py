@@ -14,8 +14,8 @@ from tests.training.conftest import tiny_rows
 from tests.training.test_evaluate import _policy
 from workbench.cli.sweep_grid import reward_axes, reward_metric, reward_vector
 from workbench.core.run_config import RunConfig
-from workbench.training.data import TokenizedData
-from workbench.training.evaluate import evaluate_policy, generate_greedy
+from workbench.training.engine.data import TokenizedData
+from workbench.training.evaluation.evaluate import evaluate_policy, generate_greedy
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def test_sweeps_take_the_reward_models_reward_as_the_objectives_axis():
 def test_eval_worker_job_with_a_reward_model_reports_rewards(tiny_model_dir, rm_checkpoint, tmp_path):
     """`workbench worker eval --reward-model DIR` (EvalJob.reward_model): the job's eval event carries the rewards
     although the run's own config names no reward model."""
-    from workbench.training.eval_worker import EvalJob, run_job
-    from workbench.training.trainer import Trainer
+    from workbench.training.evaluation.eval_worker import EvalJob, run_job
+    from workbench.training.engine.trainer import Trainer
 
     run_dir = tmp_path / "0005-dpo"
     run_dir.mkdir()
@@ -93,10 +93,10 @@ def test_eval_worker_scores_generations_with_answer_correct_from_prompt_meta(tin
     """The answer checker as a scorer on generations (issue #17 item 2): the eval worker gives each scorer the
     prompt's reference answer from prompt_meta.json; without it answer_correct could not score at all."""
     from workbench.core.prompt_meta import write_prompt_meta
-    from workbench.training.eval_worker import EvalJob, run_job
-    from workbench.training.evaluate import evaluation_prompts, generate_greedy
-    from workbench.training.data import read_run_data
-    from workbench.training.trainer import Trainer
+    from workbench.training.evaluation.eval_worker import EvalJob, run_job
+    from workbench.training.evaluation.evaluate import evaluation_prompts, generate_greedy
+    from workbench.training.engine.data import read_run_data
+    from workbench.training.engine.trainer import Trainer
     from workbench.core.answer_check import check_answer
 
     run_dir = tmp_path / "0006-dpo"

@@ -15,8 +15,8 @@ from workbench.cli.supervise import WorkerProcess
 from workbench.cli.train import worker_argv
 from workbench.core.rm_suggestions import SUGGESTIONS_FILE, read_suggestions
 from workbench.core.run_config import RunConfig
-from workbench.training.data import collate
-from workbench.training.margins import MARGINS_FILE, read_margins
+from workbench.training.engine.data import collate
+from workbench.training.preference.margins import MARGINS_FILE, read_margins
 
 from tests.training.conftest import tiny_rows
 

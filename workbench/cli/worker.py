@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from workbench.core.errors import InputError
 
 if TYPE_CHECKING:
-    from workbench.training.eval_worker import EvalJob
+    from workbench.training.evaluation.eval_worker import EvalJob
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +65,7 @@ def parse_weights(text: str) -> list[dict[str, float]] | None:
 
 def eval_jobs(args: argparse.Namespace) -> list[EvalJob]:
     """One EvalJob per --run-dir; checkpoints pair up with run folders in order (none at all: soup runs)."""
-    from workbench.training.eval_worker import EvalJob
+    from workbench.training.evaluation.eval_worker import EvalJob
 
     if args.checkpoints and len(args.checkpoints) != len(args.run_dirs):
         raise InputError(f"give one --checkpoint per --run-dir ({len(args.run_dirs)} run folder(s), "
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return main(args.run_dir, resume=args.resume, detached=args.detached)
     if args.kind == "eval":
-        from workbench.training.eval_worker import main as eval_main
+        from workbench.training.evaluation.eval_worker import main as eval_main
 
         return eval_main(eval_jobs(args))
     if args.kind == "generate":

@@ -2,7 +2,7 @@
 gets on an objective, and how often the model agrees with the people who then label it.
 
 A finished `reward_model` run scores the unlabelled candidate pairs the store exported (candidates.jsonl, like the
-policy margins of workbench.training.margins) and writes run_dir/pair_suggestions.json:
+policy margins of workbench.training.preference.margins) and writes run_dir/pair_suggestions.json:
 
     {"format": 1, "run": "<run folder>", "objectives": [...],
      "pairs": {"<pair_id>": {"<objective>": {"p_a": P, "r_a": r_a, "r_b": r_b}}}}

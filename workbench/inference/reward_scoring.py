@@ -6,7 +6,7 @@ one reward per objective for (prompt, response) pairs.
     rm.objectives                                   # ["brevity", "detail"]: the columns, in this order
     rm.score(["Tell me about eggs."], ["Eggs."])    # np.ndarray [1, 2] float64
 
-Text is encoded exactly as training encoded it (workbench.training.data: the chat template when the tokenizer has
+Text is encoded exactly as training encoded it (workbench.training.engine.data: the chat template when the tokenizer has
 one, else raw text + eos), and the reward is read at the last token by the same code the trainer scores with, so a
 pair gets the score the trainer gave it. A prompt longer than the model's max_prompt_length keeps its last tokens
 (training dropped such pairs); a response longer than the room left is truncated as in training.
@@ -28,8 +28,8 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.data import PairRow, _common_prefix, _encode_pair
-from workbench.training.model_loading import load_model
+from workbench.training.engine.data import PairRow, _common_prefix, _encode_pair
+from workbench.training.engine.model_loading import load_model
 from workbench.training.reward_models.vector_rm import RewardHead, RMInfo, load_head, score_sequences
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -103,7 +103,7 @@ def cached_vector_rm(checkpoint: str | Path, *, device: str = "auto") -> VectorR
 def reward_values(checkpoint: str | Path, prompts: Sequence[Any], texts: Sequence[str], objectives: Sequence[str],
                   *, device: str = "auto") -> dict[str, float]:
     """`<objective>/reward`: the mean reward of the generations, for every objective of `objectives` the reward
-    model has an output for (an evaluation's values, workbench.training.evaluate)."""
+    model has an output for (an evaluation's values, workbench.training.evaluation.evaluate)."""
     rm = cached_vector_rm(checkpoint, device=device)
     known = [o for o in objectives if o in rm.objectives] if objectives else rm.objectives
     if not known or not len(texts):

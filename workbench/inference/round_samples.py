@@ -79,7 +79,7 @@ class _Models:
         self._loaded: dict[str, Any] = {}
 
     def _load(self, checkpoint: str | None) -> Any:
-        from workbench.training.steerable import load_steerable
+        from workbench.training.preference.steerable import load_steerable
 
         key = checkpoint or ""
         if key not in self._loaded:
@@ -102,7 +102,7 @@ def _sample_ids(steerable: Any, prompt: Any, *, k: int, settings: dict[str, Any]
     """(texts, prompt ids, each answer's token ids up to its end of sequence) of k samples."""
     import torch
 
-    from workbench.training.evaluate import _eos_ids, encode_prompt
+    from workbench.training.evaluation.evaluate import _eos_ids, encode_prompt
 
     tok, model = steerable.tokenizer, steerable.model
     ids = torch.tensor([encode_prompt(tok, prompt)], device=steerable.device)
@@ -126,8 +126,8 @@ def implicit_rewards(steerable: Any, prompt_ids: list[int], answers: list[list[i
     """β·(log π(y|x) − log π_ref(y|x)) of each answer under the steerable's checkpoint (π_ref: adapter off)."""
     import torch
 
-    from workbench.training.evaluate import _sequence_batch
-    from workbench.training.logprobs import sequence_logps
+    from workbench.training.evaluation.evaluate import _sequence_batch
+    from workbench.training.engine.logprobs import sequence_logps
 
     batch = _sequence_batch([prompt_ids] * len(answers), answers, steerable.tokenizer.pad_token_id,
                             steerable.device)
@@ -183,7 +183,7 @@ def main(round_dir: str | Path, *, stdin: TextIO | None = None) -> int:
     from workbench.training.worker import StopListener, take_stdout
 
     out = take_stdout()
-    from workbench.training.events import EventSink
+    from workbench.training.engine.events import EventSink
 
     round_dir = Path(round_dir)
     sink = EventSink(round_dir.name, out, None)
@@ -199,7 +199,7 @@ def main(round_dir: str | Path, *, stdin: TextIO | None = None) -> int:
         if isinstance(exc, KeyboardInterrupt):
             sink.emit("ended", reason="stopped", error="interrupted", step=0)
             return 130
-        from workbench.training.eval_worker import _failure_text
+        from workbench.training.evaluation.eval_worker import _failure_text
 
         sink.emit("ended", reason="failed", error=f"generation failed: {_failure_text(exc)}", step=0)
         return 1

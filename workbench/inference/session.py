@@ -16,7 +16,7 @@ from workbench.core.run_config import RunConfig
 from workbench.core.weights import validate_weights
 from workbench.inference.generation import GenerationSettings, Sample, encode_prompt, stream_sample
 from workbench.inference.steering import Mixer, checkpoint_folder, load_checkpoint, load_soup
-from workbench.training.model_loading import load_model, pick_device
+from workbench.training.engine.model_loading import load_model, pick_device
 
 Progress = Callable[[str, float], None]
 

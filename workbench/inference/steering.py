@@ -1,5 +1,5 @@
 """What a loaded model can be steered with: MAH-DPO objective heads (mixed by MixingHook) or an adapter soup
-(per-objective LoRA adapters combined by weight, workbench.training.soups.make_soup).
+(per-objective LoRA adapters combined by weight, workbench.training.preference.soups.make_soup).
 
 Both answer the same two questions for the worker — which objectives can be mixed, and "use these weights from
 now on" — so the protocol's set_weights does not care which kind of model is loaded. The heads and soups
@@ -43,7 +43,7 @@ class SoupMixer:
         self.modules: list[Any] = []  # the adapters live inside the PeftModel
 
     def set_weights(self, weights: dict[str, float]) -> None:
-        from workbench.training.soups import make_soup
+        from workbench.training.preference.soups import make_soup
 
         make_soup(self.model, self.adapters, {k: float(weights.get(k, 0.0)) for k in self.objectives})
 
@@ -67,7 +67,7 @@ def checkpoint_folder(path: str) -> Path:
 def load_checkpoint(model: Any, path: str) -> tuple[Any, HeadMixer | None]:
     """Wrap the base `model` with the checkpoint's LoRA adapter; MAH-DPO heads saved next to it become a mixer
     (steerable.load_for_inference: a MixingHook on the output head, heads at equal weights)."""
-    from workbench.training.steerable import load_for_inference
+    from workbench.training.preference.steerable import load_for_inference
 
     folder = checkpoint_folder(path)
     try:
@@ -93,7 +93,7 @@ def load_soup(model: Any, adapters: dict[str, str]) -> tuple[Any, SoupMixer]:
     """Wrap the base `model` for a soup of one adapter per objective (each folder resolved like a checkpoint)."""
     if len(adapters) < 2:
         raise RunError("a soup needs adapters of at least two objectives (soup_adapters: {objective: folder})")
-    from workbench.training.soups import soup_model
+    from workbench.training.preference.soups import soup_model
 
     folders = {str(obj): str(checkpoint_folder(path)) for obj, path in adapters.items()}
     peft_model = soup_model(model, folders)

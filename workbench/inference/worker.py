@@ -99,7 +99,7 @@ class CommandReader:
 def error_text(exc: BaseException, doing: str) -> str:
     """One readable line for a failure: our own errors as they are, out-of-memory with what to lower, anything
     else with its type. Unexpected errors also print their traceback to stderr (the worker's log), never stdout."""
-    from workbench.training.failures import is_out_of_memory
+    from workbench.training.engine.failures import is_out_of_memory
 
     if not isinstance(exc, WorkbenchError):
         traceback.print_exc(file=sys.stderr)
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None, *, stdin: BinaryIO | TextIO | None = Non
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (a load may override)")
     rest = list(argv or [])
     args = parser.parse_args(rest[1:] if rest[:1] == ["--"] else rest)  # `worker infer -- --device cpu`
-    from workbench.training.events import EventSink
+    from workbench.training.engine.events import EventSink
 
     sink = EventSink(RUN_ID, out, None)
     try:

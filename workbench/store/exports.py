@@ -168,7 +168,7 @@ def export_candidates(s: Session, objectives: Sequence[str], path: str | Path, *
     """Write run_dir/candidates.jsonl: up to `limit` pairs that still lack an active label for some of the
     objectives (empty = every objective), one row per (pair, unlabelled objective) in data.jsonl's format with
     chosen = response a, rejected = response b, strength 2 and split "candidate". The worker scores them with the
-    trained policy (workbench.training.margins) for the "active" labelling order. Returns the number of rows."""
+    trained policy (workbench.training.preference.margins) for the "active" labelling order. Returns the number of rows."""
     names = list(objectives) or list(s.scalars(select(ObjectiveRow.name).order_by(ObjectiveRow.id)))
     ids = {_objective_id(s, name): name for name in names}
     wanted = _unlabelled(s, list(ids), limit) if ids and limit > 0 else []

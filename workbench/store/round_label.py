@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from workbench.core.rounds import label_order
 from workbench.store.schema import LabelRow, ObjectiveRow, PairRow, RoundRow, RunRow
 
-MARGINS_FILE = "pair_margins.json"  # {pair_id: |margin|}, written by a finished run (workbench.training.margins)
+MARGINS_FILE = "pair_margins.json"  # {pair_id: |margin|}, written by a finished run (workbench.training.preference.margins)
 
 
 def run_objectives(s: Session, names: list[str] | tuple[str, ...]) -> list[str]:

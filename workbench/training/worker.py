@@ -16,8 +16,8 @@ from workbench.core.protocol import ProtocolError, decode
 from workbench.core.run_config import RunConfig
 
 if TYPE_CHECKING:  # imported lazily at run time: torch loads only after stdout is moved aside
-    from workbench.training.events import EventSink
-    from workbench.training.trainer import Trainer
+    from workbench.training.engine.events import EventSink
+    from workbench.training.engine.trainer import Trainer
 
 _FALLBACK_STEP = 0
 
@@ -62,16 +62,16 @@ class StopListener:
 
 
 def _margins(trainer: Trainer, sink: EventSink, stop: StopListener) -> None:
-    """pair_margins.json for the "active" labelling order (workbench.training.margins). The run has finished and
+    """pair_margins.json for the "active" labelling order (workbench.training.preference.margins). The run has finished and
     its last checkpoint is saved, so a failure here is a warning, never a failed run."""
-    from workbench.training.margins import write_run_margins
+    from workbench.training.preference.margins import write_run_margins
 
     try:
         write_run_margins(trainer, sink.emit, stop)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         import traceback
 
-        from workbench.training.failures import failure_message
+        from workbench.training.engine.failures import failure_message
 
         traceback.print_exc(file=sys.stderr)
 
@@ -83,8 +83,8 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
     """Run one training job; always ends with an `ended` event. Exit code 0 unless the run failed. `detached`:
     no parent sends commands (a cluster job), so stdin is not read (its EOF would mean stop)."""
     out = take_stdout()
-    from workbench.training import distributed
-    from workbench.training.events import EventSink
+    from workbench.training.parallel import distributed
+    from workbench.training.engine.events import EventSink
 
     run_dir = Path(run_dir)
     world = distributed.world_from_env()  # under torchrun rank 0 alone talks to the parent and writes events
@@ -95,7 +95,7 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
     trainer = None
     try:
         cfg = RunConfig.load(run_dir / "config.json")
-        from workbench.training.parallel_trainer import make_trainer
+        from workbench.training.parallel.parallel_trainer import make_trainer
 
         trainer = make_trainer(cfg, run_dir, world=world, emit=sink.emit, should_stop=stop)
         trainer.prepare(resume=resume)
@@ -105,7 +105,7 @@ def main(run_dir: str | Path, *, resume: bool = False, stdin: TextIO | None = No
         sink.emit("ended", reason=reason, error="", step=trainer.pos.step)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every way out must end with an ended event
-        from workbench.training.failures import failure_message
+        from workbench.training.engine.failures import failure_message
 
         step = trainer.pos.step + 1 if trainer is not None and hasattr(trainer, "optimizer") else _FALLBACK_STEP
         cfg_for_msg = trainer.cfg if trainer is not None else RunConfig()

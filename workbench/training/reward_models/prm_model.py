@@ -114,7 +114,7 @@ def load_prm(folder: str | Path, *, device: torch.device | None = None, precisio
     """Base model (from prm.json) + the folder's adapter + head, ready to score."""
     from peft import PeftModel
 
-    from workbench.training.model_loading import load_model
+    from workbench.training.engine.model_loading import load_model
 
     folder = Path(folder)
     meta = read_meta(folder)

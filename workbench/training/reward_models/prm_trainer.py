@@ -30,10 +30,10 @@ from workbench.core.prm_metrics import (
     step_metrics,
 )
 from workbench.core.run_config import RunConfig
-from workbench.training.batching import batches_per_epoch
-from workbench.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from workbench.training.lora import attach_lora, load_initial_adapter
-from workbench.training.model_loading import load_model
+from workbench.training.engine.batching import batches_per_epoch
+from workbench.training.engine.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from workbench.training.engine.lora import attach_lora, load_initial_adapter
+from workbench.training.engine.model_loading import load_model
 from workbench.training.reward_models.prm_data import (
     IGNORE,
     StepBatch,
@@ -50,8 +50,8 @@ from workbench.training.reward_models.prm_model import (
     save_prm_files,
     step_logits,
 )
-from workbench.training.schedule import make_scheduler
-from workbench.training.trainer import Emit, Trainer, disable_dropout, seed_everything
+from workbench.training.engine.schedule import make_scheduler
+from workbench.training.engine.trainer import Emit, Trainer, disable_dropout, seed_everything
 
 STEPS_FILE = "steps.jsonl"
 

@@ -5,7 +5,7 @@ chosen = response A, rejected = response B; store/exports.py), as for a policy r
 objective's output:
 - run_dir/pair_suggestions.json (core/rm_suggestions.py): per pair and objective P(A preferred) = σ(r_a − r_b),
   the label the Label panel suggests;
-- run_dir/pair_margins.json (training/margins.py's file): per pair the smallest |r_a − r_b| over its objectives,
+- run_dir/pair_margins.json (training/preference/margins.py's file): per pair the smallest |r_a − r_b| over its objectives,
   so the "active" labelling order puts the pairs the reward model is least sure about first, exactly as it does
   with a policy's implicit-reward margins (store/queue.py reads the newest such file).
 """
@@ -21,8 +21,8 @@ import torch
 from workbench.core.eta import EtaClock, eta_text
 from workbench.core.rm_suggestions import SUGGESTIONS_FILE, Suggestion, Suggestions, probability_a, \
     write_suggestions_file
-from workbench.training.data import read_run_data, tokenize_pairs
-from workbench.training.margins import CANDIDATES_FILE, MARGINS_FILE, write_margins
+from workbench.training.engine.data import read_run_data, tokenize_pairs
+from workbench.training.preference.margins import CANDIDATES_FILE, MARGINS_FILE, write_margins
 
 if TYPE_CHECKING:
     from workbench.training.reward_models.vector_rm_trainer import VectorRMTrainer

@@ -1,4 +1,4 @@
-"""Training the vector outcome reward model (`kind = "reward_model"`, issue #17 item 4): workbench.training.trainer's
+"""Training the vector outcome reward model (`kind = "reward_model"`, issue #17 item 4): workbench.training.engine.trainer's
 loop with the model, loss and checkpoint files of workbench.training.reward_models.vector_rm.
 
 What is the policy Trainer's and reused as it is: the run data (data.jsonl with per-objective pairs and its eval
@@ -19,10 +19,10 @@ from typing import Any
 import torch
 
 from workbench.core.errors import RunError
-from workbench.training.data import Batch, PairRow
+from workbench.training.engine.data import Batch, PairRow
 from workbench.training.reward_models.vector_rm import (RM_HEAD, RewardHead, RMInfo, bt_loss, hidden_size,
                                                         last_token_hidden, load_head, pair_metrics, save_head)
-from workbench.training.trainer import Trainer, seed_everything
+from workbench.training.engine.trainer import Trainer, seed_everything
 
 
 class VectorRMTrainer(Trainer):
@@ -100,7 +100,7 @@ class VectorRMTrainer(Trainer):
         except Exception as exc:  # noqa: BLE001 - see the docstring
             import traceback
 
-            from workbench.training.failures import failure_message
+            from workbench.training.engine.failures import failure_message
 
             traceback.print_exc(file=sys.stderr)
             self.emit("log", level="warning", message="reward-model suggestions not written: "

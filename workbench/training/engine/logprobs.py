@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from workbench.training.data import Batch
-from workbench.training.output_logits import logit_transform
+from workbench.training.engine.data import Batch
+from workbench.training.engine.output_logits import logit_transform
 
 
 @dataclass
@@ -57,16 +57,16 @@ def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 
     """Sum of log p(completion token) per row; the head runs on completion positions only, in chunks.
 
     `head_input` rewrites the hidden states of each chunk before the head sees them, knowing which batch row each
-    token belongs to: MAH-DPO adds the row's objective head delta there (workbench.training.heads), so the body
+    token belongs to: MAH-DPO adds the row's objective head delta there (workbench.training.preference.heads), so the body
     runs once per batch and every row still gets its own head. `row_head` (hidden [n, H], rows [n]) -> logits
     [n, V] replaces the head altogether (MAH-DPO's full per-objective heads, training.full_heads). `share_prompt`
-    runs each pair's prompt once for both completions (workbench.training.prefix_sharing); the rows' hidden
+    runs each pair's prompt once for both completions (workbench.training.engine.prefix_sharing); the rows' hidden
     states are the same either way."""
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be >= 1")
     head = head or _causal_lm(model).get_output_embeddings()
     after_head = logit_transform(_causal_lm(model).config)  # soft-capping / logit scales (output_logits.py)
-    from workbench.training.prefix_sharing import shared_prompt_hidden_states, supports_prefix_sharing
+    from workbench.training.engine.prefix_sharing import shared_prompt_hidden_states, supports_prefix_sharing
 
     if share_prompt and supports_prefix_sharing(model):
         h = shared_prompt_hidden_states(model, batch)[:, :-1]

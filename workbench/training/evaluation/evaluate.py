@@ -28,8 +28,8 @@ from torch import Tensor
 
 from workbench.core.run_config import RunConfig
 from workbench.core.scorers import Scorer
-from workbench.training.data import Batch, PairRow, TokenizedData, _as_text, _messages, collate
-from workbench.training.logprobs import sequence_logps
+from workbench.training.engine.data import Batch, PairRow, TokenizedData, _as_text, _messages, collate
+from workbench.training.engine.logprobs import sequence_logps
 
 Progress = Callable[[str, float], None]  # progress(message, fraction of this evaluation done)
 ReferenceContext = Callable[[], contextlib.AbstractContextManager]
@@ -60,7 +60,7 @@ def evaluation_prompts(rows: Sequence[PairRow], count: int) -> list[Any]:
 
 
 def encode_prompt(tokenizer: Any, prompt: Any) -> list[int]:
-    """Prompt ids exactly as training sees them (workbench.training.data): the chat template with the assistant's
+    """Prompt ids exactly as training sees them (workbench.training.engine.data): the chat template with the assistant's
     opening when the tokenizer has one, the raw text otherwise."""
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(_messages(prompt, "user"), tokenize=False, add_generation_prompt=True)

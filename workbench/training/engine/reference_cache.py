@@ -24,11 +24,11 @@ import torch
 from torch import Tensor
 
 from workbench.core.run_config import RunConfig
-from workbench.training.data import Batch, TokenizedData, collate
-from workbench.training.distributed import is_main_process
-from workbench.training.logprobs import sequence_logps
-from workbench.training.reference import data_fingerprint
-from workbench.training.shared_reference import SharedReference, pair_key
+from workbench.training.engine.data import Batch, TokenizedData, collate
+from workbench.training.parallel.distributed import is_main_process
+from workbench.training.engine.logprobs import sequence_logps
+from workbench.training.engine.reference import data_fingerprint
+from workbench.training.engine.shared_reference import SharedReference, pair_key
 
 def batch_reference_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int,
                           share_prompt: bool = False) -> Tensor:
@@ -48,7 +48,7 @@ def upfront_batches(cfg: RunConfig, data: TokenizedData, train_idx: list[int],
     """The batches a run first meets its pairs in: epoch 0's micro-batches (balanced or proportional, exactly as
     the trainer draws them: training.batching.epoch_batches), then the evaluation batches, so an upfront pass
     computes each pair exactly as the lazy path would."""
-    from workbench.training.batching import epoch_batches
+    from workbench.training.engine.batching import epoch_batches
 
     batch_size = cfg.batch_size
     batches = [list(b) for b in epoch_batches(cfg, data, train_idx, 0)]

@@ -8,7 +8,7 @@
 
 Any checkpoint folder of a run works: the PEFT adapter is loaded frozen, and when the folder also holds MAH-DPO
 heads (heads.safetensors) a `MixingHook` on the output head makes every forward pass and `generate` use
-Σ_k w_k logits_k — one merged head, so steering costs nothing per token (workbench.training.heads).
+Σ_k w_k logits_k — one merged head, so steering costs nothing per token (workbench.training.preference.heads).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import torch
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.core.weights import validate_weights
-from workbench.training.heads import MixingHook, ObjectiveHeads, has_heads, load_heads
-from workbench.training.model_loading import LoadedModel, load_model
+from workbench.training.preference.heads import MixingHook, ObjectiveHeads, has_heads, load_heads
+from workbench.training.engine.model_loading import LoadedModel, load_model
 
 
 @dataclass

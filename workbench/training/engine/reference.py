@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from workbench.training.data import Batch, TokenizedData, collate
-from workbench.training.distributed import gather_table, is_main_process, table_rows
-from workbench.training.logprobs import HeadInput, sequence_logps
+from workbench.training.engine.data import Batch, TokenizedData, collate
+from workbench.training.parallel.distributed import gather_table, is_main_process, table_rows
+from workbench.training.engine.logprobs import HeadInput, sequence_logps
 
 
 def data_fingerprint(data: TokenizedData, model_id: str) -> str:
@@ -76,7 +76,7 @@ def pair_table(model: torch.nn.Module, data: TokenizedData, batch_logps: Callabl
     """[N, 2] (chosen, rejected) summed completion log-probs of every pair: `batch_logps(batch)` gives the [2B]
     sums of one collated batch; no grad, eval mode, length-sorted batches (little padding). `before_batch` runs
     before each batch (a stop check may raise there). Under torchrun each process scores its share of the rows
-    and the shares are gathered (workbench.training.distributed)."""
+    and the shares are gathered (workbench.training.parallel.distributed)."""
     device = next(model.parameters()).device
     out = torch.zeros(len(data), 2, dtype=torch.float32)
     order = table_rows(sorted(range(len(data)), key=data.length))

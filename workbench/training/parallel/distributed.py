@@ -29,8 +29,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from workbench.training.data import Batch
-from workbench.training.logprobs import SeqLogps
+from workbench.training.engine.data import Batch
+from workbench.training.engine.logprobs import SeqLogps
 
 
 class RankLost(RuntimeError):

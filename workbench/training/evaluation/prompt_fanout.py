@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from workbench.training.heads import ObjectiveHeads, output_head
-from workbench.training.logprobs import _causal_lm
-from workbench.training.output_logits import logit_transform
-from workbench.training.prefix_sharing import _body, body_hidden_states, supports_prefix_sharing
+from workbench.training.preference.heads import ObjectiveHeads, output_head
+from workbench.training.engine.logprobs import _causal_lm
+from workbench.training.engine.output_logits import logit_transform
+from workbench.training.engine.prefix_sharing import _body, body_hidden_states, supports_prefix_sharing
 
 Context = Callable[[], contextlib.AbstractContextManager]
 
@@ -103,7 +103,7 @@ def fanout_logps(model: torch.nn.Module, prompt_ids: Sequence[Sequence[int]],
     after_head = logit_transform(_causal_lm(model).config)
     rows, cols, targets, ks = (torch.tensor(c, device=device) for c in zip(*tokens))
     if heads is not None and weights is not None:
-        from workbench.training.mixtures import _flat
+        from workbench.training.evaluation.mixtures import _flat
 
         a, b = _flat(heads, h.dtype)
         w = weights.to(device=device, dtype=h.dtype).repeat_interleave(heads.rank, dim=1)  # [K, K_obj·r]

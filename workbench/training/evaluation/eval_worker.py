@@ -63,17 +63,17 @@ def checkpoint_step(checkpoint: str | None) -> int:
 
 def load_policy(cfg: RunConfig, job: EvalJob) -> Policy:
     """Base model + what the job evaluates: a checkpoint (with its MAH-DPO heads when it has them,
-    workbench.training.steerable) or, for a soup run, every objective's adapter (soups.py)."""
+    workbench.training.preference.steerable) or, for a soup run, every objective's adapter (soups.py)."""
     if job.checkpoint is not None:
-        from workbench.training.steerable import load_steerable
+        from workbench.training.preference.steerable import load_steerable
 
         s = load_steerable(cfg, job.run_dir / job.checkpoint)
         return Policy(s.model, s.tokenizer, s.set_weights if s.hook is not None else None, s.as_reference,
                       list(s.objectives), s.heads, s.hook.disabled if s.hook is not None else None)
     if cfg.method != "soup":
         raise RunError(f"nothing to evaluate: give a checkpoint of this {cfg.method} run")
-    from workbench.training.model_loading import load_model
-    from workbench.training.soups import make_soup, soup_model
+    from workbench.training.engine.model_loading import load_model
+    from workbench.training.preference.soups import make_soup, soup_model
 
     loaded = load_model(cfg, for_training=False)
     adapters = {k: str(v) for k, v in cfg.soup_adapters.items()}
@@ -102,9 +102,9 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
     """Evaluate every weight vector of one job; False when a stop request cut it short."""
     from workbench.core.prompt_meta import PROMPT_META_FILE, read_prompt_meta, with_prompt_meta
     from workbench.core.scorer_trust import trusted_from_env, trusted_registry
-    from workbench.training.data import read_run_data, tokenize_pairs
-    from workbench.training.evaluate import evaluate_policy, evaluation_prompts
-    from workbench.training.reference import reference_logps
+    from workbench.training.engine.data import read_run_data, tokenize_pairs
+    from workbench.training.evaluation.evaluate import evaluate_policy, evaluation_prompts
+    from workbench.training.engine.reference import reference_logps
 
     cfg = RunConfig.load(job.run_dir / "config.json")
     if job.reward_model:  # chosen for this evaluation (Evaluate dialog, --reward-model): <objective>/reward
@@ -146,7 +146,7 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
             and policy.mix is not None and policy.base_head is not None \
             and len(weight_list) > 1 and all(w is not None for w in weight_list):
         # low-rank heads share one trunk pass (mixtures.py); full heads go one mixture at a time below
-        from workbench.training.mixtures import evaluate_mixtures
+        from workbench.training.evaluation.mixtures import evaluate_mixtures
 
         if should_stop():
             return False
@@ -174,7 +174,7 @@ def run_job(job: EvalJob, emit_durable: Callable[..., None], emit_live: Callable
 
 def _failure_text(exc: BaseException) -> str:
     """One line for ended(failed): our own errors as they are, memory with advice, anything else by type."""
-    from workbench.training.failures import is_out_of_memory
+    from workbench.training.engine.failures import is_out_of_memory
 
     if is_out_of_memory(exc):
         return "out of memory while evaluating: lower batch_size, eval_max_new_tokens or eval_prompts"
@@ -187,7 +187,7 @@ def _failure_text(exc: BaseException) -> str:
 def main(jobs: list[EvalJob], *, stdin: TextIO | None = None) -> int:
     """Run the jobs in order; always ends with an `ended` event on stdout. Exit code 0 unless a job failed."""
     out = take_stdout()
-    from workbench.training.events import EventSink
+    from workbench.training.engine.events import EventSink
 
     stop = StopListener(stdin if stdin is not None else sys.stdin)
     live = EventSink(run_id_of(jobs[0].run_dir) if jobs else "", out, None)

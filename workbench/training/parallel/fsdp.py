@@ -15,11 +15,11 @@ import torch
 from torch.distributed.tensor import DTensor
 
 from workbench.core.errors import RunError
-from workbench.training import distributed as dd
-from workbench.training.checkpoint import save_checkpoint
+from workbench.training.parallel import distributed as dd
+from workbench.training.engine.checkpoint import save_checkpoint
 
 if TYPE_CHECKING:
-    from workbench.training.trainer import Trainer
+    from workbench.training.engine.trainer import Trainer
 
 
 def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:

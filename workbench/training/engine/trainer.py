@@ -23,17 +23,17 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.checkpoint import Position, latest_checkpoint, load_checkpoint, save_checkpoint
-from workbench.training.batching import batches_per_epoch, epoch_batches
-from workbench.training.data import Batch, collate, read_run_data, tokenize_pairs
-from workbench.training.failures import check_finite
-from workbench.training.heads import has_heads
-from workbench.training.lora import attach_lora, load_initial_adapter
-from workbench.training.methods import MethodContext, make_method, method_class
-from workbench.training.model_loading import load_model
-from workbench.training.peak_memory import peak_memory_mb
-from workbench.training.reference_cache import ReferenceCache, upfront_batches
-from workbench.training.schedule import make_scheduler
+from workbench.training.engine.checkpoint import Position, latest_checkpoint, load_checkpoint, save_checkpoint
+from workbench.training.engine.batching import batches_per_epoch, epoch_batches
+from workbench.training.engine.data import Batch, collate, read_run_data, tokenize_pairs
+from workbench.training.engine.failures import check_finite
+from workbench.training.preference.heads import has_heads
+from workbench.training.engine.lora import attach_lora, load_initial_adapter
+from workbench.training.preference.methods import MethodContext, make_method, method_class
+from workbench.training.engine.model_loading import load_model
+from workbench.training.engine.peak_memory import peak_memory_mb
+from workbench.training.engine.reference_cache import ReferenceCache, upfront_batches
+from workbench.training.engine.schedule import make_scheduler
 
 Emit = Callable[..., None]  # emit(event_type, **fields): a protocol event (workbench.core.protocol)
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -185,7 +185,7 @@ class Trainer:
         self.method.load_files(folder)
 
     def distribute_model(self) -> None:
-        """Shard the model over processes (FSDP, workbench.training.parallel_trainer); one process: nothing."""
+        """Shard the model over processes (FSDP, workbench.training.parallel.parallel_trainer); one process: nothing."""
 
     def sync_gradients(self) -> None:
         """Combine the gradients of all processes before clipping (parallel_trainer); one process: nothing."""

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.loss_terms import (
+from workbench.training.preference.loss_terms import (
     F_DIVERGENCES,
     f_divergence_score,
     log1mexp,

@@ -22,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from workbench.training.data import Batch, TokenizedData, collate
-from workbench.training.heads import ObjectiveHeads, output_head
-from workbench.training.logprobs import _causal_lm, hidden_states
-from workbench.training.output_logits import logit_transform
-from workbench.training.prefix_sharing import shared_prompt_hidden_states, supports_prefix_sharing
-from workbench.training.prompt_fanout import can_fan_out, fanout_logps, generate_fanout
+from workbench.training.engine.data import Batch, TokenizedData, collate
+from workbench.training.preference.heads import ObjectiveHeads, output_head
+from workbench.training.engine.logprobs import _causal_lm, hidden_states
+from workbench.training.engine.output_logits import logit_transform
+from workbench.training.engine.prefix_sharing import shared_prompt_hidden_states, supports_prefix_sharing
+from workbench.training.evaluation.prompt_fanout import can_fan_out, fanout_logps, generate_fanout
 
 Weights = dict[str, float]
 Context = Callable[[], contextlib.AbstractContextManager]
@@ -107,7 +107,7 @@ def heldout_rewards_mixtures(model: torch.nn.Module, heads: ObjectiveHeads, data
         lp = mixture_logps(model, heads, batch, weights, base_head=base_head, chunk_tokens=chunk_tokens,
                            share_prompt=share_prompt).double()
         if ref is None:
-            from workbench.training.logprobs import sequence_logps
+            from workbench.training.engine.logprobs import sequence_logps
 
             with reference():
                 r = sequence_logps(model, batch, chunk_tokens=chunk_tokens, share_prompt=share_prompt).sum.double()
@@ -160,7 +160,7 @@ def generate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
                       base_head: Context) -> list[Any]:
     """evaluate.Generations for each mixture: `batch_size` prompts × all M mixtures per `generate` call, each row
     with its own weights (greedy, so row i's answer does not depend on the other rows)."""
-    from workbench.training.evaluate import Generations, generate_greedy
+    from workbench.training.evaluation.evaluate import Generations, generate_greedy
 
     weights = weight_matrix(heads, mixtures)
     m_count = len(mixtures)
@@ -186,7 +186,7 @@ def generate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
 def _generate_fanout(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHeads, prompts: Sequence[Any],
                      weights: Tensor, *, max_new_tokens: int, batch_size: int, base_head: Context) -> list[Any]:
     """generate_mixtures with each prompt prefilled once for all M mixtures (prompt_fanout.generate_fanout)."""
-    from workbench.training.evaluate import (Generations, _eos_ids, _left_padded, add_answer, encode_prompt,
+    from workbench.training.evaluation.evaluate import (Generations, _eos_ids, _left_padded, add_answer, encode_prompt,
                                              greedy_kwargs)
 
     device = next(model.parameters()).device
@@ -237,7 +237,7 @@ def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
     """evaluate.evaluate_policy's values for every mixture: held-out rewards from one trunk pass, generations of
     all mixtures batched together; only the KL of each mixture's own answers is a per-mixture pass. `mix(w)` sets
     the model's mixture (left at the last one)."""
-    from workbench.training.evaluate import generation_kl, score_generations
+    from workbench.training.evaluation.evaluate import generation_kl, score_generations
 
     note = progress or (lambda _message, _fraction: None)
     was_training = model.training

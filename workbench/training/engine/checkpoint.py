@@ -23,7 +23,7 @@ from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
 
 from workbench.core.errors import RunError
-from workbench.training.state_files import load_state, save_state
+from workbench.training.engine.state_files import load_state, save_state
 
 STATE_FILE = "trainer_state.json"  # its tensors are in STATE_TENSORS; both are written before the folder is renamed
 STATE_TENSORS = "trainer_state.safetensors"

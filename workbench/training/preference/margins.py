@@ -24,14 +24,14 @@ import torch
 from torch import Tensor
 
 from workbench.core.eta import EtaClock, eta_text
-from workbench.training.data import Batch, TokenizedData, collate, read_run_data, tokenize_pairs
-from workbench.training.distributed import is_main_process
-from workbench.training.logprobs import SeqLogps, _causal_lm
-from workbench.training.reference_cache import ReferenceCache
-from workbench.training.shared_reference import SHARED_DIR, SharedReference
+from workbench.training.engine.data import Batch, TokenizedData, collate, read_run_data, tokenize_pairs
+from workbench.training.parallel.distributed import is_main_process
+from workbench.training.engine.logprobs import SeqLogps, _causal_lm
+from workbench.training.engine.reference_cache import ReferenceCache
+from workbench.training.engine.shared_reference import SHARED_DIR, SharedReference
 
 if TYPE_CHECKING:
-    from workbench.training.trainer import Trainer
+    from workbench.training.engine.trainer import Trainer
 
 MARGINS_FILE = "pair_margins.json"
 CANDIDATES_FILE = "candidates.jsonl"
@@ -125,7 +125,7 @@ def score_margins(model: torch.nn.Module, policy_logps: PolicyLogps, data: Token
 
 def write_run_margins(trainer: Trainer, emit: Callable[..., None], should_stop: Callable[[], bool]) -> int | None:
     """Score the finished run's pairs and candidates, write run_dir/pair_margins.json; the number of pairs, or
-    None when a stop request interrupted it. `trainer` is a prepared workbench.training.trainer.Trainer.
+    None when a stop request interrupted it. `trainer` is a prepared workbench.training.engine.trainer.Trainer.
 
     References are cached per pair (reference_cache.py): the run's own in its ref_logps.pt (pairs it trained on
     are known already), the candidates' in candidates_ref_logps.pt, so a stopped pass resumes where it was, and

@@ -1,6 +1,6 @@
-"""The training loop on N processes (torchrun): workbench.training.trainer.Trainer with its batch, gradient,
-stop and checkpoint steps made data-parallel (workbench.training.distributed), optionally FSDP-sharded
-(workbench.training.fsdp). The loop itself, the methods and the losses are the single-process ones.
+"""The training loop on N processes (torchrun): workbench.training.engine.trainer.Trainer with its batch, gradient,
+stop and checkpoint steps made data-parallel (workbench.training.parallel.distributed), optionally FSDP-sharded
+(workbench.training.parallel.fsdp). The loop itself, the methods and the losses are the single-process ones.
 
 Per micro-batch: every rank collates the same global micro-batch, computes log-probs of its slice, all-gathers
 them and computes the method's loss on the global batch (so metrics are the global ones, identical on every
@@ -17,9 +17,9 @@ import torch
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training import distributed as dd
-from workbench.training.data import Batch
-from workbench.training.trainer import Emit, Trainer
+from workbench.training.parallel import distributed as dd
+from workbench.training.engine.data import Batch
+from workbench.training.engine.trainer import Emit, Trainer
 
 
 class ParallelTrainer(Trainer):
@@ -42,7 +42,7 @@ class ParallelTrainer(Trainer):
     # ---- hooks of Trainer -------------------------------------------------------------------------------------
     def distribute_model(self) -> None:
         if self.cfg.fsdp:
-            from workbench.training.fsdp import shard_layers
+            from workbench.training.parallel.fsdp import shard_layers
 
             shard_layers(self.model, self.rank_device, self.world.size)
             self.device = self.rank_device
@@ -74,7 +74,7 @@ class ParallelTrainer(Trainer):
     def sync_gradients(self) -> None:
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         if self.cfg.fsdp:  # FSDP reduces the sharded (DTensor) parameters' gradients itself
-            from workbench.training.fsdp import is_sharded
+            from workbench.training.parallel.fsdp import is_sharded
 
             params = [p for p in params if not is_sharded(p)]
         dd.sum_gradients(params)
@@ -82,13 +82,13 @@ class ParallelTrainer(Trainer):
     def clip_gradients(self, params: list[torch.nn.Parameter], max_norm: float) -> float:
         if not self.cfg.fsdp:
             return super().clip_gradients(params, max_norm)
-        from workbench.training.fsdp import clip_mixed
+        from workbench.training.parallel.fsdp import clip_mixed
 
         return clip_mixed(params, max_norm)
 
     def save(self) -> str:
         if self.cfg.fsdp:
-            from workbench.training.fsdp import save_full_checkpoint
+            from workbench.training.parallel.fsdp import save_full_checkpoint
 
             return save_full_checkpoint(self)  # a collective: every rank gathers, rank 0 writes
         path = super().save() if self.world.main else ""

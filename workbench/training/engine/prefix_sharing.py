@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from workbench.training.data import Batch
+from workbench.training.engine.data import Batch
 
 
 def _body(model: torch.nn.Module) -> torch.nn.Module:

@@ -21,7 +21,7 @@ import math
 import random
 
 from workbench.core.run_config import RunConfig
-from workbench.training.data import TokenizedData, length_grouped_batches
+from workbench.training.engine.data import TokenizedData, length_grouped_batches
 
 BALANCED_METHODS = ("weighted", "mah_dpo")
 

@@ -33,12 +33,12 @@ from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.core.scorer_trust import trusted_from_env, trusted_registry
 from workbench.core.scorers import Scorer
-from workbench.training.data import PairRow, TokenizedData, _as_text
-from workbench.training.distributed import is_main_process
-from workbench.training.heads import ObjectiveHeads, has_heads, heads_kind
-from workbench.training.logprobs import HeadInput
-from workbench.training.losses import LogpBatch, LossParams
-from workbench.training.reference import data_fingerprint, logps_table
+from workbench.training.engine.data import PairRow, TokenizedData, _as_text
+from workbench.training.parallel.distributed import is_main_process
+from workbench.training.preference.heads import ObjectiveHeads, has_heads, heads_kind
+from workbench.training.engine.logprobs import HeadInput
+from workbench.training.preference.losses import LogpBatch, LossParams
+from workbench.training.engine.reference import data_fingerprint, logps_table
 
 MARGINS_FILE = "modpo_margins.pt"
 # Losses that are functions of βΔ alone (plus sft, which ignores the reference): for these the shifted batch is

@@ -109,7 +109,7 @@ def heads_kind(folder: str | Path) -> str:
 def load_heads(folder: str | Path, device: torch.device | str | None = None) -> Any:
     """The heads saved in `folder`, of either kind."""
     if heads_kind(folder) == "full":
-        from workbench.training.full_heads import FullObjectiveHeads
+        from workbench.training.preference.full_heads import FullObjectiveHeads
 
         return FullObjectiveHeads.load(folder, device=device)
     return ObjectiveHeads.load(folder, device=device)

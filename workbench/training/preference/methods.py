@@ -18,12 +18,12 @@ from torch import Tensor
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.data import Batch, PairRow, TokenizedData
-from workbench.training.full_heads import FullObjectiveHeads
-from workbench.training.heads import HEADS_CONFIG, ObjectiveHeads, has_heads, load_heads, output_head
-from workbench.training.logprobs import SeqLogps, sequence_logps
-from workbench.training.losses import REFERENCE_FREE, LogpBatch, LossParams, preference_loss
-from workbench.training.modpo import margin_table, modpo_problems, modpo_shift, modpo_weights
+from workbench.training.engine.data import Batch, PairRow, TokenizedData
+from workbench.training.preference.full_heads import FullObjectiveHeads
+from workbench.training.preference.heads import HEADS_CONFIG, ObjectiveHeads, has_heads, load_heads, output_head
+from workbench.training.engine.logprobs import SeqLogps, sequence_logps
+from workbench.training.preference.losses import REFERENCE_FREE, LogpBatch, LossParams, preference_loss
+from workbench.training.preference.modpo import margin_table, modpo_problems, modpo_shift, modpo_weights
 
 
 @dataclass
@@ -133,7 +133,7 @@ class WeightedMethod(Method):
 
 class MahDpoMethod(Method):
     """MAH-DPO (arXiv 2510.01167) on a LoRA trunk: objective k's pairs are scored with head k (a low-rank
-    hidden-space delta on the frozen output head, workbench.training.heads) and trained by the chosen DPO-family
+    hidden-space delta on the frozen output head, workbench.training.preference.heads) and trained by the chosen DPO-family
     loss L_k; total = mean over the objectives present in the batch of L_k (LOSSES.md "Multi-objective").
 
     The body runs once per batch; each row's completion tokens go through its own objective's head only (never
@@ -220,7 +220,7 @@ class MahDpoMethod(Method):
 
 class ModpoMethod(Method):
     """MODPO (Zhou et al. 2024): DPO on cfg.modpo_target's pairs with the margin Σ_j w_j·Δr_j of the other
-    objectives' rewards, precomputed once (workbench.training.modpo). Metrics rewards/* are the plain implicit
+    objectives' rewards, precomputed once (workbench.training.preference.modpo). Metrics rewards/* are the plain implicit
     rewards of the policy (comparable with other runs); `modpo/margin` is the mean margin of the batch."""
 
     name = "modpo"

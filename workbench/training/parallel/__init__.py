@@ -1,0 +1,1 @@
+"""More than one GPU: torchrun's environment, DDP and FSDP training (DESIGN.md §7)."""
