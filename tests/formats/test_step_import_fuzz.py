@@ -126,7 +126,7 @@ def test_hypothesis_rows_are_read_or_refused_by_line_and_round_trip(tmp_path_fac
 def test_hypothesis_rows_the_reader_accepts_import_or_are_refused_whole(project_file, tmp_path_factory, fmt) -> None:
     """What a reader accepts goes through store.step_records.import_stepwise (the CLI's call) without a crash; a
     refusal is an InputError and leaves the project file as it was."""
-    from workbench.cli.import_steps import store_records
+    from workbench.store.step_files import store_records
     from workbench.store.db import open_project
 
     folder = tmp_path_factory.mktemp(f"hyp-store-{fmt}")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sqlalchemy.orm import Session
 
 from workbench.core.errors import ProjectError
 from workbench.formats import FORMATS, get_format
 from workbench.formats.step_registry import STEP_FORMATS
 from workbench.store.db import open_project
 from workbench.store.exports import iter_preferences
+from workbench.store.step_files import write_step_labels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,15 +45,6 @@ def run(args: argparse.Namespace) -> int:
     note = "" if records else " (no pair has a majority label for it yet)"
     print(f"exported {len(records)} pairs of objective {args.objective!r} to {args.out} as {fmt.name}{note}")
     return 0
-
-
-def write_step_labels(s: Session, objective: str, fmt: str, out: str | Path) -> tuple[int, int]:
-    """Write the objective's step-labelled solutions in a step format: (rows written, solutions with a rating).
-    TRL stepwise and Math-Shepherd leave out solutions whose first step is unrated (no row to write)."""
-    from workbench.store.step_records import export_stepwise
-
-    records = export_stepwise(s, objective)
-    return STEP_FORMATS[fmt].write(records, out), len(records)
 
 
 def _export_steps(path: Path, args: argparse.Namespace) -> int:

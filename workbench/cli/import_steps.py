@@ -9,7 +9,6 @@ not human labels (they fill no labelling overlap).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -18,9 +17,9 @@ from workbench.core.errors import InputError
 from workbench.core.steps import StepwiseRecord
 from workbench.formats.step_registry import StepFormat, read_stepwise, sniff_step_format
 from workbench.store.objectives import list_objectives
-from workbench.store.step_records import StepImportReport, import_stepwise
+from workbench.store.step_files import IMPORT_ANNOTATOR, store_records  # noqa: F401 - the CLI's names
+from workbench.store.step_records import StepImportReport
 
-IMPORT_ANNOTATOR = "dataset"
 
 
 def step_format_of(file: str, given: str | None) -> StepFormat | None:
@@ -81,17 +80,6 @@ def read_step_file(file: str, fmt: StepFormat) -> list[StepwiseRecord]:
     if progress is not None:
         progress.finish(f"importing {len(records)} solutions ...")
     return records
-
-
-def store_records(s: Session, records: Sequence[StepwiseRecord], objective: str, annotator: str | None,
-                  source: str, file: str) -> StepImportReport:
-    """import_stepwise, its "record N" errors naming the file (record N is not line N when lines give none)."""
-    try:
-        return import_stepwise(s, records, objective, annotator or IMPORT_ANNOTATOR, source=source)
-    except InputError as exc:
-        if exc.path:
-            raise
-        raise InputError(str(exc), path=file) from None
 
 
 def run(args: argparse.Namespace, fmt: StepFormat) -> int:

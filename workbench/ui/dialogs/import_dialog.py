@@ -177,7 +177,7 @@ async def import_step_file(db, path: str, fmt: str, objective: str,
                            progress: Callable[[float], None] = lambda _: None) -> FileOutcome:
     """A step-labelled file: read and check it all, then store it in one transaction (all or nothing), as
     `workbench import` does (cli.import_steps: the same annotator and messages)."""
-    from workbench.cli.import_steps import store_records
+    from workbench.store.step_files import store_records
 
     out = FileOutcome(path)
     try:

@@ -50,7 +50,7 @@ class StepDataActions:
         run_task(self._export_steps(objective, fmt, path), self, "Export failed")
 
     async def _export_steps(self, objective: str, fmt: str, path: str) -> int:
-        from workbench.cli.export_cmd import write_step_labels  # the CLI's rule: one place
+        from workbench.store.step_files import write_step_labels  # the CLI's rule: one place
 
         rows, solutions = await self.ctx.db.call(write_step_labels, objective, fmt, path)
         left = f" ({solutions - rows} with an unrated first step left out)" if solutions > rows else ""
