@@ -69,6 +69,9 @@ class RunConfig:
     margin_adapters: dict = _f({}, "MODPO: objective -> adapter folder of an earlier run (its implicit reward).")
     margin_scorers: dict = _f({}, "MODPO: objective -> scorer name (built-in or from the project's scorers.py).")
     soup_adapters: dict = _f({}, "Soup: objective -> adapter folder of an earlier run.")
+    rm_center_coefficient: float = _f(0.0, "Reward model (kind = reward_model): TRL's center_rewards_coefficient, "
+                                           "adds c·mean((r_chosen + r_rejected)²) so rewards stay centred on 0 "
+                                           "(0.01 is TRL's suggestion; 0 = off).")
     init_adapter: str = _f("", "Start the adapter (and MAH-DPO heads) from this checkpoint folder of an earlier run, "
                                "e.g. a round's parent; empty = a fresh adapter. The reference stays the base model.")
     # --- LoRA -----------------------------------------------------------------------------------------------
@@ -103,6 +106,9 @@ class RunConfig:
     # --- evaluation (reward vectors) ------------------------------------------------------------------------
     eval_scorers: dict = _f({}, "Objective -> scorer (built-in or from the project's scorers.py) rating generations; "
                                 "objectives without one are rated by held-out implicit-reward accuracy.")
+    eval_reward_model: str = _f("", "Checkpoint folder of a reward_model run: its reward of each generation, per "
+                                    "objective it knows, becomes <objective>/reward (the objective's reward axis "
+                                    "when no eval scorer is set); empty = none.")
     eval_prompts: int = _f(16, "Held-out prompts generated on when evaluating a checkpoint or mixture.")
     eval_max_new_tokens: int = _f(64, "Max new tokens per evaluation generation.")
     sweep_points: int = _f(5, "Sweep: weight vectors on the simplex grid per objective axis (2 objectives: points).")
@@ -194,6 +200,8 @@ class RunConfig:
             out.append("fsdp shards the model over several processes: set processes to 2 or more")
         if self.collective_timeout_s <= 0:
             out.append("collective_timeout_s must be > 0")
+        if self.rm_center_coefficient < 0:
+            out.append("rm_center_coefficient must be >= 0")
         if self.active_candidates < 0:
             out.append("active_candidates must be >= 0")
         return out

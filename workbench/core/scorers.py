@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.core.answer_check import answer_number, extract_answer, final_number
 from workbench.core.entities import Direction
 from workbench.core.errors import InputError, WorkbenchError
 
@@ -131,28 +132,9 @@ def keyword_count(words: Iterable[str], *, case_sensitive: bool = False, name: s
     return Scorer(name, fn, "maximize", f"occurrences of {', '.join(words)}")
 
 
-# A number as people write it: sign, thousands separators, decimals, or a fraction "3/4".
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:/\d+)?")
-
-
-def final_number(text: str) -> Fraction | None:
-    """The last number written in `text` as an exact Fraction ("1,234.50" -> 2469/2), or None.
-
-    Exact comparison of the final number is the GSM8K evaluation rule (Cobbe et al., "Training Verifiers to Solve
-    Math Word Problems", 2021: the answer follows "####"; the final number of a solution is its answer)."""
-    tokens = [m.group().replace(",", "").lstrip("+") for m in _NUMBER.finditer(text)]
-    for token in reversed(tokens):
-        if any(ch.isdigit() for ch in token):
-            numerator, _, denominator = token.partition("/")
-            try:
-                return Fraction(numerator) / Fraction(denominator or 1)
-            except (ValueError, ZeroDivisionError):  # "-" alone or "1/0": not a number anyone meant
-                continue
-    return None
-
-
 def numeric_answer_match(key: str = "answer") -> Scorer:
-    """1.0 when the final number in the response equals the expected answer `meta[key]` exactly, else 0.0."""
+    """1.0 when the response's final answer (core.answer_check: \\boxed{}, "The answer is", "####", else the last
+    number) equals the expected answer `meta[key]` exactly as a number, else 0.0."""
 
     def fn(prompt: str, response: str, meta: Meta) -> bool:
         if key not in meta or meta[key] is None:
@@ -162,9 +144,10 @@ def numeric_answer_match(key: str = "answer") -> Scorer:
         want = Fraction(repr(expected)) if isinstance(expected, float) else final_number(str(expected))
         if want is None:
             raise InputError(f"the expected answer {expected!r} contains no number")
-        return final_number(response) == want
+        answer = extract_answer(response)
+        return answer is not None and answer_number(answer) == want
 
-    return Scorer("numeric_answer_match", fn, "maximize", f"final number equals metadata '{key}'")
+    return Scorer("numeric_answer_match", fn, "maximize", f"final answer equals metadata '{key}'")
 
 
 # --- registry --------------------------------------------------------------------------------------------------

@@ -27,8 +27,9 @@ BALANCED_METHODS = ("weighted", "mah_dpo")
 
 
 def uses_balanced(cfg: RunConfig, data: TokenizedData, indices: list[int]) -> bool:
-    """Balanced sampling applies to the multi-objective methods with 2+ objectives that have training pairs."""
-    return (cfg.objective_sampling == "balanced" and cfg.method in BALANCED_METHODS
+    """Balanced sampling applies to the multi-objective methods (and the vector reward model, one output per
+    objective) with 2+ objectives that have training pairs."""
+    return (cfg.objective_sampling == "balanced" and (cfg.method in BALANCED_METHODS or cfg.kind == "reward_model")
             and len({data.objective[i] for i in indices}) >= 2)
 
 

@@ -119,7 +119,7 @@ class Trainer:
         rows = read_run_data(self.run_dir / "data.jsonl")
         if cfg.objectives:
             rows = [r for r in rows if r.objective in set(cfg.objectives)]
-        self.rows = rows = method_class(cfg).train_rows(cfg, rows)
+        self.rows = rows = self.train_rows(rows)
         self.data = tokenize_pairs(rows, self.tokenizer, max_length=cfg.max_length,
                                    max_prompt_length=cfg.max_prompt_length)
         self.train_idx, self.eval_idx = self.data.indices("train"), self.data.indices("eval")
@@ -132,6 +132,10 @@ class Trainer:
         self.batches_per_epoch = batches_per_epoch(cfg, self.data, self.train_idx)
         per_epoch = max(1, self.batches_per_epoch // cfg.grad_accum)
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
+
+    def train_rows(self, rows: list) -> list:
+        """The pairs this run trains and evaluates on: the method's choice (MODPO keeps its target's)."""
+        return method_class(self.cfg).train_rows(self.cfg, rows)
 
     def _reference(self) -> None:
         """Reference log-probs per pair, cached in run_dir/ref_logps.pt: lazily, the first time a batch is used
