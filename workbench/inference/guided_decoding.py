@@ -113,6 +113,7 @@ class GuidedStep:
     score: float
     candidates: list[tuple[str, float]] = field(default_factory=list)
     chosen: int = 0
+    piece: str = ""  # the raw text the step added to the response (separator included): streamed pieces add up
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "score": _json_score(self.score), "chosen": self.chosen,
@@ -194,12 +195,12 @@ def step_search(model: Any, tokenizer: Any, prompt_ids: list[int], prompt: str, 
             finish = "cancelled"
             break
         before = tokenizer.decode(response, skip_special_tokens=True)
-        cut = [cut_step(carry + new_text(tokenizer, response, before, c.ids), search.separator)
-               for c in batch.candidates]
+        pieces = [new_text(tokenizer, response, before, c.ids) for c in batch.candidates]
+        cut = [cut_step(carry + piece, search.separator) for piece in pieces]
         accepted = [s.text for s in steps]
         scores = score_last_steps(scorer, prompt, [[*accepted, text] for text, _ in cut])
         best = int(np.argmax(scores))
-        step = GuidedStep(cut[best][0], scores[best], chosen=best,
+        step = GuidedStep(cut[best][0], scores[best], chosen=best, piece=pieces[best],
                           candidates=[(text, v) for (text, _), v in zip(cut, scores)])
         steps.append(step)
         if on_step is not None:
