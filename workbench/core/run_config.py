@@ -103,6 +103,12 @@ class RunConfig:
                                     "off = two full rows per pair).")
     logprob_chunk: int = _f(1024, "Tokens per chunk when computing log-probs (bounds the logits memory).")
     eval_fraction: float = _f(0.1, "Fraction of pairs held out for evaluation.")
+    # --- process reward models (kind = prm) -------------------------------------------------------------------
+    step_separator: str = _f("\n", "PRM: text appended after every step; the model scores a step at the last token "
+                                    "of its separator (TRL's step_separator). Stored in the checkpoint, so scoring "
+                                    "uses the same one.")
+    separator_after_prompt: bool = _f(True, "PRM: also put the separator between the prompt and the first step "
+                                            "(off = TRL's training layout, prompt directly followed by step 1).")
     # --- evaluation (reward vectors) ------------------------------------------------------------------------
     eval_scorers: dict = _f({}, "Objective -> scorer (built-in or from the project's scorers.py) rating generations; "
                                 "objectives without one are rated by held-out implicit-reward accuracy.")
@@ -202,6 +208,8 @@ class RunConfig:
             out.append("collective_timeout_s must be > 0")
         if self.rm_center_coefficient < 0:
             out.append("rm_center_coefficient must be >= 0")
+        if self.kind == "prm" and not self.step_separator:
+            out.append("step_separator must not be empty (the PRM scores each step at its separator)")
         if self.active_candidates < 0:
             out.append("active_candidates must be >= 0")
         return out

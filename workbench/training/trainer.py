@@ -199,13 +199,17 @@ class Trainer:
             lp = self.method.policy_logps(self.model, batch)  # sum [2B], count [2B]
         return self.method.loss(lp, self.ref, batch)
 
+    def collate_batch(self, indices: list[int]) -> Any:
+        """One micro-batch of self.data on the device (reward-model trainers collate their own rows)."""
+        return collate(self.data, indices, self.tokenizer.pad_token_id, self.device)
+
     def train_step(self, batches: Iterator[list[int]]) -> dict[str, float]:
         """k micro-batches -> gradients of the mean loss -> clip -> AdamW -> schedule; returns step metrics."""
-        k, pad = self.cfg.grad_accum, self.tokenizer.pad_token_id
+        k = self.cfg.grad_accum
         sums: dict[str, float] = {}
         tokens = 0
         for _ in range(k):
-            batch = collate(self.data, next(batches), pad, self.device)  # input_ids [2B, T]
+            batch = self.collate_batch(next(batches))  # input_ids [2B, T]
             loss, metrics = self.forward_loss(batch)
             check_finite(metrics["loss"], self.cfg, self.pos.step + 1)
             scaled = loss / k  # mean over the k micro-batches = the loss of one k-times larger batch
