@@ -18,6 +18,7 @@ The scorers are Protocols, so the algorithms run with any scorer: the PRM (prm_s
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -77,14 +78,16 @@ def cut_step(text: str, separator: str) -> tuple[str, str]:
 
 
 def score_last_steps(scorer: StepScorer, prompt: str, prefixes: Sequence[Sequence[str]]) -> list[float]:
-    """The score of the last step of each step list; one batched call when the scorer has `score_steps_batch`."""
-    batched = getattr(scorer, "score_steps_batch", None)
+    """The score of the last step of each step list; one batched call when the scorer has `score_batch`
+    (prm_scoring.PRMScorer: [(prompt, steps), ...] -> scores per step)."""
+    batched = getattr(scorer, "score_batch", None)
     if callable(batched):
-        rows = batched([prompt] * len(prefixes), [list(p) for p in prefixes])
+        rows = batched([(prompt, list(p)) for p in prefixes])
     else:
         rows = [scorer.score_steps(prompt, list(p)) for p in prefixes]
-    # an empty step (eos at once, only whitespace) is never preferred to a written one
-    return [float(r[-1]) if len(r) and p[-1] else float("-inf") for r, p in zip(rows, prefixes)]
+    # an empty step (eos at once, only whitespace) or one past the PRM's context (nan) is never preferred
+    return [float(r[-1]) if len(r) and p[-1] and math.isfinite(float(r[-1])) else float("-inf")
+            for r, p in zip(rows, prefixes)]
 
 
 class ProcessReward:
@@ -97,11 +100,11 @@ class ProcessReward:
         self.objectives = [objective]
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(responses), 1))
-        for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
-            steps = steps_of(r, self.separator)
-            out[i, 0] = min(self.scorer.score_steps(p, steps)) if steps else 0.0
-        return out
+        items = [(p, steps_of(r, self.separator)) for p, r in zip(prompts, responses, strict=True)]
+        batched = getattr(self.scorer, "score_batch", None)
+        rows = batched(items) if callable(batched) else [self.scorer.score_steps(p, s) for p, s in items]
+        # no step, or a step the PRM could not read (nan: past its context), ranks last
+        return np.array([[min(r) if len(r) and all(math.isfinite(v) for v in r) else 0.0] for r in rows])
 
 
 @dataclass
