@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-
-from tests.inference.conftest import WorkerPipe, save_random_adapter
+from tests.inference.conftest import WorkerPipe
+from tests.inference.guided_fixtures import make_prm_checkpoint, make_rm_checkpoint
 from workbench.core.errors import RunError
 from workbench.inference.guided_requests import GuideSpec, ranking_weights
 
@@ -19,15 +18,13 @@ RM_OBJECTIVES = ["brevity", "detail"]
 
 @pytest.fixture(scope="module")
 def rm_checkpoint(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A vector reward model checkpoint (reward_scoring.VectorRM's folder) with a random adapter and head."""
-    from workbench.training.reward_models.vector_rm import RewardHead, RMInfo, save_head
+    return make_rm_checkpoint(tiny_model_dir, tmp_path_factory.mktemp("rm") / "step-1", RM_OBJECTIVES)
 
-    folder = save_random_adapter(tiny_model_dir, tmp_path_factory.mktemp("rm") / "step-1", seed=4)
-    head = RewardHead(64, len(RM_OBJECTIVES), seed=3)
-    with torch.no_grad():
-        head.weight.copy_(torch.randn(head.weight.shape, generator=torch.Generator().manual_seed(9)))
-    save_head(folder, head, RMInfo(RM_OBJECTIVES, str(tiny_model_dir), 64, 256, 128))
-    return folder
+
+@pytest.fixture(scope="module")
+def prm_checkpoint(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PRM whose steps are cut at spaces (the untrained tiny model writes few newlines)."""
+    return make_prm_checkpoint(tiny_model_dir, tmp_path_factory.mktemp("prm") / "step-1", separator=" ")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +55,33 @@ def test_best_of_n_through_the_worker(served, rm_checkpoint):
     totals = scores @ np.array([0.75, 0.25])
     assert data["chosen"] == int(np.argmax(totals)) and data["text"] == texts[data["chosen"]]
     assert "".join(tokens) == data["text"] and data["tokens"] >= sum(1 for _ in texts)
+
+
+def test_prm_step_search_through_the_worker(served, prm_checkpoint):
+    """Each kept step streams as a token with its score; the scores are the PRM's on the accepted steps (scored
+    again here by PRMScorer in this process), and every step kept its best-scored candidate."""
+    from workbench.inference.prm_scoring import PRMScorer
+
+    pipe = served
+    guide = {"mode": "prm_steps", "checkpoint": str(prm_checkpoint), "k": 4, "max_steps": 4, "max_step_tokens": 6}
+    pipe.send("generate", request="prm", prompt=PROMPT, temperature=1.0, top_p=1.0, max_new_tokens=40, seed=8,
+              guide=guide)
+    msgs = pipe.until(lambda m: m.type == "result" and m.data["request"] == "prm", timeout=120)
+    data = msgs[-1].data["data"]
+    assert "error" not in data, data
+    streamed = [m.data for m in msgs if m.type == "token" and m.data["request"] == "prm"]
+    assert data["mode"] == "prm_steps" and data["separator"] == " " and len(data["steps"]) == 4
+    assert [t["step"] for t in streamed] == [0, 1, 2, 3]
+    assert "".join(t["text"] for t in streamed) == data["text"]
+    assert [t["score"] for t in streamed] == [s["score"] for s in data["steps"]]
+    steps = [s["text"] for s in data["steps"]]
+    again = PRMScorer(prm_checkpoint, device="cpu").score_steps(PROMPT, steps)
+    assert [s["score"] for s in data["steps"]] == pytest.approx(again, abs=1e-5)
+    for s in data["steps"]:
+        values = [c["score"] if c["score"] is not None else -1.0 for c in s["candidates"]]
+        assert len(values) == 4 and s["chosen"] == int(np.argmax(values))
+        assert s["candidates"][s["chosen"]]["text"] == s["text"]
+    assert len({c["text"] for s in data["steps"] for c in s["candidates"]}) > 4  # real alternatives
 
 
 def test_bad_guides_are_refused_with_what_to_do(served, rm_checkpoint, tmp_path):
