@@ -118,6 +118,7 @@ def run_guided(model: Any, tokenizer: Any, prompt_ids: list[int], prompt: str, s
     """Run one guided request; returns the data of its `result` (text, tokens, seconds, finish, mode, ...)."""
     data: dict[str, Any] = {"mode": spec.mode, "guide": spec.settings(), "settings": settings.to_dict(),
                             "seed": settings.seed}
+    prompt = prompt.strip()  # the scorer reads the question; a newline typed after it in the playground is not part
     if spec.mode == "prm_steps":
         separator = str(getattr(scorer, "separator", "") or "\n")
         search = SearchSettings(k=spec.k, max_steps=spec.max_steps, max_step_tokens=spec.max_step_tokens,
