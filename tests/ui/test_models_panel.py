@@ -163,8 +163,13 @@ def test_guided_generation_shows_each_step_with_its_score(qtbot, panel, project_
     assert "2 steps, each the best of 2 candidates" in view.summary.text() and "lowest 0.200" in view.summary.text()
     # what the panel asked the worker for
     assert panel.guidance.guide() == {"mode": "prm_steps", "checkpoint": str(tmp_path), "k": 2, "max_steps": 20}
-    panel.guidance.set_mode("")
-    assert panel.guidance.guide() is None and not panel.guidance.checkpoint.isEnabled()
+    assert "Guided generation done: 40 tokens" in panel.status.text()
+    box = panel.guidance
+    box.set_mode("best_of_n")
+    assert box.guide() == {"mode": "best_of_n", "checkpoint": str(tmp_path), "n": 2}
+    assert box._form.labelForField(box.candidates).text() == "Samples (N)" and not box.max_steps.isEnabled()
+    box.set_mode("")
+    assert box.guide() is None and not box.checkpoint.isEnabled()
 
 
 def test_score_colours_run_from_red_through_amber_to_green():

@@ -370,6 +370,8 @@ class ModelsPanel(DeferredReload, QWidget):
                 self.status.setText(f"Generation failed: {data['error']}")
             elif data.get("mode"):  # a guided generation: every step (or sample) with its score
                 self.step_scores.show_result(data)
+                self.status.setText(f"Guided generation done: {data.get('tokens', 0)} tokens decoded in "
+                                    f"{float(data.get('seconds') or 0):.1f} s.")
         elif request in self.batch:
             prompt, settings = self.batch.pop(request)
             self._update_buttons()  # the last answer frees the buttons (issue #13 bug 5)

@@ -44,7 +44,7 @@ class GuidanceBox(QGroupBox):
         form = QFormLayout(self)
         form.addRow("Guide", self.mode)
         form.addRow("Checkpoint", row)
-        form.addRow("Candidates", self.candidates)
+        form.addRow("Candidates per step", self.candidates)
         form.addRow("Max steps", self.max_steps)
         self._form = form
         self._update()
@@ -63,6 +63,9 @@ class GuidanceBox(QGroupBox):
         self.max_steps.setEnabled(mode == "prm_steps")
         self.candidates.setToolTip("candidates sampled per step; the PRM keeps the best" if mode == "prm_steps"
                                    else "samples drawn; the reward model's weighted score picks one")
+        label = self._form.labelForField(self.candidates)
+        if label is not None:
+            label.setText("Samples (N)" if mode == "best_of_n" else "Candidates per step")
         self.checkpoint.setToolTip(f"the {_WHAT[mode]}" if mode else "")
 
     def browse(self) -> None:

@@ -125,4 +125,4 @@ class StepScoresView(QWidget):
             weights = ", ".join(f"{o} {w:.2f}" for o, w in (data.get("weights") or {}).items())
             self.summary.setText(f"Best of {len(cands)} samples by the reward model, weights {weights}: sample "
                                  f"{chosen + 1} (bold). Hover a sample for its reward per objective.")
-        self.tree.expandToDepth(-1)
+        self.tree.expandAll()
