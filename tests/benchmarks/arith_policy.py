@@ -54,8 +54,11 @@ def _example(tokenizer, p: ArithProblem) -> tuple[list[int], list[int]]:
 
 
 def train_policy(out: Path, *, steps: int = 1500, batch: int = 16, hidden: int = 64, layers: int = 3,
-                 error_rate: float = 0.3, lr: float = 3e-3, seed: int = 0, log=print) -> Path:
-    """Train and save (model + tokenizer, HF folder) the policy; returns `out`. Loss on the solution tokens only."""
+                 error_rate: float = 0.3, lr: float = 3e-3, seed: int = 0, init: Path | None = None,
+                 log=print) -> Path:
+    """Train and save (model + tokenizer, HF folder) the policy; returns `out`. Loss on the solution tokens only.
+    `init`: start from that model's weights instead of random ones (e.g. the PRM's base: the policy trained on
+    correct solutions only, error_rate 0)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = char_tokenizer()
@@ -64,7 +67,7 @@ def train_policy(out: Path, *, steps: int = 1500, batch: int = 16, hidden: int =
                          num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
                          max_position_embeddings=512, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=None, tie_word_embeddings=True)
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config) if init is None else LlamaForCausalLM.from_pretrained(init)
     problems = generate_problems(steps * batch, seed=1000 + seed, error_rate=error_rate, **TASK)
     rng = random.Random(seed)
     rng.shuffle(problems)
@@ -97,7 +100,8 @@ def train_policy(out: Path, *, steps: int = 1500, batch: int = 16, hidden: int =
     tokenizer.save_pretrained(out)
     (out / "arith_policy.json").write_text(json.dumps({"steps": steps, "batch": batch, "hidden": hidden,
                                                        "layers": layers, "error_rate": error_rate, "task": TASK,
-                                                       "seed": seed}, indent=2), encoding="utf-8")
+                                                       "seed": seed, "init": str(init or "")}, indent=2),
+                                           encoding="utf-8")
     return out
 
 

@@ -13,7 +13,8 @@ Stages (each cached in --work, so a rerun only evaluates):
    - plain sampling: 1 sample;
    - PRM step search: k candidates per step, the best by the PRM kept (guided_decoding.step_search);
    - best-of-N: N = k whole samples, ranked by the PRM's worst step score (guided_decoding.ProcessReward);
-   - pass@k of the same N samples (any of them right): what a perfect ranker of those samples would reach.
+   - pass@k of the same N samples (any of them right): what a perfect ranker of those samples would reach;
+   - step search with the task's ground truth as the step scorer (ArithOracle): what a perfect PRM would reach.
    Correct = core.answer_check.check_answer(response, reference answer). Tokens = all tokens decoded per problem,
    discarded candidates included (step search and best-of-N both spend about k times plain sampling).
 Timings are on a contended shared CPU: read the accuracies, not the seconds.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -34,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from tests.benchmarks.arith_policy import SEPARATOR, TASK, policy_prompt, train_policy  # noqa: E402
 
 
-def train_prm(work: Path, policy: Path, *, steps: int, problems: int, log=print) -> Path:
+def train_prm(work: Path, policy: Path, *, steps: int, problems: int, rank: int = 64, lr: float = 3e-3,
+              log=print) -> Path:
     """The PRM checkpoint folder (trained now unless already there)."""
     import json as _json
 
@@ -51,8 +54,10 @@ def train_prm(work: Path, policy: Path, *, steps: int, problems: int, log=print)
     held = generate_problems(300, seed=1, error_rate=0.5, **TASK)
     rows = [{**p.trl_row(), "split": "train"} for p in train] + [{**p.trl_row(), "split": "eval"} for p in held]
     (run_dir / "steps.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    # LoRA of rank 64 on a 64-wide model: full-rank updates of every projection (the policy's trunk is tiny)
     cfg = RunConfig(kind="prm", model=str(policy), device="cpu", max_steps=steps, batch_size=16,
-                    learning_rate=2e-3, lora_r=16, lora_alpha=16, warmup_ratio=0.05, eval_every=max(1, steps // 4),
+                    learning_rate=lr, lora_r=rank, lora_alpha=2 * rank, warmup_ratio=0.05,
+                    eval_every=max(1, steps // 4),
                     checkpoint_every=steps, log_every=50, max_length=320, max_prompt_length=200, seed=0,
                     step_separator=SEPARATOR)
 
@@ -71,6 +76,30 @@ def train_prm(work: Path, policy: Path, *, steps: int, problems: int, log=print)
     return ckpt
 
 
+class ArithOracle:
+    """The task's ground truth as a step scorer (core/arith_task's known intermediate results): a step scores 1
+    when it and every step before it state the right result (the closing step: the right answer), else 0. What
+    a perfect PRM would say: the ceiling of step search with this policy."""
+
+    separator = SEPARATOR
+
+    def __init__(self, problem) -> None:
+        self.problem = problem
+
+    def score_steps(self, prompt: str, steps: list[str]) -> list[float]:
+        from workbench.core.answer_check import check_answer
+
+        out, ok = [], True
+        for k, step in enumerate(steps):
+            if k < len(self.problem.true_values):
+                found = re.search(r"=\s*(-?\d+)\s*\.?\s*$", step)
+                ok = ok and found is not None and int(found.group(1)) == self.problem.true_values[k]
+            else:
+                ok = ok and check_answer(step, self.problem.reference_answer)
+            out.append(1.0 if ok else 0.0)
+        return out
+
+
 def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: float, top_p: float, max_new: int,
              seed: int, log=print) -> dict:
     import torch
@@ -87,7 +116,7 @@ def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: flo
     scorer = PRMScorer(prm, device="cpu")
     outcome = ProcessReward(scorer, separator=scorer.separator)
     tests = generate_problems(problems, seed=seed, error_rate=0.0, **TASK)
-    names = ("plain", "prm_steps", "best_of_n", "pass_at_k")
+    names = ("plain", "prm_steps", "best_of_n", "pass_at_k", "oracle_steps")
     right = {m: 0 for m in names}
     tokens = {m: 0 for m in names}
     seconds = {m: 0.0 for m in names}
@@ -107,6 +136,11 @@ def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: flo
             seconds["prm_steps"] += time.perf_counter() - t
             right["prm_steps"] += check_answer(guided.text, p.reference_answer)
             tokens["prm_steps"] += guided.tokens
+            t = time.perf_counter()
+            ceiling = step_search(model, tokenizer, ids, p.prompt, ArithOracle(p), s, search)
+            seconds["oracle_steps"] += time.perf_counter() - t
+            right["oracle_steps"] += check_answer(ceiling.text, p.reference_answer)
+            tokens["oracle_steps"] += ceiling.tokens
             t = time.perf_counter()
             rows = sample(model, tokenizer, ids, s, k)
             texts = [tokenizer.decode(r.ids, skip_special_tokens=True) for r in rows]
@@ -139,8 +173,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=ROOT / ".bench" / "guided_decoding")
     ap.add_argument("--policy-steps", type=int, default=1500)
-    ap.add_argument("--prm-steps", type=int, default=800)
-    ap.add_argument("--prm-problems", type=int, default=4000)
+    ap.add_argument("--prm-steps", type=int, default=2000)
+    ap.add_argument("--prm-problems", type=int, default=8000)
+    ap.add_argument("--prm-rank", type=int, default=64)
+    ap.add_argument("--prm-base-steps", type=int, default=0,
+                    help="> 0: the PRM's trunk is the policy trained this many more steps on correct solutions")
+    ap.add_argument("--prm-lr", type=float, default=3e-3)
     ap.add_argument("--problems", type=int, default=200, help="held-out problems evaluated")
     ap.add_argument("--k", type=int, default=4, help="candidates per step (step search) = N (best-of-N)")
     ap.add_argument("--temperature", type=float, default=1.0)
@@ -158,8 +196,15 @@ def main() -> None:
     if not (policy / "config.json").is_file():
         print("training the policy…", flush=True)
         train_policy(policy, steps=a.policy_steps, log=lambda m: print(" ", m, flush=True))
+    base = policy
+    if a.prm_base_steps:  # the PRM's trunk: the policy trained further on correct solutions only
+        base = a.work / "prm-base"
+        if not (base / "config.json").is_file():
+            print("training the PRM's base…", flush=True)
+            train_policy(base, steps=a.prm_base_steps, error_rate=0.0, lr=1.5e-3, seed=3, init=policy,
+                         log=lambda m: print(" ", m, flush=True))
     print("training the PRM (or reusing it)…", flush=True)
-    prm = train_prm(a.work, policy, steps=a.prm_steps, problems=a.prm_problems,
+    prm = train_prm(a.work, base, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank, lr=a.prm_lr,
                     log=lambda m: print(m, flush=True))
     prm_eval = json.loads((a.work / "prm-run" / "prm_eval.json").read_text(encoding="utf-8"))
     print("evaluating…", flush=True)
@@ -178,7 +223,8 @@ def main() -> None:
     rows = (("plain sampling", "plain", "1"),
             (f"PRM step search (k = {k} per step)", "prm_steps", f"{k} per step"),
             (f"best-of-{k} by the PRM (worst step)", "best_of_n", str(k)),
-            (f"pass@{k} of those {k} samples (perfect ranker)", "pass_at_k", str(k)))
+            (f"pass@{k} of those {k} samples (perfect ranker)", "pass_at_k", str(k)),
+            (f"step search with the task's ground truth as PRM (k = {k}, ceiling)", "oracle_steps", f"{k} per step"))
     for label, key, budget in rows:
         r = res[key]
         lo, hi = wilson(r["correct"], n)
