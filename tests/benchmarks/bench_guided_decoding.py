@@ -159,6 +159,17 @@ def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: flo
         "problems": n, "k": k, "temperature": temperature, "top_p": top_p, "max_new_tokens": max_new, "seed": seed}
 
 
+def held_out_step_accuracy(prm: Path, n: int = 300) -> float:
+    """Step accuracy (threshold 0.5) of a PRM checkpoint on the PRM training's held-out problems (seed 1)."""
+    from workbench.core.arith_task import generate_problems
+    from workbench.inference.prm_scoring import PRMScorer
+
+    held = generate_problems(n, seed=1, error_rate=0.5, **TASK)
+    scores = PRMScorer(prm, device="cpu").score_batch([(p.prompt, list(p.steps)) for p in held], batch_size=32)
+    pairs = [(s >= 0.5) == y for ss, p in zip(scores, held) for s, y in zip(ss, p.labels)]
+    return sum(pairs) / len(pairs)
+
+
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a proportion."""
     if n == 0:
@@ -176,6 +187,9 @@ def main() -> None:
     ap.add_argument("--prm-steps", type=int, default=2000)
     ap.add_argument("--prm-problems", type=int, default=8000)
     ap.add_argument("--prm-rank", type=int, default=64)
+    ap.add_argument("--prm", type=Path, default=None,
+                    help="score with this PRM checkpoint folder instead of training one (its base and tokenizer "
+                         "are its own: any PRM of this task works with the policy)")
     ap.add_argument("--prm-base-steps", type=int, default=0,
                     help="> 0: the PRM's trunk is the policy trained this many more steps on correct solutions")
     ap.add_argument("--prm-lr", type=float, default=3e-3)
@@ -203,10 +217,13 @@ def main() -> None:
             print("training the PRM's base…", flush=True)
             train_policy(base, steps=a.prm_base_steps, error_rate=0.0, lr=1.5e-3, seed=3, init=policy,
                          log=lambda m: print(" ", m, flush=True))
-    print("training the PRM (or reusing it)…", flush=True)
-    prm = train_prm(a.work, base, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank, lr=a.prm_lr,
-                    log=lambda m: print(m, flush=True))
-    prm_eval = json.loads((a.work / "prm-run" / "prm_eval.json").read_text(encoding="utf-8"))
+    if a.prm is not None:  # any PRM checkpoint (e.g. the PRM benchmark's): its own base model and tokenizer
+        prm, prm_eval = a.prm, {"eval/steps/accuracy": held_out_step_accuracy(a.prm)}
+    else:
+        print("training the PRM (or reusing it)…", flush=True)
+        prm = train_prm(a.work, base, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank, lr=a.prm_lr,
+                        log=lambda m: print(m, flush=True))
+        prm_eval = json.loads((a.work / "prm-run" / "prm_eval.json").read_text(encoding="utf-8"))
     print("evaluating…", flush=True)
     res = evaluate(policy, prm, problems=a.problems, k=a.k, temperature=a.temperature, top_p=a.top_p,
                    max_new=a.max_new_tokens, seed=a.seed, log=lambda m: print(m, flush=True))
