@@ -100,8 +100,42 @@ class ArithOracle:
         return out
 
 
+class LikelihoodVerifier:
+    """A step scorer that was not trained on step labels: the policy trained further on correct solutions only
+    (a language model, --verifier-steps), scoring a step by the probability of its least likely character after
+    the prompt and the steps before it. A generative verifier: an arithmetic slip is one unlikely digit."""
+
+    separator = SEPARATOR
+
+    def __init__(self, folder: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model = AutoModelForCausalLM.from_pretrained(folder).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+
+    def score_steps(self, prompt: str, steps: list[str]) -> list[float]:
+        return self.score_batch([(prompt, steps)])[0]
+
+    def score_batch(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for prompt, steps in items:
+                head = policy_prompt(prompt)
+                ids = self.tokenizer(head + SEPARATOR.join(steps))["input_ids"]  # one token per character
+                logp = torch.log_softmax(self.model(input_ids=torch.tensor([ids])).logits[0, :-1].float(), -1)
+                token_p = logp.gather(1, torch.tensor(ids[1:])[:, None])[:, 0].exp()  # P(char i+1 | chars <= i)
+                scores, at = [], len(head)
+                for step in steps:
+                    scores.append(float(token_p[at - 1:at - 1 + len(step)].min()) if step else 0.0)
+                    at += len(step) + len(SEPARATOR)
+                out.append(scores)
+        return out
+
+
 def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: float, top_p: float, max_new: int,
-             seed: int, log=print) -> dict:
+             seed: int, verifier: Path | None = None, log=print) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -116,7 +150,8 @@ def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: flo
     scorer = PRMScorer(prm, device="cpu")
     outcome = ProcessReward(scorer, separator=scorer.separator)
     tests = generate_problems(problems, seed=seed, error_rate=0.0, **TASK)
-    names = ("plain", "prm_steps", "best_of_n", "pass_at_k", "oracle_steps")
+    names = ("plain", "prm_steps", "best_of_n", "pass_at_k", "oracle_steps", *(["verifier_steps"] if verifier else []))
+    checker = LikelihoodVerifier(verifier) if verifier else None
     right = {m: 0 for m in names}
     tokens = {m: 0 for m in names}
     seconds = {m: 0.0 for m in names}
@@ -141,6 +176,12 @@ def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: flo
             seconds["oracle_steps"] += time.perf_counter() - t
             right["oracle_steps"] += check_answer(ceiling.text, p.reference_answer)
             tokens["oracle_steps"] += ceiling.tokens
+            if checker is not None:
+                t = time.perf_counter()
+                checked = step_search(model, tokenizer, ids, p.prompt, checker, s, search)
+                seconds["verifier_steps"] += time.perf_counter() - t
+                right["verifier_steps"] += check_answer(checked.text, p.reference_answer)
+                tokens["verifier_steps"] += checked.tokens
             t = time.perf_counter()
             rows = sample(model, tokenizer, ids, s, k)
             texts = [tokenizer.decode(r.ids, skip_special_tokens=True) for r in rows]
@@ -190,6 +231,9 @@ def main() -> None:
     ap.add_argument("--prm", type=Path, default=None,
                     help="score with this PRM checkpoint folder instead of training one (its base and tokenizer "
                          "are its own: any PRM of this task works with the policy)")
+    ap.add_argument("--verifier-steps", type=int, default=1200,
+                    help="> 0: also rank steps by the likelihood under the policy trained this many more steps on "
+                         "correct solutions (LikelihoodVerifier); 0 = off")
     ap.add_argument("--prm-base-steps", type=int, default=0,
                     help="> 0: the PRM's trunk is the policy trained this many more steps on correct solutions")
     ap.add_argument("--prm-lr", type=float, default=3e-3)
@@ -224,9 +268,16 @@ def main() -> None:
         prm = train_prm(a.work, base, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank, lr=a.prm_lr,
                         log=lambda m: print(m, flush=True))
         prm_eval = json.loads((a.work / "prm-run" / "prm_eval.json").read_text(encoding="utf-8"))
+    verifier = None
+    if a.verifier_steps:
+        verifier = a.work / "verifier"
+        if not (verifier / "arith_policy.json").is_file():
+            print("training the likelihood verifier…", flush=True)
+            train_policy(verifier, steps=a.verifier_steps, error_rate=0.0, lr=1.5e-3, seed=3, init=policy,
+                         log=lambda m: print(" ", m, flush=True))
     print("evaluating…", flush=True)
     res = evaluate(policy, prm, problems=a.problems, k=a.k, temperature=a.temperature, top_p=a.top_p,
-                   max_new=a.max_new_tokens, seed=a.seed, log=lambda m: print(m, flush=True))
+                   max_new=a.max_new_tokens, seed=a.seed, verifier=verifier, log=lambda m: print(m, flush=True))
     (a.work / "results.json").write_text(json.dumps({**res, "prm_eval": prm_eval}, indent=2), encoding="utf-8")
 
     n, k = res["problems"], res["k"]
@@ -241,7 +292,9 @@ def main() -> None:
             (f"PRM step search (k = {k} per step)", "prm_steps", f"{k} per step"),
             (f"best-of-{k} by the PRM (worst step)", "best_of_n", str(k)),
             (f"pass@{k} of those {k} samples (perfect ranker)", "pass_at_k", str(k)),
-            (f"step search with the task's ground truth as PRM (k = {k}, ceiling)", "oracle_steps", f"{k} per step"))
+            (f"step search with the task's ground truth as PRM (k = {k}, ceiling)", "oracle_steps", f"{k} per step"),
+            (f"step search ranked by a likelihood verifier (k = {k}; not a PRM)", "verifier_steps", f"{k} per step"))
+    rows = tuple(r for r in rows if r[1] in res)
     for label, key, budget in rows:
         r = res[key]
         lo, hi = wilson(r["correct"], n)
