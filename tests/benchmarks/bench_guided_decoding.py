@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from tests.benchmarks.arith_policy import SEPARATOR, TASK, policy_prompt, train_policy  # noqa: E402
 
 
-def train_prm(work: Path, policy: Path, *, steps: int, problems: int, rank: int = 64, lr: float = 3e-3,
+def train_prm(work: Path, policy: Path, *, steps: int, problems: int, rank: int = 16, lr: float = 2e-3,
               log=print) -> Path:
     """The PRM checkpoint folder (trained now unless already there)."""
     import json as _json
@@ -54,9 +54,8 @@ def train_prm(work: Path, policy: Path, *, steps: int, problems: int, rank: int 
     held = generate_problems(300, seed=1, error_rate=0.5, **TASK)
     rows = [{**p.trl_row(), "split": "train"} for p in train] + [{**p.trl_row(), "split": "eval"} for p in held]
     (run_dir / "steps.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    # LoRA of rank 64 on a 64-wide model: full-rank updates of every projection (the policy's trunk is tiny)
     cfg = RunConfig(kind="prm", model=str(policy), device="cpu", max_steps=steps, batch_size=16,
-                    learning_rate=lr, lora_r=rank, lora_alpha=2 * rank, warmup_ratio=0.05,
+                    learning_rate=lr, lora_r=rank, lora_alpha=rank, warmup_ratio=0.05,
                     eval_every=max(1, steps // 4),
                     checkpoint_every=steps, log_every=50, max_length=320, max_prompt_length=200, seed=0,
                     step_separator=SEPARATOR)
@@ -225,9 +224,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=ROOT / ".bench" / "guided_decoding")
     ap.add_argument("--policy-steps", type=int, default=1500)
-    ap.add_argument("--prm-steps", type=int, default=2000)
-    ap.add_argument("--prm-problems", type=int, default=8000)
-    ap.add_argument("--prm-rank", type=int, default=64)
+    ap.add_argument("--prm-steps", type=int, default=800)
+    ap.add_argument("--prm-problems", type=int, default=4000)
+    ap.add_argument("--prm-rank", type=int, default=16)
     ap.add_argument("--prm", type=Path, default=None,
                     help="score with this PRM checkpoint folder instead of training one (its base and tokenizer "
                          "are its own: any PRM of this task works with the policy)")
@@ -236,7 +235,7 @@ def main() -> None:
                          "correct solutions (LikelihoodVerifier); 0 = off")
     ap.add_argument("--prm-base-steps", type=int, default=0,
                     help="> 0: the PRM's trunk is the policy trained this many more steps on correct solutions")
-    ap.add_argument("--prm-lr", type=float, default=3e-3)
+    ap.add_argument("--prm-lr", type=float, default=2e-3)
     ap.add_argument("--problems", type=int, default=200, help="held-out problems evaluated")
     ap.add_argument("--k", type=int, default=4, help="candidates per step (step search) = N (best-of-N)")
     ap.add_argument("--temperature", type=float, default=1.0)
