@@ -157,3 +157,19 @@ def test_process_reward_ranks_a_response_by_its_worst_step():
     rm = ProcessReward(VowelOracle(), separator="\n")
     scores = rm.score(["p", "p"], ["aaa\nbcd", "ae\nia"])
     assert rm.objectives == ["steps"] and scores[:, 0].tolist() == [0.0, 1.0]
+
+
+def test_search_stops_at_the_token_budget_and_on_cancel(tiny):
+    import threading
+
+    model, tokenizer, ids = tiny
+    settings = GenerationSettings(temperature=1.0, top_p=1.0, max_new_tokens=9, seed=1)
+    search = SearchSettings(k=3, max_steps=50, max_step_tokens=4, separator=" ")
+    result = step_search(model, tokenizer, ids, PROMPT, VowelOracle(), settings, search)
+    assert result.finish in ("length", "eos") and len(result.ids) <= 9
+    if result.finish == "length":
+        assert len(result.ids) == 9
+    flag = threading.Event()
+    flag.set()
+    cancelled = step_search(model, tokenizer, ids, PROMPT, VowelOracle(), settings, search, cancel=flag)
+    assert cancelled.finish == "cancelled" and cancelled.steps == [] and cancelled.ids == []
