@@ -4,17 +4,20 @@ step search vs best-of-N (issue #17's must-show: PRM-guided decoding beats plain
     .venv/bin/python tests/benchmarks/bench_guided_decoding.py [--work DIR] [--problems 200] [--k 4]
 
 Stages (each cached in --work, so a rerun only evaluates):
-1. policy: a tiny character-level Llama trained from scratch (tests/benchmarks/arith_policy.py) on solutions of
-   which 30% carry an injected error: it solves the task imperfectly.
-2. PRM: LoRA + 2-class step head on that policy's weights, trained by the real PRMTrainer (kind = "prm") on the
-   task's ground-truth step labels (error rate 0.5; steps good before the first error, bad from it on).
-3. evaluation on held-out problems (a seed neither stage trained on), same prompts and the same sampler
+1. policy: a tiny character-level Llama trained from scratch (tests/benchmarks/arith_policy.py, 1500 steps) on
+   solutions of which 30% carry an injected error: it solves the task imperfectly.
+2. correct-lm: the policy trained --correct-steps more on correct solutions only (a far better arithmetician).
+3. PRM: LoRA r16 + 2-class step head on correct-lm's weights, trained by the real PRMTrainer (kind = "prm") on the
+   task's ground-truth step labels (error rate 0.5; steps good before the first error, bad from it on); or any PRM
+   checkpoint of the task given with --prm.
+4. evaluation on held-out problems (a seed neither stage trained on), same prompts and the same sampler
    (temperature, top-p) for every method, a response budget of 160 new tokens:
    - plain sampling: 1 sample;
    - PRM step search: k candidates per step, the best by the PRM kept (guided_decoding.step_search);
    - best-of-N: N = k whole samples, ranked by the PRM's worst step score (guided_decoding.ProcessReward);
    - pass@k of the same N samples (any of them right): what a perfect ranker of those samples would reach;
-   - step search with the task's ground truth as the step scorer (ArithOracle): what a perfect PRM would reach.
+   - step search with the task's ground truth as the step scorer (ArithOracle): what a perfect PRM would reach;
+   - step search ranked by correct-lm's likelihood (LikelihoodVerifier): a learned verifier that is not a PRM.
    Correct = core.answer_check.check_answer(response, reference answer). Tokens = all tokens decoded per problem,
    discarded candidates included (step search and best-of-N both spend about k times plain sampling).
 Timings are on a contended shared CPU: read the accuracies, not the seconds.
@@ -27,6 +30,7 @@ import json
 import math
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,7 +105,7 @@ class ArithOracle:
 
 class LikelihoodVerifier:
     """A step scorer that was not trained on step labels: the policy trained further on correct solutions only
-    (a language model, --verifier-steps), scoring a step by the probability of its least likely character after
+    (a language model, --correct-steps), scoring a step by the probability of its least likely character after
     the prompt and the steps before it. A generative verifier: an arithmetic slip is one unlikely digit."""
 
     separator = SEPARATOR
@@ -149,7 +153,8 @@ def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: flo
     scorer = PRMScorer(prm, device="cpu")
     outcome = ProcessReward(scorer, separator=scorer.separator)
     tests = generate_problems(problems, seed=seed, error_rate=0.0, **TASK)
-    names = ("plain", "prm_steps", "best_of_n", "pass_at_k", "oracle_steps", *(["verifier_steps"] if verifier else []))
+    names = ("plain", "prm_steps", "best_of_n", "pass_at_k", "oracle_steps",
+             *(["verifier_steps"] if verifier else []))
     checker = LikelihoodVerifier(verifier) if verifier else None
     right = {m: 0 for m in names}
     tokens = {m: 0 for m in names}
@@ -222,20 +227,19 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=ROOT / ".bench" / "guided_decoding")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "workbench-bench-guided-decoding",
+                    help="where the trained models are kept (a rerun reuses them)")
     ap.add_argument("--policy-steps", type=int, default=1500)
-    ap.add_argument("--prm-steps", type=int, default=800)
-    ap.add_argument("--prm-problems", type=int, default=4000)
+    ap.add_argument("--prm-steps", type=int, default=3000)
+    ap.add_argument("--prm-problems", type=int, default=8000)
     ap.add_argument("--prm-rank", type=int, default=16)
+    ap.add_argument("--prm-lr", type=float, default=5e-4)
     ap.add_argument("--prm", type=Path, default=None,
                     help="score with this PRM checkpoint folder instead of training one (its base and tokenizer "
                          "are its own: any PRM of this task works with the policy)")
-    ap.add_argument("--verifier-steps", type=int, default=1200,
-                    help="> 0: also rank steps by the likelihood under the policy trained this many more steps on "
-                         "correct solutions (LikelihoodVerifier); 0 = off")
-    ap.add_argument("--prm-base-steps", type=int, default=0,
-                    help="> 0: the PRM's trunk is the policy trained this many more steps on correct solutions")
-    ap.add_argument("--prm-lr", type=float, default=2e-3)
+    ap.add_argument("--correct-steps", type=int, default=1200,
+                    help="train the policy this many more steps on correct solutions: the PRM's base and the "
+                         "likelihood verifier (0: the PRM's base is the policy, no verifier row)")
     ap.add_argument("--problems", type=int, default=200, help="held-out problems evaluated")
     ap.add_argument("--k", type=int, default=4, help="candidates per step (step search) = N (best-of-N)")
     ap.add_argument("--temperature", type=float, default=1.0)
@@ -253,30 +257,23 @@ def main() -> None:
     if not (policy / "config.json").is_file():
         print("training the policy…", flush=True)
         train_policy(policy, steps=a.policy_steps, log=lambda m: print(" ", m, flush=True))
-    base = policy
-    if a.prm_base_steps:  # the PRM's trunk: the policy trained further on correct solutions only
-        base = a.work / "prm-base"
-        if not (base / "config.json").is_file():
-            print("training the PRM's base…", flush=True)
-            train_policy(base, steps=a.prm_base_steps, error_rate=0.0, lr=1.5e-3, seed=3, init=policy,
+    correct = None  # the policy trained further on correct solutions only: the PRM's base, the likelihood verifier
+    if a.correct_steps:
+        correct = a.work / "correct-lm"
+        if not (correct / "arith_policy.json").is_file():
+            print("training the policy further on correct solutions…", flush=True)
+            train_policy(correct, steps=a.correct_steps, error_rate=0.0, lr=1.5e-3, seed=3, init=policy,
                          log=lambda m: print(" ", m, flush=True))
     if a.prm is not None:  # any PRM checkpoint (e.g. the PRM benchmark's): its own base model and tokenizer
         prm, prm_eval = a.prm, {"eval/steps/accuracy": held_out_step_accuracy(a.prm)}
     else:
         print("training the PRM (or reusing it)…", flush=True)
-        prm = train_prm(a.work, base, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank, lr=a.prm_lr,
+        prm = train_prm(a.work, correct or policy, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank, lr=a.prm_lr,
                         log=lambda m: print(m, flush=True))
         prm_eval = json.loads((a.work / "prm-run" / "prm_eval.json").read_text(encoding="utf-8"))
-    verifier = None
-    if a.verifier_steps:
-        verifier = a.work / "verifier"
-        if not (verifier / "arith_policy.json").is_file():
-            print("training the likelihood verifier…", flush=True)
-            train_policy(verifier, steps=a.verifier_steps, error_rate=0.0, lr=1.5e-3, seed=3, init=policy,
-                         log=lambda m: print(" ", m, flush=True))
     print("evaluating…", flush=True)
     res = evaluate(policy, prm, problems=a.problems, k=a.k, temperature=a.temperature, top_p=a.top_p,
-                   max_new=a.max_new_tokens, seed=a.seed, verifier=verifier, log=lambda m: print(m, flush=True))
+                   max_new=a.max_new_tokens, seed=a.seed, verifier=correct, log=lambda m: print(m, flush=True))
     (a.work / "results.json").write_text(json.dumps({**res, "prm_eval": prm_eval}, indent=2), encoding="utf-8")
 
     n, k = res["problems"], res["k"]
