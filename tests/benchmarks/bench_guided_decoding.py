@@ -59,7 +59,7 @@ def train_prm(work: Path, policy: Path, *, steps: int, problems: int, rank: int 
     rows = [{**p.trl_row(), "split": "train"} for p in train] + [{**p.trl_row(), "split": "eval"} for p in held]
     (run_dir / "steps.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     cfg = RunConfig(kind="prm", model=str(policy), device="cpu", max_steps=steps, batch_size=16,
-                    learning_rate=lr, lora_r=rank, lora_alpha=rank, warmup_ratio=0.05,
+                    learning_rate=lr, lora_r=rank, lora_alpha=2 * rank, warmup_ratio=0.05,
                     eval_every=max(1, steps // 4),
                     checkpoint_every=steps, log_every=50, max_length=320, max_prompt_length=200, seed=0,
                     step_separator=SEPARATOR)
