@@ -3,7 +3,8 @@
 - load -> status + result{request: "load", data: {model, parameters}}; with FAKE_INFER_UNAVAILABLE=1 it answers
   ended{reason: failed, error: ...} instead, as a build without an inference backend does.
 - generate -> tokens "reply", "to", <prompt words>, "T=<temperature>", "seed=<seed>" then result{text}; a prompt
-  starting with "slow" streams 500 tokens 10 ms apart and stops early on a `cancel` for its request.
+  starting with "slow" streams 500 tokens 10 ms apart and stops early on a `cancel` for its request; with a
+  `guide` it answers like a PRM step search (generate_guided).
 """
 
 from __future__ import annotations
@@ -36,8 +37,27 @@ def cancelled(request: str) -> bool:
     return False
 
 
+def generate_guided(data: dict) -> None:
+    """A PRM step search as the real worker reports it: one token per kept step with {step, score}, then the
+    steps with their candidates (the scores are made up: 0.9, then 0.2)."""
+    request = data["request"]
+    kept = [("Step 1: 3 * 4 = 12.", 0.9, ["Step 1: 3 * 4 = 11.", "Step 1: 3 * 4 = 12."]),
+            ("The answer is 12.", 0.2, ["The answer is 12.", "The answer is 13."])]
+    steps = []
+    for i, (text, score, cands) in enumerate(kept):
+        emit("token", request=request, text=text + "\n", step=i, score=score)
+        steps.append({"text": text, "score": score, "chosen": cands.index(text),
+                      "candidates": [{"text": c, "score": score if c == text else 0.05} for c in cands]})
+    emit("result", request=request, data={"text": "\n".join(t for t, _, _ in kept), "mode": "prm_steps",
+                                          "steps": steps, "guide": data["guide"], "tokens": 40,
+                                          "response_tokens": 20, "finish": "eos"})
+
+
 def generate(data: dict) -> None:
     request, prompt = data["request"], data["prompt"]
+    if data.get("guide"):
+        generate_guided(data)
+        return
     if prompt.startswith("slow"):
         words = [f"w{i}" for i in range(500)]
     else:

@@ -135,3 +135,49 @@ def test_candidate_settings_spread_temperatures():
     got = candidate_settings(3, 1.0, 5, 0.9, 64)
     assert [g["temperature"] for g in got] == [0.5, 1.0, 1.5]
     assert [g["seed"] for g in got] == [5, 6, 7]
+
+
+def test_guided_generation_shows_each_step_with_its_score(qtbot, panel, project_ctx, tmp_path):
+    from workbench.ui.errors import shown_errors
+    from workbench.ui.widgets.step_scores_view import score_color
+
+    panel.list.setCurrentRow(0)
+    panel.load_selected()
+    qtbot.waitUntil(lambda: project_ctx.inference is panel.client and panel.client is not None, timeout=10000)
+    panel.prompt.setPlainText("Tom has 3 boxes with 4 apples each.")
+    panel.guidance.set_mode("prm_steps")
+    panel.generate()  # no checkpoint chosen yet: refused in words, nothing sent
+    assert panel.request is None and "Choose the process reward model" in shown_errors()[-1][1]
+    panel.guidance.checkpoint.setText(str(tmp_path))
+    panel.guidance.candidates.setValue(2)
+    panel.generate()
+    assert not panel.step_scores.isHidden()
+    qtbot.waitUntil(lambda: panel.request is None, timeout=10000)
+    assert panel.output.toPlainText() == "Step 1: 3 * 4 = 12.\nThe answer is 12.\n"
+    view = panel.step_scores
+    assert view.steps() == [("0.900", "Step 1: 3 * 4 = 12."), ("0.200", "The answer is 12.")]
+    first, second = view.tree.topLevelItem(0), view.tree.topLevelItem(1)
+    assert first.background(1).color() == score_color(0.9) and second.background(1).color() == score_color(0.2)
+    assert first.childCount() == 2 and first.child(1).font(2).bold() and not first.child(0).font(2).bold()
+    assert [first.child(i).text(1) for i in range(2)] == ["0.050", "0.900"]
+    assert "2 steps, each the best of 2 candidates" in view.summary.text() and "lowest 0.200" in view.summary.text()
+    # what the panel asked the worker for
+    assert panel.guidance.guide() == {"mode": "prm_steps", "checkpoint": str(tmp_path), "k": 2, "max_steps": 20}
+    assert "Guided generation done: 40 tokens" in panel.status.text()
+    box = panel.guidance
+    box.set_mode("best_of_n")
+    assert box.guide() == {"mode": "best_of_n", "checkpoint": str(tmp_path), "n": 2}
+    assert box._form.labelForField(box.candidates).text() == "Samples (N)" and not box.max_steps.isEnabled()
+    box.set_mode("")
+    assert box.guide() is None and not box.checkpoint.isEnabled()
+
+
+def test_score_colours_run_from_red_through_amber_to_green():
+    from workbench.ui.widgets.step_scores_view import BAD, GOOD, MID, score_color
+
+    assert score_color(0.0) == BAD and score_color(0.5) == MID and score_color(1.0) == GOOD
+    assert score_color(2.0) == GOOD and score_color(None).name() == "#9e9e9e"
+    mid = score_color(0.75)
+    assert (mid.red(), mid.green(), mid.blue()) == (round((MID.red() + GOOD.red()) / 2),
+                                                    round((MID.green() + GOOD.green()) / 2),
+                                                    round((MID.blue() + GOOD.blue()) / 2))

@@ -115,6 +115,9 @@ class RunConfig:
     eval_reward_model: str = _f("", "Checkpoint folder of a reward_model run: its reward of each generation, per "
                                     "objective it knows, becomes <objective>/reward (the objective's reward axis "
                                     "when no eval scorer is set); empty = none.")
+    eval_guide: dict = _f({}, "Reward-guided decoding for the evaluation generations: {mode: prm_steps | best_of_n, "
+                              "checkpoint: PRM or reward-model checkpoint folder, k or n: candidates, temperature} "
+                              "(seeded sampling, inference/guided_eval.py); empty = greedy decoding.")
     eval_prompts: int = _f(16, "Held-out prompts generated on when evaluating a checkpoint or mixture.")
     eval_max_new_tokens: int = _f(64, "Max new tokens per evaluation generation.")
     sweep_points: int = _f(5, "Sweep: weight vectors on the simplex grid per objective axis (2 objectives: points).")

@@ -15,6 +15,7 @@ from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
 from workbench.core.weights import validate_weights
 from workbench.inference.generation import GenerationSettings, Sample, encode_prompt, stream_sample
+from workbench.inference.guided_requests import GuideSpec, ScorerCache, run_guided
 from workbench.inference.steering import Mixer, checkpoint_folder, load_checkpoint, load_soup
 from workbench.training.engine.model_loading import load_model, pick_device
 
@@ -62,6 +63,7 @@ class InferenceSession:
         self.mixer: Mixer | None = None
         self.weights: dict[str, float] = {}
         self.info: dict[str, Any] = {}
+        self.scorers = ScorerCache()  # reward models / PRMs that guide generations (guided_requests.py)
 
     @property
     def loaded(self) -> bool:
@@ -107,6 +109,7 @@ class InferenceSession:
     def unload(self) -> None:
         self.model = self.tokenizer = self.mixer = None
         self.weights = {}
+        self.scorers.clear()
         self.free_cache()
 
     @staticmethod
@@ -156,3 +159,15 @@ class InferenceSession:
             samples.append(stream_sample(self.model, self.tokenizer, ids, settings, settings.seed + i, cancel,
                                          lambda piece, i=i: on_text(i, piece)))
         return samples, settings
+
+    def generate_guided(self, prompt: str, settings: GenerationSettings, spec: GuideSpec, cancel: threading.Event,
+                        on_piece: Callable[[str, dict[str, Any]], None], progress: Progress) -> dict[str, Any]:
+        """One reward-guided generation (guided_requests.py); the scorer is loaded on first use."""
+        if not self.loaded:
+            raise RunError("no model is loaded; send load first")
+        ids, settings = self.prompt_ids(prompt, settings)
+        device = next(self.model.parameters()).device
+        progress(f"Loading the {'PRM' if spec.mode == 'prm_steps' else 'reward model'}…", 0.0)
+        scorer = self.scorers.get(spec.mode, spec.checkpoint, device)
+        return run_guided(self.model, self.tokenizer, ids, prompt, settings, spec, scorer, self.weights, cancel,
+                          on_piece)

@@ -10,6 +10,9 @@ load {request?, model, gguf_file, revision,        status{state:"loading", messa
 generate {request, prompt, temperature, top_p,     token{request, text[, sample]}* then result{request, data:{text,
           top_k, max_new_tokens, seed, n}            tokens, seconds, tokens_per_s, finish, seed, weights, settings}}
                                                    (data.error instead when the request cannot run)
+generate {..., guide{mode, checkpoint, ...}}       reward-guided: token{request, text, step, score}* then
+                                                   result{request, data:{text, mode, steps|candidates, ...}}
+                                                   (inference/guided_requests.py)
 set_weights {weights{objective: w}}                result{request:"set_weights", data:{weights}} (or data.error)
 cancel {request}                                   the generation stops after its current token: result finish
                                                    "cancelled" (a request still queued is answered at once)
@@ -159,7 +162,10 @@ class InferenceWorker:
                 self._answer(request, {"text": "", "tokens": 0, "seconds": 0.0, "finish": "cancelled",
                                        "settings": settings.to_dict(), "weights": dict(self.session.weights)})
                 return
-            self._generate(request, str(data.get("prompt") or ""), settings, flag)
+            if data.get("guide") is not None:
+                self._generate_guided(request, str(data.get("prompt") or ""), settings, data["guide"], flag)
+            else:
+                self._generate(request, str(data.get("prompt") or ""), settings, flag)
         except Exception as exc:  # noqa: BLE001 - a failed request must not end the worker
             self.session.free_cache()
             self._fail(request, error_text(exc, "while generating"))
@@ -185,6 +191,20 @@ class InferenceWorker:
             data["samples"] = [{"text": s.text, "tokens": s.tokens, "seed": s.seed, "finish": s.finish}
                                for s in samples]
         self._answer(request, data)
+
+    def _generate_guided(self, request: str, prompt: str, settings: Any, guide: Any, flag: threading.Event) -> None:
+        from workbench.inference.guided_requests import GuideSpec
+
+        spec = GuideSpec.from_request(guide)
+
+        def on_piece(text: str, extra: dict[str, Any]) -> None:
+            self.sink.emit("token", request=request, text=text, **extra)
+
+        def progress(message: str, fraction: float) -> None:
+            self.sink.emit("status", state="loading", message=message, progress=fraction, request=request)
+
+        data = self.session.generate_guided(prompt, settings, spec, flag, on_piece, progress)
+        self._answer(request, {**data, "weights": data.get("weights", dict(self.session.weights))})
 
     def on_set_weights(self, data: dict[str, Any]) -> None:
         request = str(data.get("request") or "set_weights")

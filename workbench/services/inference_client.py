@@ -13,6 +13,8 @@ Conventions this client relies on (the Models panel starts it, the Trade-offs pa
 - `generate` carries {request, prompt, ...sampling settings}; the worker streams `token` {request, text} and
   finishes with `result` {request, data: {text, ...}} — or {request, data: {error, text: ""}} when the request
   could not run (bad setting, prompt longer than the context, out of memory): the worker keeps serving.
+- `generate` with a `guide` {mode: prm_steps | best_of_n, checkpoint, k | n} is reward-guided decoding: each
+  kept step's `token` also carries {step, score} (re-emitted on `step`), the result adds steps or candidates.
 - `set_weights` carries {weights: {objective: w}} (the worker checks and normalises them: core.weights).
 - A worker that cannot serve (no inference backend in this build, model not loadable) says so with `ended`
   {reason: "failed", error: "<what to do>"}; a worker that cannot even start, or exits with an error status,
@@ -43,6 +45,7 @@ class InferenceClient(QObject):
     """See the module docstring. `objectives` is empty until a multi-objective model has loaded."""
 
     token = Signal(str, str)  # request id, text piece
+    step = Signal(str, object)  # request id, {step, score, text}: a step a guided generation kept (PRM search)
     result = Signal(str, object)  # request id, data dict
     event = Signal(object)  # every decoded Message (status, log, ...)
     loaded = Signal(object)  # data of the load result
@@ -130,6 +133,8 @@ class InferenceClient(QObject):
         self.event.emit(msg)
         if msg.type == "token":
             self.token.emit(str(msg.data.get("request", "")), str(msg.data.get("text", "")))
+            if "step" in msg.data:
+                self.step.emit(str(msg.data.get("request", "")), dict(msg.data))
         elif msg.type == "result":
             request, data = str(msg.data.get("request", "")), msg.data.get("data") or {}
             if request == "load":

@@ -6,7 +6,8 @@ A point on a trade-off plot is a checkpoint, or a mixture (MAH-DPO head weights 
   2023, eq. 5); accuracy = mean 1[r(chosen) > r(rejected)], margin = mean r(chosen) − r(rejected) (TRL's
   rewards/accuracies and rewards/margins).
 - `<objective>/score`: the mean of the objective's scorer (cfg.eval_scorers) over greedy generations for a fixed
-  set of held-out prompts. Greedy decoding makes the point reproducible: the same weights give the same number.
+  set of held-out prompts. Greedy decoding makes the point reproducible: the same weights give the same number
+  (with cfg.eval_guide: reward-guided decoding, sampled with seeds cfg.seed + i, reproducible too).
 - `<objective>/reward`: the mean reward of those generations under a trained vector reward model
   (cfg.eval_reward_model, a `reward_model` run's checkpoint), one per objective it was trained on.
 - `kl`: mean over those generations of log π(y|x) − log π_ref(y|x) (sequence level). y comes from greedy decoding,
@@ -226,8 +227,13 @@ def evaluate_policy(model: torch.nn.Module, tokenizer: Any, data: TokenizedData,
         values = heldout_rewards(model, data, ref, cfg, reference, pad_id=tokenizer.pad_token_id)
         if prompts:
             note(f"generating for {len(prompts)} prompts", 0.3)
-            gen = generate_greedy(model, tokenizer, prompts, max_new_tokens=cfg.eval_max_new_tokens,
-                                  batch_size=cfg.batch_size)
+            if cfg.eval_guide:  # reward-guided answers instead of greedy ones (issue #17)
+                from workbench.inference.guided_eval import generate_guided
+
+                gen = generate_guided(model, tokenizer, prompts, cfg)
+            else:
+                gen = generate_greedy(model, tokenizer, prompts, max_new_tokens=cfg.eval_max_new_tokens,
+                                      batch_size=cfg.batch_size)
             note("scoring generations", 0.8)
             values.update(score_generations(gen, scorers, cfg))
             values["kl"] = generation_kl(model, gen, reference, pad_id=tokenizer.pad_token_id,

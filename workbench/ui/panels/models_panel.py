@@ -27,7 +27,9 @@ from workbench.services.inference_client import InferenceClient
 from workbench.ui.dialogs.remote_code_dialog import ask_remote_code
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
+from workbench.ui.widgets.guidance_box import GuidanceBox
 from workbench.ui.widgets.offline_models import OfflineModelsBox
+from workbench.ui.widgets.step_scores_view import StepScoresView
 
 SOURCES = {"local": "Local folder", "gguf": "GGUF file", "hub": "Hub id"}
 
@@ -187,11 +189,16 @@ class ModelsPanel(DeferredReload, QWidget):
         row.addStretch(1)
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
+        self.guidance = GuidanceBox()  # reward-guided decoding (issue #17): its steps and scores show below
+        self.step_scores = StepScoresView()
+        self.step_scores.setVisible(False)
         lay = QVBoxLayout(box)
         lay.addWidget(self.prompt, 1)
         lay.addLayout(form)
+        lay.addWidget(self.guidance)
         lay.addLayout(row)
         lay.addWidget(self.output, 2)
+        lay.addWidget(self.step_scores, 3)
         return box
 
     def shortcut_help(self) -> list[tuple[str, str]]:
@@ -271,6 +278,7 @@ class ModelsPanel(DeferredReload, QWidget):
         self.client = self.client_factory(self)
         self.client.loaded.connect(self._on_loaded)
         self.client.token.connect(self._on_token)
+        self.client.step.connect(self._on_step)
         self.client.result.connect(self._on_result)
         self.client.ended.connect(self._on_ended)
         self.client.event.connect(self._on_event)
@@ -323,8 +331,15 @@ class ModelsPanel(DeferredReload, QWidget):
     def generate(self) -> None:
         if self.client is None:
             return
+        problem, guide = self.guidance.problem(), self.guidance.guide()
+        if problem:
+            show_error(self, "Generate", problem)
+            return
         self.output.clear()
-        self.request = self.client.generate(self.prompt.toPlainText(), **self._settings())
+        self.step_scores.clear(guide["mode"] if guide else "prm_steps")
+        self.step_scores.setVisible(guide is not None)
+        extra = {"guide": guide} if guide else {}
+        self.request = self.client.generate(self.prompt.toPlainText(), **self._settings(), **extra)
         self._update_buttons()
 
     def stop(self) -> None:
@@ -343,12 +358,20 @@ class ModelsPanel(DeferredReload, QWidget):
             cursor.movePosition(cursor.MoveOperation.End)
             cursor.insertText(text)
 
+    def _on_step(self, request: str, data: dict) -> None:
+        if request == self.request:
+            self.step_scores.add_step(int(data.get("step", 0)), str(data.get("text", "")), data.get("score"))
+
     def _on_result(self, request: str, data: dict) -> None:
         if request == self.request:
             self.request = None
             self._update_buttons()
             if data.get("error"):
                 self.status.setText(f"Generation failed: {data['error']}")
+            elif data.get("mode"):  # a guided generation: every step (or sample) with its score
+                self.step_scores.show_result(data)
+                self.status.setText(f"Guided generation done: {data.get('tokens', 0)} tokens decoded in "
+                                    f"{float(data.get('seconds') or 0):.1f} s.")
         elif request in self.batch:
             prompt, settings = self.batch.pop(request)
             self._update_buttons()  # the last answer frees the buttons (issue #13 bug 5)
