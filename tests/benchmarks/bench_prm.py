@@ -72,8 +72,8 @@ def pretrain_lm(model_dir: Path, out: Path, *, steps: int, batch: int, lr: float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", type=int, default=3000, help="training problems")
-    ap.add_argument("--eval", type=int, default=400, help="held-out problems")
-    ap.add_argument("--steps", type=int, default=1500, help="optimizer steps")
+    ap.add_argument("--eval", type=int, default=300, help="held-out problems")
+    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--hidden", type=int, default=128)
@@ -81,11 +81,12 @@ def main() -> None:
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--rank", type=int, default=32)
     ap.add_argument("--error-rate", type=float, default=0.5)
-    ap.add_argument("--pretrain-steps", type=int, default=600, help="LM steps on correct solutions first (0 = off)")
+    ap.add_argument("--kinds", default="copy", help="injected error kinds, comma-separated: slip, copy")
+    ap.add_argument("--pretrain-steps", type=int, default=800, help="LM steps on correct solutions first (0 = off)")
     ap.add_argument("--pretrain-batch", type=int, default=32)
     ap.add_argument("--pretrain-lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on an oversubscribed CPU)")
-    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--keep", type=Path, default=None, help="keep the run folder here (else a temp folder)")
     a = ap.parse_args()
 
@@ -107,8 +108,9 @@ def main() -> None:
         model = pretrain_lm(model, root / "pretrained", steps=a.pretrain_steps, batch=a.pretrain_batch,
                             lr=a.pretrain_lr)
     pretrain_s = time.perf_counter() - t0
-    train = generate_problems(a.train, seed=0, error_rate=a.error_rate)
-    held = generate_problems(a.eval, seed=1, error_rate=a.error_rate)
+    kinds = tuple(a.kinds.split(","))
+    train = generate_problems(a.train, seed=0, error_rate=a.error_rate, error_kinds=kinds)
+    held = generate_problems(a.eval, seed=1, error_rate=a.error_rate, error_kinds=kinds)
     seen = {p.prompt + p.solution for p in train}
     held = [p for p in held if p.prompt + p.solution not in seen]  # held out means never trained on
     rows = [{**p.trl_row(), "split": "train"} for p in train] + [{**p.trl_row(), "split": "eval"} for p in held]
@@ -144,7 +146,7 @@ def main() -> None:
 
     print()
     print(f"PRM on the synthetic arithmetic task: {len(train)} train / {len(held)} held-out solutions "
-          f"({n_steps} held-out steps, {1 - good / n_steps:.1%} bad), error rate {a.error_rate}")
+          f"({n_steps} held-out steps, {1 - good / n_steps:.1%} bad), error rate {a.error_rate}, kinds {a.kinds}")
     print(f"tiny Llama hidden {a.hidden} x {a.layers} layers ({n_params / 1e6:.2f}M params), LoRA r={a.rank} + head, "
           f"{a.steps} steps x batch {a.batch}, lr {a.lr:g}")
     print(f"base pretrained on correct solutions for {a.pretrain_steps} LM steps x batch {a.pretrain_batch} "
