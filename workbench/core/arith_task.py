@@ -18,8 +18,8 @@ kinds (`error_kinds`, one drawn per erroneous problem):
 - "copy": the step computes correctly but with a number other than the one it names, as when a quantity is
   miscopied ("He buys 5 more, so 12 + 7 = 19"; step 1: "3 boxes of 4 apples, so 3 * 6 = 18").
 An error at the closing step states a number other than the last result (either kind).
-Spotting a slip needs arithmetic, spotting a miscopy needs only comparing numbers: a tiny model learns the second
-in minutes on a CPU, the first not (README, "Process reward models").
+Spotting a slip needs arithmetic, spotting a miscopy only comparing numbers: the easier task for a tiny model
+(README, "Process reward models").
 
 Labels (decided here, documented for every user): a step is GOOD when every step up to and including it is
 correct, BAD from the first error on (Math-Shepherd's "can this prefix still reach the right answer" reading;
