@@ -99,3 +99,15 @@ def test_helpers() -> None:
     assert answer_number("1.5/2 cups") == Fraction(3, 4)
     assert normalize_answer(" $\\text{ Yes }$. ") == "yes"
     assert reference_answer("work...\n#### 1,000") == "1,000" and reference_answer("Paris") == "Paris"
+
+
+def test_scorers_use_the_same_checker() -> None:
+    """core/scorers.py's numeric_answer_match reads the answer with extract_answer: a boxed or stated answer wins
+    over a later number (before: the last number always did)."""
+    from workbench.core.scorers import final_number, numeric_answer_match
+
+    s = numeric_answer_match()
+    assert s("q", "\\boxed{7}, checked with 8 cases", {"answer": "7"}) == 1.0
+    assert s("q", "The answer is 1,234. (3 ways)", {"answer": 1234}) == 1.0
+    assert s("q", "\\boxed{\\frac{3}{4}}", {"answer": "0.75"}) == 1.0
+    assert final_number("a 3/4 b") == Fraction(3, 4)

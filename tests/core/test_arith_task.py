@@ -57,14 +57,26 @@ def test_intermediate_results_and_injected_error() -> None:
             assert z == p.values[k]
             if previous is not None:
                 assert x == previous  # each step continues from the value written before it
-            right = _eval(x, op, y) == z
-            assert right is (k != p.first_error)  # wrong exactly at the stated step (consistent elsewhere)
+            named = int(re.findall(r"\d+", step.split(", so ")[0])[-1])  # "He buys 5 more" -> 5
+            slip, copy = _eval(x, op, y) != z, y != named
+            assert (slip or copy) is (k == p.first_error)  # wrong exactly at the stated step (consistent elsewhere)
+            assert slip is (k == p.first_error and p.error_kind == "slip")
+            assert copy is (k == p.first_error and p.error_kind == "copy")
             assert (p.values[k] == p.true_values[k]) is (p.first_error < 0 or k < p.first_error)
             assert z >= 0
             previous = z
         stated = int(extract_answer(closing))
         assert (stated == p.values[-1]) is (p.first_error != len(p.steps) - 1)
         assert p.reference_answer == str(p.true_values[-1])
+
+
+def test_error_kinds() -> None:
+    probs = generate_problems(200, seed=4)
+    assert {p.error_kind for p in probs} == {"", "slip", "copy"}
+    assert all((p.error_kind == "") is (p.first_error < 0) for p in probs)
+    assert {p.error_kind for p in generate_problems(100, seed=4, error_kinds=("copy",))} == {"", "copy"}
+    with pytest.raises(ValueError):
+        make_problem("x", error_kinds=("typo",))
 
 
 def test_labels_are_first_error_style_and_agree_with_the_checker() -> None:

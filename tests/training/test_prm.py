@@ -184,3 +184,8 @@ def test_worker_run_of_kind_prm_finishes_with_step_metrics(tmp_path: Path, tiny_
     scorer = PRMScorer(run_dir / "checkpoints" / "step-3", device="cpu")
     scores = scorer.score_steps("Tom has 2 boxes with 3 pens each.", ["Step 1: so 2 * 3 = 6.", "The answer is 6."])
     assert len(scores) == 2 and all(0.0 < s < 1.0 for s in scores)
+
+
+def test_prm_settings_are_checked() -> None:
+    assert any("step_separator" in p for p in RunConfig(kind="prm", step_separator="").problems())
+    assert RunConfig(kind="prm").problems() == [] and RunConfig(kind="prm").step_separator == "\n"

@@ -4,7 +4,7 @@ step/outcome labels, the PRM benchmark and guided decoding all call it).
 Extraction, by priority (peers-prm.md §6):
 1. the last `\\boxed{...}` (or `\\fbox{...}`), braces matched (lm-eval's MATH `last_boxed_only_string`);
 2. the last "The answer is X" / "Final Answer: The final answer is X" / "The answer is: X" (Math-Shepherd),
-   up to the end of its line, without "I hope it is correct." (Minerva);
+   up to the end of its sentence or line, without "I hope it is correct." (Minerva);
 3. GSM8K's "#### X";
 4. PRM800K's "# Answer\\n\\nX";
 5. else the last number written in the text (lm-eval's GSM8K flexible-extract).
@@ -24,6 +24,7 @@ from fractions import Fraction
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:/\d+)?")
 _EXACT_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+|\d*\.\d+|(?:\d{1,3}(?:,\d{3})+|\d+)\.\d*)(?:/\d+)?")
 _ANSWER_IS = re.compile(r"(?i)\banswer\s+is\s*:?\s*(.*)")
+_SENTENCE_END = re.compile(r"\.(?:\s|$)")
 _HOPE = re.compile(r"(?i)\.?\s*I hope it is correct\.?\s*$")
 _GSM8K = re.compile(r"####\s*(.*)")
 _PRM800K = re.compile(r"(?m)^#\s*Answer\s*\n\s*\n?(.*)")
@@ -91,7 +92,9 @@ def _marked_answer(text: str) -> str | None:
         return boxed
     said = list(_ANSWER_IS.finditer(text))
     if said:
-        return _HOPE.sub("", said[-1].group(1)).strip().rstrip(".").rstrip()  # a sentence's full stop
+        stated = _HOPE.sub("", said[-1].group(1))
+        end = _SENTENCE_END.search(stated)  # "1,234. (3 ways)" -> "1,234"; "3.14" stays whole
+        return (stated[:end.start()] if end else stated).strip()
     for rx in (_GSM8K, _PRM800K):
         found = list(rx.finditer(text))
         if found:
