@@ -327,3 +327,55 @@ def test_round_2_pairs_carry_the_parent_policys_margin_and_label_in_its_order(tm
                         "(order: 3 by run 1's margins (smallest first))"]
     finally:
         project.close()
+
+
+@pytest.mark.slow
+def test_a_trained_reward_model_labels_a_round(tiny_model_dir, tmp_path) -> None:
+    """RoundSettings.label_reward_model: the vector reward model is the round's automatic labeller (issue #15's
+    'model-labelled rounds', once #17's reward model exists): every pair is labelled for every objective by
+    'auto:reward_model:<checkpoint>', on the side the model rewards more; no scorer functions are needed."""
+    from workbench.cli import round_steps
+    from workbench.core.rounds import RoundSettings
+    from workbench.core.run_config import RunConfig
+    from workbench.inference.reward_scoring import VectorRM
+    from workbench.store.rounds import round_pair_ids
+    from workbench.training.reward_models.vector_rm_trainer import VectorRMTrainer
+
+    rm_dir = tmp_path / "0009-rm"
+    rm_dir.mkdir()
+    (rm_dir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows()), encoding="utf-8")
+    rm_cfg = RunConfig(kind="reward_model", model=str(tiny_model_dir), device="cpu", batch_size=4, max_steps=3,
+                       learning_rate=1e-2, max_length=64, max_prompt_length=32, eval_every=0, checkpoint_every=0,
+                       active_candidates=0)
+    trainer = VectorRMTrainer(rm_cfg, rm_dir, emit=lambda *_a, **_k: None)
+    trainer.prepare()
+    trainer.run()
+    checkpoint = rm_dir / "checkpoints" / "step-3"
+
+    path = _project(tmp_path / "loop", tiny_model_dir)
+    project = open_project(path)
+    try:
+        cfg, _ = round_steps.load_loop_config(path.parent / "loop.toml")
+        settings = RoundSettings(prompts_per_round=2, samples=3, max_new_tokens=6, temperature=1.0, eval_prompts=2,
+                                 labeller="scorers", label_reward_model=str(checkpoint))
+        assert settings.problems(["brevity", "detail"]) == []  # no label_scorers needed
+        rnd = round_steps.start_round(project, cfg, settings)
+        lines: list[str] = []
+        assert round_steps.run_step(project, rnd, "generate", lines.append)
+        assert round_steps.run_step(project, rnd, "label", lines.append)
+        with project.session() as s:
+            pairs = round_pair_ids(s, rnd.id)
+        labels = _rows(path, "SELECT l.pair_id, o.name, a.name, l.choice, ra.text, rb.text, pr.text FROM label l "
+                             "JOIN objective o ON o.id = l.objective_id JOIN annotator a ON a.id = l.annotator_id "
+                             "JOIN pair p ON p.id = l.pair_id JOIN response ra ON ra.id = p.response_a_id "
+                             "JOIN response rb ON rb.id = p.response_b_id JOIN prompt pr ON pr.id = p.prompt_id")
+    finally:
+        project.close()
+    assert pairs and len(labels) == 2 * len(pairs)  # every pair, both objectives
+    assert {name for _, _, name, _, _, _, _ in labels} == {"auto:reward_model:step-3"}
+    rm = VectorRM(checkpoint, device="cpu")
+    col = {o: rm.objectives.index(o) for o in ("brevity", "detail")}
+    for _, objective, _, choice, a, b, prompt in labels:
+        r = rm.score([prompt, prompt], [a, b])[:, col[objective]]
+        assert r[0] != r[1]
+        assert choice == ("a" if r[0] > r[1] else "b")

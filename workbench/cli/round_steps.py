@@ -22,7 +22,7 @@ from typing import Any
 
 from workbench.cli.launch import self_command
 from workbench.core.errors import InputError, RunError
-from workbench.core.rounds import (AUTO_PREFIX, STEPS, RoundSettings, Sample, SampleScorer, ScorerSet, auto_choice,
+from workbench.core.rounds import (STEPS, RoundSettings, Sample, SampleScorer, ScorerSet, auto_annotator, auto_choice,
                                    build_pair, human_pair, next_step, round_prompts)
 from workbench.core.run_config import RunConfig
 from workbench.store.rounds import Round
@@ -94,6 +94,10 @@ def _scorer(project, rnd: Round, objectives: list[str]) -> SampleScorer | None:
 
     if rnd.settings.labeller == "human":
         return None
+    if rnd.settings.label_reward_model:  # a trained vector reward model labels (issue #17)
+        from workbench.inference.reward_scoring import RewardModelLabeller
+
+        return RewardModelLabeller(rnd.settings.label_reward_model, objectives)
     # the project's scorers.py runs only when trusted (issue #12): UntrustedScorers says how otherwise
     registry = project_registry(project.path, [rnd.settings.label_scorers[o] for o in objectives])
     return ScorerSet({o: registry.get(rnd.settings.label_scorers[o]) for o in objectives})
@@ -214,7 +218,7 @@ def step_label(project, rnd: Round, progress: Progress = print) -> int:
             for objective, gap in dict(extra.get("gap", {})).items():
                 choice = auto_choice(float(gap), chosen.get(objective) == "a", rnd.settings)
                 if choice is not None:
-                    name = f"{AUTO_PREFIX}scorer:{rnd.settings.label_scorers.get(objective, objective)}"
+                    name = auto_annotator(rnd.settings, objective)
                     added += add_auto_label(s, pid, objective, name, choice)
         if rnd.settings.labeller == "scorers":  # pairs carry labels only for the objectives they were built for
             mark_done(s, rnd.id, "label")

@@ -35,6 +35,13 @@ SOURCES = ("policy", "anchor", "parent")  # who generated a sample: this round's
 AUTO_PREFIX = "auto:"  # annotator names of automatic labellers ("auto:scorer:length_tokens"); people never get it
 
 
+def auto_annotator(settings: RoundSettings, objective: str) -> str:
+    """The annotator name of a round's automatic labels for `objective`: the scorer's, or the reward model's."""
+    if settings.label_reward_model:
+        return f"{AUTO_PREFIX}reward_model:{settings.label_reward_model.rstrip('/').split('/')[-1]}"
+    return f"{AUTO_PREFIX}scorer:{settings.label_scorers.get(objective, objective)}"
+
+
 def is_automatic(annotator_name: str) -> bool:
     """The one rule for "was this label made by a machine?" (rounds' label counts and human/model agreement)."""
     return annotator_name.startswith(AUTO_PREFIX)
@@ -53,6 +60,7 @@ class RoundSettings:
     margin: float = 0.0
     labeller: str = "scorers"
     label_scorers: dict = field(default_factory=dict)  # objective -> scorer name (scorers / mix)
+    label_reward_model: str = ""  # a reward_model run's checkpoint folder: it labels instead of label_scorers
     mix_confidence: float = 1.0
     eval_prompts: int = 8  # the first N prompts of the pool, never sampled from: the fixed evaluation set
     seed: int = 0
@@ -80,7 +88,7 @@ class RoundSettings:
             out.append("prompts_per_round must be at least 1")
         if self.max_new_tokens < 1:
             out.append("max_new_tokens must be at least 1")
-        if self.labeller in ("scorers", "mix"):
+        if self.labeller in ("scorers", "mix") and not self.label_reward_model:
             missing = [o for o in objectives if o not in self.label_scorers]
             if missing:
                 out.append(f"give a label scorer for objective(s) {', '.join(missing)} (label_scorers)")
@@ -171,8 +179,9 @@ def human_pair(samples: Sequence[Sample], settings: RoundSettings) -> tuple[int,
 
 class SampleScorer(Protocol):
     """Rates a prompt's samples, one {objective: score} per answer: what pair policies rank by and automatic
-    labels follow. The project's scorer functions are one (`ScorerSet`); the vector reward model of issue #17
-    plugs in as another (its reward vector per answer), with nothing else in rounds changing."""
+    labels follow. The project's scorer functions are one (`ScorerSet`); a trained vector reward model is another
+    (RoundSettings.label_reward_model: inference.reward_scoring.RewardModelLabeller, its reward vector per answer),
+    with nothing else in rounds changing."""
 
     name: str
     directions: Mapping[str, str]  # objective -> "maximize" | "minimize": which end of a score is better

@@ -86,6 +86,38 @@ class VectorRM:
                                batch_size=batch_size or self.batch_size, autocast=self._autocast).numpy()
 
 
+class RewardModelLabeller:
+    """A trained vector reward model as a round's automatic labeller (core.rounds.SampleScorer, issue #15/#17):
+    each answer's reward per objective; a higher reward is better for every objective."""
+
+    def __init__(self, checkpoint: str | Path, objectives: Sequence[str], *, device: str = "auto") -> None:
+        self.rm = VectorRM(checkpoint, device=device)
+        missing = [o for o in objectives if o not in self.rm.objectives]
+        if missing:
+            raise RunError(f"the reward model {checkpoint} has no output for objective(s) {', '.join(missing)} "
+                           f"(it was trained on {', '.join(self.rm.objectives)}): train one on them, or label "
+                           "those objectives with scorers")
+        self.columns = {o: self.rm.objectives.index(o) for o in objectives}
+        self.name = f"reward_model:{Path(checkpoint).name}"
+        self.directions = {o: "maximize" for o in objectives}
+
+    def scores(self, prompt: Any, texts: Sequence[str]) -> list[dict[str, float]]:
+        rewards = self.rm.score([_prompt_content(prompt)] * len(texts), list(texts))
+        return [{o: float(row[k]) for o, k in self.columns.items()} for row in rewards]
+
+
+def _prompt_content(prompt: Any) -> Any:
+    """Rounds hand chat prompts over as their JSON text: back to the message list the model was trained on."""
+    if isinstance(prompt, str) and prompt.startswith("["):
+        import json
+
+        with contextlib.suppress(ValueError):
+            value = json.loads(prompt)
+            if isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value):
+                return value
+    return prompt
+
+
 _LOADED: dict[tuple[str, str], VectorRM] = {}
 _LOCK = threading.Lock()
 
