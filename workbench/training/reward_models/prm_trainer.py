@@ -32,8 +32,6 @@ from workbench.core.prm_metrics import (
 from workbench.core.run_config import RunConfig
 from workbench.training.engine.batching import batches_per_epoch
 from workbench.training.engine.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from workbench.training.engine.lora import attach_lora, load_initial_adapter
-from workbench.training.engine.model_loading import load_model
 from workbench.training.reward_models.prm_data import (
     IGNORE,
     StepBatch,
@@ -50,8 +48,7 @@ from workbench.training.reward_models.prm_model import (
     save_prm_files,
     step_logits,
 )
-from workbench.training.engine.schedule import make_scheduler
-from workbench.training.engine.trainer import Emit, Trainer, disable_dropout, seed_everything
+from workbench.training.engine.trainer import Emit, Trainer, seed_everything
 
 STEPS_FILE = "steps.jsonl"
 
@@ -69,30 +66,12 @@ class PRMTrainer(Trainer):
         if problems:
             raise RunError("; ".join(problems))
         seed_everything(cfg.seed)
-        self._status("loading", f"loading {cfg.model}")
-        loaded = load_model(cfg, device=self.device_override, for_training=True)
-        self.device, self.tokenizer = loaded.device, loaded.tokenizer
-        self.model = attach_lora(loaded.model, cfg)
-        if cfg.init_adapter and not resume:
-            load_initial_adapter(self.model, cfg.init_adapter)
-        for p in self.model.parameters():  # adapter in fp32 even over bf16/fp16 base weights (stable AdamW)
-            if p.requires_grad:
-                p.data = p.data.float()
+        self.load_lora_model(resume=resume)  # the policy trainer's: base + LoRA (fp32), dropout off, checkpointing
         self.head = make_head(self.model, cfg.seed).to(self.device)
         if cfg.init_adapter and not resume and (Path(cfg.init_adapter) / HEAD_FILE).is_file():
             self.head.load_state_dict(load_head(Path(cfg.init_adapter), self.head.in_features).state_dict())
-        disable_dropout(self.model)
-        if cfg.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        self.model.train()
         self._tokenize()
-        params = [p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters())
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, **fused)
-        self.scheduler = make_scheduler(self.optimizer, total_steps=self.total_steps,
-                                        warmup_ratio=cfg.warmup_ratio, kind=cfg.scheduler)
-        self.scaler = (torch.amp.GradScaler("cuda") if cfg.precision == "fp16" and self.device.type == "cuda"
-                       else None)
+        self.build_optimizer([p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters()))
         if resume:
             self._restore()
 
