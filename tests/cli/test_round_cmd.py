@@ -336,21 +336,11 @@ def test_a_trained_reward_model_labels_a_round(tiny_model_dir, tmp_path) -> None
     'auto:reward_model:<checkpoint>', on the side the model rewards more; no scorer functions are needed."""
     from workbench.cli import round_steps
     from workbench.core.rounds import RoundSettings
-    from workbench.core.run_config import RunConfig
+    from tests.training.conftest import train_tiny_rm
     from workbench.inference.reward_scoring import VectorRM
     from workbench.store.rounds import round_pair_ids
-    from workbench.training.reward_models.vector_rm_trainer import VectorRMTrainer
 
-    rm_dir = tmp_path / "0009-rm"
-    rm_dir.mkdir()
-    (rm_dir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows()), encoding="utf-8")
-    rm_cfg = RunConfig(kind="reward_model", model=str(tiny_model_dir), device="cpu", batch_size=4, max_steps=3,
-                       learning_rate=1e-2, max_length=64, max_prompt_length=32, eval_every=0, checkpoint_every=0,
-                       active_candidates=0)
-    trainer = VectorRMTrainer(rm_cfg, rm_dir, emit=lambda *_a, **_k: None)
-    trainer.prepare()
-    trainer.run()
-    checkpoint = rm_dir / "checkpoints" / "step-3"
+    checkpoint = train_tiny_rm(tiny_model_dir, tmp_path / "0009-rm", 3)
 
     path = _project(tmp_path / "loop", tiny_model_dir)
     project = open_project(path)

@@ -3,34 +3,21 @@ depend on the batch, the encoding training used, the eval values, and readable r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from workbench.core.errors import RunError
-from workbench.core.run_config import RunConfig
 from workbench.inference.reward_scoring import VectorRM, reward_values
 from workbench.training.engine.data import PairRow, tokenize_pairs
 
-from tests.training.conftest import tiny_rows
+from tests.training.conftest import train_tiny_rm
 
 
 @pytest.fixture(scope="module")
 def rm_checkpoint(tiny_model_dir, tmp_path_factory) -> Path:
-    from workbench.training.reward_models.vector_rm_trainer import VectorRMTrainer
-
-    run_dir = tmp_path_factory.mktemp("rm") / "0003-rm"
-    run_dir.mkdir()
-    (run_dir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows()), encoding="utf-8")
-    cfg = RunConfig(kind="reward_model", model=str(tiny_model_dir), device="cpu", batch_size=4, max_steps=6,
-                    learning_rate=1e-2, max_length=64, max_prompt_length=32, eval_every=0, checkpoint_every=0,
-                    active_candidates=0)
-    trainer = VectorRMTrainer(cfg, run_dir, emit=lambda *_a, **_k: None)
-    trainer.prepare()
-    trainer.run()
-    return run_dir / "checkpoints" / "step-6"
+    return train_tiny_rm(tiny_model_dir, tmp_path_factory.mktemp("rm") / "0003-rm", 6)
 
 
 def test_scores_are_per_objective_and_independent_of_batching(rm_checkpoint):

@@ -34,6 +34,23 @@ def tiny_rows() -> list[dict]:
     return rows
 
 
+def train_tiny_rm(model_dir: Path, run_dir: Path, steps: int) -> Path:
+    """A vector reward model (kind reward_model) trained `steps` steps on tiny_rows() in `run_dir`; returns its
+    last checkpoint folder (for tests of its uses: scoring, evaluation, round labels)."""
+    from workbench.core.run_config import RunConfig
+    from workbench.training.reward_models.vector_rm_trainer import VectorRMTrainer
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows()), encoding="utf-8")
+    cfg = RunConfig(kind="reward_model", model=str(model_dir), device="cpu", batch_size=4, max_steps=steps,
+                    learning_rate=1e-2, max_length=64, max_prompt_length=32, eval_every=0, checkpoint_every=0,
+                    active_candidates=0)
+    trainer = VectorRMTrainer(cfg, run_dir, emit=lambda *_a, **_k: None)
+    trainer.prepare()
+    trainer.run()
+    return run_dir / "checkpoints" / f"step-{steps}"
+
+
 @pytest.fixture()
 def tiny_run_data(tmp_path: Path) -> Path:
     """A run folder holding data.jsonl (run folder format, store_api.md); returns the data.jsonl path."""

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from tests.training.conftest import tiny_rows
+from tests.training.conftest import tiny_rows, train_tiny_rm
 from tests.training.test_evaluate import _policy
 from workbench.cli.sweep_grid import reward_axes, reward_metric, reward_vector
 from workbench.core.run_config import RunConfig
@@ -20,18 +20,7 @@ from workbench.training.evaluation.evaluate import evaluate_policy, generate_gre
 
 @pytest.fixture(scope="module")
 def rm_checkpoint(tiny_model_dir, tmp_path_factory):
-    from workbench.training.reward_models.vector_rm_trainer import VectorRMTrainer
-
-    run_dir = tmp_path_factory.mktemp("rm_eval") / "0004-rm"
-    run_dir.mkdir()
-    (run_dir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows()), encoding="utf-8")
-    cfg = RunConfig(kind="reward_model", model=str(tiny_model_dir), device="cpu", batch_size=4, max_steps=3,
-                    learning_rate=1e-2, max_length=64, max_prompt_length=32, eval_every=0, checkpoint_every=0,
-                    active_candidates=0)
-    trainer = VectorRMTrainer(cfg, run_dir, emit=lambda *_a, **_k: None)
-    trainer.prepare()
-    trainer.run()
-    return run_dir / "checkpoints" / "step-3"
+    return train_tiny_rm(tiny_model_dir, tmp_path_factory.mktemp("rm_eval") / "0004-rm", 3)
 
 
 def test_evaluation_reports_the_reward_models_mean_reward_per_objective(tiny_model_dir, rm_checkpoint):

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +25,7 @@ from PySide6.QtCore import QObject, Signal
 from workbench.core.entities import Label
 from workbench.core.undo import UndoStack
 from workbench.services.db_executor import DbExecutor
+from workbench.services.db_session import DbSession
 
 ORDERS = {"random": "Random", "in_order": "In order", "active": "Active (smallest margin)",
           "coverage": "Least-covered objective first"}
@@ -101,13 +100,7 @@ def retract_after(s, future: concurrent.futures.Future) -> Label:
     return label
 
 
-class _Bridge(QObject):
-    """Carries a finished DB future back to the Qt thread (a queued signal: emitted on the DB thread)."""
-
-    done = Signal(object, object)
-
-
-class LabelSession(QObject):
+class LabelSession(DbSession):
     """See the module docstring. Drive it with `start()`, `answer()`, `undo()`, `redo()`."""
 
     pair_ready = Signal(object)  # Screen, or None when no pair is left for this annotator
@@ -119,10 +112,9 @@ class LabelSession(QObject):
     def __init__(self, db: DbExecutor, annotator_id: int, objective_ids: list[int], *, overlap: int = 1,
                  order: str = "random", seed: int = 0, margins: dict[int, float] | None = None,
                  among: list[int] | None = None, parent: QObject | None = None) -> None:
-        super().__init__(parent)
         if not objective_ids:
             raise ValueError("a labelling session needs at least one objective")
-        self.db = db
+        super().__init__(db, parent)
         self.annotator_id = annotator_id
         self.objective_ids = list(objective_ids)
         self.overlap, self.order, self.seed, self.margins = overlap, order, seed, margins
@@ -134,24 +126,9 @@ class LabelSession(QObject):
         self.recent: list[int] = []
         self.deferred: list[tuple[str, int, str]] = []  # (shown, strength, note) typed before the pair arrived
         self.committed = 0  # label writes made durable (skips included)
-        self.labelled = 0  # ... of which real labels (not skips): what the speed and counts show
-        self.started_at = time.monotonic()
+        # self.labelled (DbSession): ... of which real labels (not skips): what the speed and counts show
         self._prefetch: concurrent.futures.Future | None = None
         self._waiting = False
-        self._bridge = _Bridge(self)
-        self._bridge.done.connect(lambda cb, fut: cb(fut))
-
-    # --- plumbing -------------------------------------------------------------------------------------------
-    def _submit(self, fn: Callable[..., Any], *args: Any, then: Callable[[concurrent.futures.Future], None]
-                ) -> concurrent.futures.Future:
-        future = self.db.submit(fn, *args)
-        future.add_done_callback(lambda f: self._bridge.done.emit(then, f))
-        return future
-
-    def labels_per_hour(self) -> float | None:
-        """Labels per hour since the session started; None during the first minute (too noisy to show)."""
-        seconds = time.monotonic() - self.started_at
-        return self.labelled * 3600.0 / seconds if seconds >= 60 else None
 
     # --- the queue ------------------------------------------------------------------------------------------
     def start(self) -> None:

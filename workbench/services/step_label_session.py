@@ -15,8 +15,6 @@ mode). Widget-free like LabelSession (services/label_session.py), whose rules it
 from __future__ import annotations
 
 import concurrent.futures
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +24,7 @@ from workbench.core.step_labels import IMPORTED, StepLabel, first_error_ratings,
 from workbench.core.steps import BAD, Step, StepSplit, StepSplitError, split_steps
 from workbench.core.undo import UndoStack
 from workbench.services.db_executor import DbExecutor
+from workbench.services.db_session import DbSession
 
 RECENT_EXCLUDE = 500  # responses seen in this session that the queue must not offer again
 
@@ -129,11 +128,7 @@ def retract_after(s, future: concurrent.futures.Future) -> list[StepLabel]:
     return labels
 
 
-class _Bridge(QObject):
-    done = Signal(object, object)
-
-
-class StepLabelSession(QObject):
+class StepLabelSession(DbSession):
     """See the module docstring. Drive it with start(), rate(), first_error(), move(), next()/previous(), undo()."""
 
     screen_ready = Signal(object)  # StepScreen, or None when no response is left
@@ -144,8 +139,7 @@ class StepLabelSession(QObject):
 
     def __init__(self, db: DbExecutor, annotator_id: int, objective_id: int, split: StepSplit, *, overlap: int = 1,
                  order: str = "in_order", seed: int = 0, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.db = db
+        super().__init__(db, parent)
         self.annotator_id, self.objective_id = annotator_id, objective_id
         self.split = split
         self.overlap, self.order, self.seed = overlap, order, seed
@@ -154,21 +148,8 @@ class StepLabelSession(QObject):
         self.position = -1  # index in `visited` of the screen on screen
         self.current: StepScreen | None = None
         self.focus = 0
-        self.labelled = 0  # keys whose labels are durable (an undo takes one back)
-        self.started_at = time.monotonic()
+        # self.labelled (DbSession): keys whose labels are durable (an undo takes one back)
         self._waiting = False
-        self._bridge = _Bridge(self)
-        self._bridge.done.connect(lambda cb, fut: cb(fut))
-
-    def _submit(self, fn: Callable[..., Any], *args: Any, then: Callable[[concurrent.futures.Future], None]
-                ) -> concurrent.futures.Future:
-        future = self.db.submit(fn, *args)
-        future.add_done_callback(lambda f: self._bridge.done.emit(then, f))
-        return future
-
-    def labels_per_hour(self) -> float | None:
-        seconds = time.monotonic() - self.started_at
-        return self.labelled * 3600.0 / seconds if seconds >= 60 else None
 
     # --- responses ------------------------------------------------------------------------------------------
     def start(self) -> None:
