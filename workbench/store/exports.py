@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,10 +119,11 @@ def iter_preferences(s: Session, objective: str, pair_ids: Collection[int] | Non
                                           "votes_b": int(vb), "strength": int(strength)})
 
 
-def export_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, eval_fraction: float = 0.1,
-                    seed: int = 0, pair_ids: Collection[int] | None = None) -> RunDataSummary:
-    """Write a run's data.jsonl (store_api.md "Run folder format"); empty `objectives` = every objective;
-    `pair_ids` limits it to those pairs (a round's run trains on its round's pairs)."""
+def write_run_rows(s: Session, objectives: Sequence[str], path: str | Path, rows_of: Callable[[str], Iterable[
+        tuple[int, dict[str, Any]]]], *, eval_fraction: float, seed: int) -> RunDataSummary:
+    """A run's JSON-lines input file: for each objective (empty = every objective) the (item id, row) pairs of
+    `rows_of(objective)`, each row given its train/eval `split` (split_of the item id), written to a temporary
+    file first so a worker never sees a half-written one. Pairs (data.jsonl) and step labels (steps.jsonl)."""
     if not 0.0 <= eval_fraction < 1.0:
         raise ProjectError("the evaluation fraction must be at least 0 and below 1 (e.g. 0.1)")
     names = list(objectives) or list(s.scalars(select(ObjectiveRow.name).order_by(ObjectiveRow.id)))
@@ -133,17 +134,27 @@ def export_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, 
     with open(tmp, "w", encoding="utf-8") as fh:
         for name in names:
             per_objective[name] = 0
-            for rec in iter_preferences(s, name, pair_ids):
-                pair_id = rec.extra["pair_id"]
-                split = split_of(pair_id, seed, eval_fraction)
-                fh.write(json.dumps({"pair_id": pair_id, "objective": name, "prompt": rec.prompt,
-                                     "chosen": rec.chosen, "rejected": rec.rejected,
-                                     "strength": rec.extra["strength"], "split": split}, ensure_ascii=False) + "\n")
+            for item_id, row in rows_of(name):
+                split = split_of(item_id, seed, eval_fraction)
+                fh.write(json.dumps({**row, "split": split}, ensure_ascii=False) + "\n")
                 counts[split] += 1
                 per_objective[name] += 1
-    os.replace(tmp, path)  # a worker never sees a half-written file
+    os.replace(tmp, path)
     return RunDataSummary(path=str(path), rows=counts["train"] + counts["eval"], train_rows=counts["train"],
                           eval_rows=counts["eval"], per_objective=per_objective)
+
+
+def export_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, eval_fraction: float = 0.1,
+                    seed: int = 0, pair_ids: Collection[int] | None = None) -> RunDataSummary:
+    """Write a run's data.jsonl (store_api.md "Run folder format"); empty `objectives` = every objective;
+    `pair_ids` limits it to those pairs (a round's run trains on its round's pairs)."""
+    def rows_of(name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        for rec in iter_preferences(s, name, pair_ids):
+            pair_id = rec.extra["pair_id"]
+            yield pair_id, {"pair_id": pair_id, "objective": name, "prompt": rec.prompt, "chosen": rec.chosen,
+                            "rejected": rec.rejected, "strength": rec.extra["strength"]}
+
+    return write_run_rows(s, objectives, path, rows_of, eval_fraction=eval_fraction, seed=seed)
 
 
 def _unlabelled(s: Session, objective_ids: Sequence[int], limit: int) -> list[tuple[int, list[int]]]:

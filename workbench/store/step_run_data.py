@@ -11,18 +11,14 @@ PRM800K conversion), unrated -> null (a step without a label: the trainer masks 
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workbench.core.errors import ProjectError
 from workbench.core.steps import ratings_to_bools
-from workbench.store.exports import RunDataSummary, split_of
-from workbench.store.schema import ObjectiveRow
+from workbench.store.exports import RunDataSummary, write_run_rows
 from workbench.store.step_records import iter_stepwise
 
 STEPS_FILE = "steps.jsonl"
@@ -31,24 +27,10 @@ STEPS_FILE = "steps.jsonl"
 def export_step_run_data(s: Session, objectives: Sequence[str], path: str | Path, *, eval_fraction: float = 0.1,
                          seed: int = 0, neutral_is_good: bool = False) -> RunDataSummary:
     """Write steps.jsonl (see the module docstring); empty `objectives` = every objective."""
-    if not 0.0 <= eval_fraction < 1.0:
-        raise ProjectError("the evaluation fraction must be at least 0 and below 1 (e.g. 0.1)")
-    names = list(objectives) or list(s.scalars(select(ObjectiveRow.name).order_by(ObjectiveRow.id)))
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    counts = {"train": 0, "eval": 0}
-    per_objective: dict[str, int] = {}
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for name in names:
-            per_objective[name] = 0
-            for response_id, rec in iter_stepwise(s, name):
-                labels = ratings_to_bools(list(rec.ratings), neutral_is_good=neutral_is_good)
-                split = split_of(response_id, seed, eval_fraction)
-                fh.write(json.dumps({"response_id": response_id, "objective": name, "prompt": rec.prompt,
-                                     "completions": list(rec.steps), "labels": labels, "split": split},
-                                    ensure_ascii=False) + "\n")
-                counts[split] += 1
-                per_objective[name] += 1
-    os.replace(tmp, path)  # a worker never sees a half-written file
-    return RunDataSummary(path=str(path), rows=counts["train"] + counts["eval"], train_rows=counts["train"],
-                          eval_rows=counts["eval"], per_objective=per_objective)
+    def rows_of(name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        for response_id, rec in iter_stepwise(s, name):
+            labels = ratings_to_bools(list(rec.ratings), neutral_is_good=neutral_is_good)
+            yield response_id, {"response_id": response_id, "objective": name, "prompt": rec.prompt,
+                                "completions": list(rec.steps), "labels": labels}
+
+    return write_run_rows(s, objectives, path, rows_of, eval_fraction=eval_fraction, seed=seed)
