@@ -27,8 +27,8 @@ PROBLEMS = [
       "Step 3: He gives away 2, so 17 - 2 = 15.", "Step 4: The answer is 15."], "15"),
     ("A baker makes 6 trays of 8 rolls. She sells 29 rolls and bakes 12 more. How many rolls are there now?",
      ["Step 1: 6 trays of 8 rolls, so 6 * 8 = 48.", "Step 2: She sells 29, so 48 - 29 = 19.",
-      "Step 3: She bakes 12 more, so 19 + 12 = 33.", "Step 4: Half of them are packed, so 33 / 2 = 16.",
-      "Step 5: The answer is 16."], "31"),
+      "Step 3: She bakes 12 more, so 19 + 12 = 31.", "Step 4: Half of them are packed, so 31 / 2 = 15.",
+      "Step 5: The answer is 15."], "31"),
     ("Mia reads 7 pages a day for 5 days, then 9 pages on the sixth day. How many pages did she read?",
      ["Step 1: 7 pages a day for 5 days, so 7 * 5 = 35.", "Step 2: Then 9 more pages, so 35 + 9 = 44.",
       "Step 3: The answer is 44."], "44"),
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
             settle(app, 0.3)
 
     keys(Qt.Key.Key_G, Qt.Key.Key_G, Qt.Key.Key_G, Qt.Key.Key_G)  # response 1: every step good -> response 2
-    keys(Qt.Key.Key_G, Qt.Key.Key_G, Qt.Key.Key_N, Qt.Key.Key_E)  # response 2: first error at step 4 -> 3
+    keys(Qt.Key.Key_G, Qt.Key.Key_G, Qt.Key.Key_G, Qt.Key.Key_E)  # response 2: first error at step 4 -> 3
     keys(Qt.Key.Key_PageUp, Qt.Key.Key_Down)  # back to response 2 to see its labels, focus on the step after
     settle(app, 1.0)
     path = out / "step_labels.png"
