@@ -346,3 +346,20 @@ def test_parquet_sources_read_like_jsonl_and_name_the_row(tmp_path: Path) -> Non
                    bad)
     error = input_error(lambda p: read_stepwise(p, "trl-stepwise"), bad)
     assert error.line == 2 and "(1 more problem, on row 3)" in str(error)
+
+
+def test_prm800k_numeric_ground_truth_answer_round_trips(tmp_path):
+    """Found by the hypothesis fuzz: a ground_truth_answer given as a JSON number was written back as a string,
+    so read -> write -> read changed the record's kept PRM800K fields."""
+    from workbench.formats.step_registry import STEP_FORMATS
+
+    row = prm800k_row()
+    row["question"]["ground_truth_answer"] = 0
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    first = STEP_FORMATS["prm800k"].read(src)
+    assert first[0].reference_answer == "0"
+    out = tmp_path / "out.jsonl"
+    STEP_FORMATS["prm800k"].write(first, out)
+    assert STEP_FORMATS["prm800k"].read(out) == first
+    assert json.loads(out.read_text(encoding="utf-8"))["question"]["ground_truth_answer"] == 0

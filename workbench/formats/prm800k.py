@@ -203,7 +203,9 @@ def to_row(record: StepwiseRecord) -> Row:
     raw = _kept_steps(record)
     steps = _plain_steps(record) if raw is None else _steps_back(record, raw)
     question = dict(own.get("question") or {})
-    question.update(problem=record.prompt, ground_truth_answer=record.reference_answer or None)
+    read = question.get("ground_truth_answer")  # a number stays a number when the answer is unchanged
+    kept = read if read is not None and str(read) == record.reference_answer else record.reference_answer or None
+    question.update(problem=record.prompt, ground_truth_answer=kept)
     label = {"steps": steps, **(own.get("label") or {})}
     if raw is None or not _ratings_unchanged(record):  # as read (even absent) unless the ratings changed
         label["finish_reason"] = finish_reason(record)
