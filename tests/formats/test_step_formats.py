@@ -363,3 +363,21 @@ def test_prm800k_numeric_ground_truth_answer_round_trips(tmp_path):
     STEP_FORMATS["prm800k"].write(first, out)
     assert STEP_FORMATS["prm800k"].read(out) == first
     assert json.loads(out.read_text(encoding="utf-8"))["question"]["ground_truth_answer"] == 0
+
+
+@pytest.mark.parametrize("answer", ["", None, "absent"])
+def test_prm800k_empty_or_missing_ground_truth_answer_round_trips(tmp_path, answer):
+    """Also from the fuzz: an empty, null or missing ground_truth_answer comes back as it was."""
+    from workbench.formats.step_registry import STEP_FORMATS
+
+    row = prm800k_row()
+    if answer == "absent":
+        del row["question"]["ground_truth_answer"]
+    else:
+        row["question"]["ground_truth_answer"] = answer
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    first = STEP_FORMATS["prm800k"].read(src)
+    STEP_FORMATS["prm800k"].write(first, out)
+    assert STEP_FORMATS["prm800k"].read(out) == first
+    assert json.loads(out.read_text(encoding="utf-8"))["question"] == row["question"]

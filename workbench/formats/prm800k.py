@@ -203,9 +203,10 @@ def to_row(record: StepwiseRecord) -> Row:
     raw = _kept_steps(record)
     steps = _plain_steps(record) if raw is None else _steps_back(record, raw)
     question = dict(own.get("question") or {})
-    read = question.get("ground_truth_answer")  # a number stays a number when the answer is unchanged
-    kept = read if read is not None and str(read) == record.reference_answer else record.reference_answer or None
-    question.update(problem=record.prompt, ground_truth_answer=kept)
+    question["problem"] = record.prompt
+    read = question.get("ground_truth_answer")  # as read (a number, "", null or absent) while the answer is unchanged
+    if ("" if read is None else str(read)) != record.reference_answer:
+        question["ground_truth_answer"] = record.reference_answer or None
     label = {"steps": steps, **(own.get("label") or {})}
     if raw is None or not _ratings_unchanged(record):  # as read (even absent) unless the ratings changed
         label["finish_reason"] = finish_reason(record)
