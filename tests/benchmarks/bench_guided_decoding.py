@@ -7,9 +7,11 @@ Stages (each cached in --work, so a rerun only evaluates):
 1. policy: a tiny character-level Llama trained from scratch (tests/benchmarks/arith_policy.py, 1500 steps) on
    solutions of which 30% carry an injected error: it solves the task imperfectly.
 2. correct-lm: the policy trained --correct-steps more on correct solutions only (a far better arithmetician).
-3. PRM: LoRA r16 + 2-class step head on correct-lm's weights, trained by the real PRMTrainer (kind = "prm") on the
-   task's ground-truth step labels (error rate 0.5; steps good before the first error, bad from it on); or any PRM
-   checkpoint of the task given with --prm.
+3. PRM: LoRA r16 on correct-lm's weights + the --prm-head (implicit: beta x the summed log-ratio to correct-lm +
+   a bias; classifier: TRL's 2-class head), trained by the real PRMTrainer (kind = "prm") on --prm-data: "policy"
+   (default) = 4 of the policy's own solutions to each of 1500 problems, labelled by the product's checker
+   (core.auto_step_labels: good while every result so far is right); "injected" = the task's injected errors
+   (error rate 0.5); steps good before the first error, bad from it on. Or any PRM checkpoint given with --prm.
 4. evaluation on held-out problems (a seed neither stage trained on), same prompts and the same sampler
    (temperature, top-p) for every method, a response budget of 160 new tokens:
    - plain sampling: 1 sample;
@@ -40,29 +42,67 @@ sys.path.insert(0, str(ROOT))
 from tests.benchmarks.arith_policy import SEPARATOR, TASK, policy_prompt, train_policy  # noqa: E402
 
 
+def policy_solutions(policy: Path, problems: int, *, k: int, seed: int) -> list[dict]:
+    """Stepwise rows of the policy's own solutions, labelled by the product's checker (core.auto_step_labels: a
+    step is good while every result so far equals the task's known intermediate result; Math-Shepherd's reading):
+    k samples per problem at temperature 1, the way a user labels generations automatically where the answer is
+    known (`workbench label-steps --auto`)."""
+    from fractions import Fraction
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.core.arith_task import generate_problems
+    from workbench.core.auto_step_labels import auto_labels
+    from workbench.core.steps import GOOD
+    from workbench.inference.generation import GenerationSettings
+    from workbench.inference.guided_decoding import sample
+
+    model = AutoModelForCausalLM.from_pretrained(policy).eval()
+    tokenizer = AutoTokenizer.from_pretrained(policy)
+    rows = []
+    with torch.inference_mode():
+        for i, p in enumerate(generate_problems(problems, seed=seed, error_rate=0.0, **TASK)):
+            settings = GenerationSettings(temperature=1.0, top_p=1.0, max_new_tokens=160, seed=seed * 100_000 + i)
+            for c in sample(model, tokenizer, tokenizer(policy_prompt(p.prompt))["input_ids"], settings, k):
+                steps = [x for x in tokenizer.decode(c.ids, skip_special_tokens=True).split(SEPARATOR) if x.strip()]
+                if steps:
+                    verdict = auto_labels(steps, p.reference_answer, [Fraction(v) for v in p.true_values])
+                    rows.append({"prompt": p.prompt, "completions": steps,
+                                 "labels": [None if r is None else r == GOOD for r in verdict.ratings]})
+    return rows
+
+
 def train_prm(work: Path, policy: Path, *, steps: int, problems: int, rank: int = 16, lr: float = 2e-3,
-              log=print) -> Path:
-    """The PRM checkpoint folder (trained now unless already there)."""
+              head: str = "implicit", data: str = "policy", sampler: Path | None = None, log=print) -> Path:
+    """The PRM checkpoint folder (trained now unless already there). data "policy": `sampler`'s own solutions
+    labelled by the checker (4 per problem; held out: other problems); "injected": the task's injected errors."""
     import json as _json
 
     from workbench.core.arith_task import generate_problems
     from workbench.core.run_config import RunConfig
     from workbench.training.reward_models.prm_trainer import PRMTrainer
 
-    run_dir = work / "prm-run"
+    run_dir = work / f"prm-run-{head}-{data}"
     ckpt = run_dir / "checkpoints" / f"step-{steps}"
     if (ckpt / "prm.json").is_file():
         return ckpt
     run_dir.mkdir(parents=True, exist_ok=True)
-    train = generate_problems(problems, seed=0, error_rate=0.5, **TASK)
-    held = generate_problems(300, seed=1, error_rate=0.5, **TASK)
-    rows = [{**p.trl_row(), "split": "train"} for p in train] + [{**p.trl_row(), "split": "eval"} for p in held]
+    if data == "policy":
+        log(f"  sampling the policy's own solutions to {problems} problems and labelling them with the checker…")
+        train = policy_solutions(sampler or policy, problems, k=4, seed=21)
+        held = policy_solutions(sampler or policy, 200, k=4, seed=22)
+    else:
+        train = [p.trl_row() for p in generate_problems(problems, seed=0, error_rate=0.5, **TASK)]
+        held = [p.trl_row() for p in generate_problems(300, seed=1, error_rate=0.5, **TASK)]
+    rows = [{**r, "split": "train"} for r in train] + [{**r, "split": "eval"} for r in held]
     (run_dir / "steps.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    alpha = rank if head == "implicit" else 2 * rank
     cfg = RunConfig(kind="prm", model=str(policy), device="cpu", max_steps=steps, batch_size=16,
-                    learning_rate=lr, lora_r=rank, lora_alpha=2 * rank, warmup_ratio=0.05,
+                    learning_rate=lr, lora_r=rank, lora_alpha=alpha, warmup_ratio=0.05,
                     eval_every=max(1, steps // 4),
                     checkpoint_every=steps, log_every=50, max_length=320, max_prompt_length=200, seed=0,
-                    step_separator=SEPARATOR)
+                    step_separator=SEPARATOR, prm_head=head, prm_beta=1.0)
 
     def emit(kind: str, **data) -> None:
         if kind == "metric" and any(str(k).startswith("eval/") for k in data["values"]):
@@ -230,10 +270,14 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "workbench-bench-guided-decoding",
                     help="where the trained models are kept (a rerun reuses them)")
     ap.add_argument("--policy-steps", type=int, default=1500)
-    ap.add_argument("--prm-steps", type=int, default=3000)
-    ap.add_argument("--prm-problems", type=int, default=8000)
+    ap.add_argument("--prm-head", choices=("implicit", "classifier"), default="implicit", help="RunConfig.prm_head")
+    ap.add_argument("--prm-data", choices=("policy", "injected"), default="policy",
+                    help="the PRM's training solutions: the policy's own samples labelled by the checker, or the "
+                         "task's injected errors")
+    ap.add_argument("--prm-steps", type=int, default=800)
+    ap.add_argument("--prm-problems", type=int, default=1500, help="problems (policy data: 4 samples each)")
     ap.add_argument("--prm-rank", type=int, default=16)
-    ap.add_argument("--prm-lr", type=float, default=5e-4)
+    ap.add_argument("--prm-lr", type=float, default=1e-3)
     ap.add_argument("--prm", type=Path, default=None,
                     help="score with this PRM checkpoint folder instead of training one (its base and tokenizer "
                          "are its own: any PRM of this task works with the policy)")
@@ -268,9 +312,10 @@ def main() -> None:
         prm, prm_eval = a.prm, {"eval/steps/accuracy": held_out_step_accuracy(a.prm)}
     else:
         print("training the PRM (or reusing it)…", flush=True)
-        prm = train_prm(a.work, correct or policy, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank, lr=a.prm_lr,
+        prm = train_prm(a.work, correct or policy, steps=a.prm_steps, problems=a.prm_problems, rank=a.prm_rank,
+                        lr=a.prm_lr, head=a.prm_head, data=a.prm_data, sampler=policy,
                         log=lambda m: print(m, flush=True))
-        prm_eval = json.loads((a.work / "prm-run" / "prm_eval.json").read_text(encoding="utf-8"))
+        prm_eval = json.loads((prm.parents[1] / "prm_eval.json").read_text(encoding="utf-8"))
     print("evaluating…", flush=True)
     res = evaluate(policy, prm, problems=a.problems, k=a.k, temperature=a.temperature, top_p=a.top_p,
                    max_new=a.max_new_tokens, seed=a.seed, verifier=correct, log=lambda m: print(m, flush=True))
@@ -280,7 +325,7 @@ def main() -> None:
     print()
     print(f"Synthetic arithmetic (core/arith_task, {TASK['min_ops']}-{TASK['max_ops']} operations), {n} held-out "
           f"problems, temperature {a.temperature}, top-p {a.top_p}, <= {a.max_new_tokens} new tokens; "
-          f"PRM held-out step accuracy {prm_eval['eval/steps/accuracy']:.3f}")
+          f"PRM ({a.prm_head} head, {a.prm_data} data) held-out step accuracy {prm_eval['eval/steps/accuracy']:.3f}")
     print()
     print("| method | samples per problem | final-answer accuracy (95% CI) | tokens decoded / problem |")
     print("|---|---|---|---|")

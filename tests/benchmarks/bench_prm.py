@@ -1,14 +1,18 @@
 """A process reward model trained on the synthetic arithmetic task (issue #17's must-show: >= 90% held-out step
 accuracy with a tiny model).
 
-    .venv/bin/python tests/benchmarks/bench_prm.py [--train 2000] [--eval 400] [--steps 1500] [--threads 2]
+    .venv/bin/python tests/benchmarks/bench_prm.py [--head implicit|classifier] [--steps 2000] [--threads 2]
+
+The classifier row of the README: --head classifier --steps 3000 --lr 3e-3 --rank 32.
 
 Data: workbench.core.arith_task, error_rate 0.5 (half the solutions carry one injected, propagating error; steps
 are good before the first error, bad from it on), 2-5 computation steps + "The answer is X."; train problems of
 seed 0, held-out problems of seed 1 (the held-out split of the run: each row's "split" is "eval").
 Model: a tiny random-init Llama (build_tiny_model, hidden/layers below) whose BPE tokenizer is trained on the task's
-text with one token per digit; LoRA on every projection + the 2-class head (PRMTrainer, kind = "prm"), run through
-the real trainer (checkpoints, events) in this process.
+text with one token per digit; LoRA on every projection + the PRM head (PRMTrainer, kind = "prm"): --head implicit
+(the default: beta x the adapter's summed log-ratio to the base + a bias, training/reward_models/implicit_prm.py)
+or classifier (TRL's 2-class head on the separator's hidden state), run through the real trainer (checkpoints,
+events) in this process.
 Printed: held-out step accuracy and F1 (bad steps), ProcessBench first-error acc_err / acc_cor / F1, the
 majority-class baseline ("every step good"), training time (contended CPU: only the accuracies are the result).
 """
@@ -73,13 +77,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", type=int, default=3000, help="training problems")
     ap.add_argument("--eval", type=int, default=300, help="held-out problems")
-    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps")
+    ap.add_argument("--head", choices=("implicit", "classifier"), default="implicit", help="RunConfig.prm_head")
+    ap.add_argument("--beta", type=float, default=1.0, help="RunConfig.prm_beta (implicit head)")
+    ap.add_argument("--steps", type=int, default=2000, help="optimizer steps")
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--rank", type=int, default=32)
+    ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--error-rate", type=float, default=0.5)
     ap.add_argument("--kinds", default="copy", help="injected error kinds, comma-separated: slip, copy")
     ap.add_argument("--pretrain-steps", type=int, default=800, help="LM steps on correct solutions first (0 = off)")
@@ -118,7 +124,7 @@ def main() -> None:
     cfg = RunConfig(kind="prm", model=str(model), device="cpu", max_steps=a.steps, batch_size=a.batch,
                     learning_rate=a.lr, lora_r=a.rank, lora_alpha=a.rank, warmup_ratio=0.05,
                     eval_every=a.eval_every, checkpoint_every=a.steps, log_every=50, max_length=256,
-                    max_prompt_length=128, seed=0)
+                    max_prompt_length=128, seed=0, prm_head=a.head, prm_beta=a.beta)
     curve: list[tuple[int, dict[str, float]]] = []
 
     def emit(kind: str, **data: object) -> None:
@@ -147,7 +153,8 @@ def main() -> None:
     print()
     print(f"PRM on the synthetic arithmetic task: {len(train)} train / {len(held)} held-out solutions "
           f"({n_steps} held-out steps, {1 - good / n_steps:.1%} bad), error rate {a.error_rate}, kinds {a.kinds}")
-    print(f"tiny Llama hidden {a.hidden} x {a.layers} layers ({n_params / 1e6:.2f}M params), LoRA r={a.rank} + head, "
+    head = f"implicit head (beta {a.beta:g})" if a.head == "implicit" else "classifier head"
+    print(f"tiny Llama hidden {a.hidden} x {a.layers} layers ({n_params / 1e6:.2f}M params), LoRA r={a.rank} + {head}, "
           f"{a.steps} steps x batch {a.batch}, lr {a.lr:g}")
     print(f"base pretrained on correct solutions for {a.pretrain_steps} LM steps x batch {a.pretrain_batch} "
           f"({pretrain_s:.0f} s); PRM training {train_s:.0f} s ({a.threads} thread(s), contended CPU)")

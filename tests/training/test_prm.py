@@ -34,9 +34,12 @@ def test_tokenize_steps_matches_hand_computed_positions() -> None:
     assert row.input_ids == [1, 81, 63, 10, 97, 98, 10, 99, 10, 100, 101, 10]
     assert row.positions == [6, 8, 11]  # the last token of each step + separator
     assert row.labels == [1, IGNORE, 0]
+    assert row.start == 4  # the first step token (the implicit head sums from here)
     trl = tokenize_steps(tok, "Q?", ["ab", "c"], [True, True], separator="\n\n", separator_after_prompt=False)
     assert trl.input_ids == [1, 81, 63, 97, 98, 10, 10, 99, 10, 10]  # TRL's layout: no separator after the prompt
-    assert trl.positions == [6, 9]
+    assert trl.positions == [6, 9] and trl.start == 3
+    batch = collate_steps([trl, row], 0)
+    assert batch.response_mask.int().tolist() == [[0, 0, 0] + [1] * 7 + [0, 0], [0] * 4 + [1] * 8]
     cut = tokenize_steps(tok, "Q?", ["ab", "c", "de"], [True, True, False], max_length=9)
     assert cut.input_ids == row.input_ids[:9] and cut.positions == [6, 8] and cut.labels == [1, 1]
     assert cut.n_steps == 3

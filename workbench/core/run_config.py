@@ -22,6 +22,7 @@ SCHEDULERS = ("cosine", "linear", "constant")
 REFERENCE_PASSES = ("lazy", "upfront")
 F_DIVERGENCES = ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence")
 OBJECTIVE_SAMPLING = ("balanced", "proportional")
+PRM_HEADS = ("classifier", "implicit")
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -107,6 +108,13 @@ class RunConfig:
     step_separator: str = _f("\n", "PRM: text appended after every step; the model scores a step at the last token "
                                     "of its separator (TRL's step_separator). Stored in the checkpoint, so scoring "
                                     "uses the same one.")
+    prm_head: str = _f("classifier", "PRM: how a step is scored. classifier = TRL PRMTrainer's 2-class head on the "
+                                     "separator's hidden state; implicit = sigmoid(prm_beta x the sum of "
+                                     "log pi/pi_ref over the solution's tokens up to the separator + a bias): an "
+                                     "implicit PRM reading the base model's own token probabilities (learns far "
+                                     "faster from few labels when the base knows the task; README).",
+                       choices=PRM_HEADS)
+    prm_beta: float = _f(1.0, "PRM (implicit head): beta scaling the summed log-likelihood ratio.")
     separator_after_prompt: bool = _f(True, "PRM: also put the separator between the prompt and the first step "
                                             "(off = TRL's training layout, prompt directly followed by step 1).")
     # --- evaluation (reward vectors) ------------------------------------------------------------------------
@@ -209,6 +217,10 @@ class RunConfig:
             out.append("fsdp shards the model over several processes: set processes to 2 or more")
         if self.collective_timeout_s <= 0:
             out.append("collective_timeout_s must be > 0")
+        if self.prm_head not in PRM_HEADS:
+            out.append(f"prm_head must be one of {', '.join(PRM_HEADS)}")
+        if self.prm_beta <= 0:
+            out.append("prm_beta must be > 0")
         if self.kind == "prm" and not self.step_separator:
             out.append("step_separator must not be empty (the PRM scores each step at its separator)")
         if self.rm_center_coefficient < 0:

@@ -64,8 +64,7 @@ class PRMScorer:
             p_good: list[float] = []
             if scored:
                 batch = collate_steps(scored, pad, self.device)
-                logits = step_logits(self.loaded.model, self.loaded.head, batch.input_ids, batch.attention_mask,
-                                     batch.step_mask).float()
+                logits = step_logits(self.loaded.model, self.loaded.head, batch).float()
                 p_good = torch.softmax(logits, -1)[:, GOOD_CLASS].cpu().tolist()
             at = 0
             for r in chunk:

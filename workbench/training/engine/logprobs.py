@@ -47,6 +47,25 @@ def hidden_states(model: torch.nn.Module, batch: Batch) -> Tensor:
     return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
 
 
+def token_logps(model: torch.nn.Module, batch: Batch, mask: Tensor, *, chunk_tokens: int = 1024) -> Tensor:
+    """[B, T-1]: log p(token t+1 | tokens <= t) where mask[:, t+1] is True, 0 elsewhere. The output head runs on
+    those positions only, `chunk_tokens` at a time, with the model's own logit processing (as sequence_logps)."""
+    lm = _causal_lm(model)
+    head, after_head = lm.get_output_embeddings(), logit_transform(lm.config)
+    h = hidden_states(model, batch)[:, :-1]
+    targets = batch.input_ids[:, 1:]
+    rows, cols = mask[:, 1:].bool().nonzero(as_tuple=True)
+    out = torch.zeros(targets.shape, dtype=_at_least_fp32(h.dtype), device=h.device)
+    pieces = []
+    for s in range(0, rows.numel(), chunk_tokens):
+        r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
+        logits = head(h[r, c]).to(out.dtype)
+        if after_head is not None:
+            logits = after_head(logits)
+        pieces.append(F.log_softmax(logits, dim=-1).gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
+    return out.index_put((rows, cols), torch.cat(pieces)) if pieces else out
+
+
 HeadInput = Callable[[Tensor, Tensor], Tensor]  # (hidden [n, H], batch row of each [n]) -> head input [n, H]
 
 

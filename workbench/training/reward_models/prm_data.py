@@ -37,6 +37,7 @@ class StepTokens:
     positions: list[int]
     labels: list[int]
     n_steps: int  # steps before truncation
+    start: int = 0  # index of the first step token (after BOS, prompt and the prompt's separator)
 
 
 def tokenize_steps(tokenizer: Any, prompt: str, steps: list[str], labels: list[bool | None] | None = None, *,
@@ -52,6 +53,7 @@ def tokenize_steps(tokenizer: Any, prompt: str, steps: list[str], labels: list[b
     input_ids = ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []) + ids(prompt)
     if separator_after_prompt:
         input_ids += sep
+    start = len(input_ids)
     positions: list[int] = []
     for step in steps:
         input_ids += ids(step) + sep
@@ -61,7 +63,7 @@ def tokenize_steps(tokenizer: Any, prompt: str, steps: list[str], labels: list[b
         input_ids = input_ids[:max_length]
         keep = [i for i, p in enumerate(positions) if p < max_length]
         positions, targets = [positions[i] for i in keep], [targets[i] for i in keep]
-    return StepTokens(input_ids, positions, targets, len(steps))
+    return StepTokens(input_ids, positions, targets, len(steps), min(start, len(input_ids)))
 
 
 def binarise(label: Any) -> bool | None:
@@ -144,6 +146,7 @@ class StepBatch:
     labels: torch.Tensor  # [B, T]: 0/1 at labelled step positions, IGNORE elsewhere
     step_mask: torch.Tensor  # [B, T] bool: every (kept) step position, labelled or not
     index: torch.Tensor  # [B] row indices
+    response_mask: torch.Tensor  # [B, T] bool: the steps' tokens (separators included), not BOS or prompt
 
 
 def collate_steps(rows: list[StepTokens], pad_id: int, device: torch.device | str = "cpu",
@@ -153,11 +156,13 @@ def collate_steps(rows: list[StepTokens], pad_id: int, device: torch.device | st
     attn = torch.zeros((len(rows), width), dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     steps = torch.zeros((len(rows), width), dtype=torch.bool)
+    response = torch.zeros((len(rows), width), dtype=torch.bool)
     for b, r in enumerate(rows):
         ids[b, :len(r.input_ids)] = torch.tensor(r.input_ids, dtype=torch.long)
         attn[b, :len(r.input_ids)] = 1
+        response[b, r.start:len(r.input_ids)] = True
         if r.positions:
             labels[b, r.positions] = torch.tensor(r.labels, dtype=torch.long)
             steps[b, r.positions] = True
     idx = torch.tensor(index if index is not None else list(range(len(rows))), dtype=torch.long)
-    return StepBatch(ids.to(device), attn.to(device), labels.to(device), steps.to(device), idx)
+    return StepBatch(ids.to(device), attn.to(device), labels.to(device), steps.to(device), idx, response.to(device))

@@ -3,7 +3,9 @@
 
 Model (TRL PRMTrainer's convention, peers-prm.md §1): the base causal LM's transformer with a LoRA adapter, and
 a 2-class linear scoring head on its last hidden state (as AutoModelForTokenClassification(num_labels=2): class 1
-= a correct step), read at the last token of each step's separator. The LM head is never run.
+= a correct step), read at the last token of each step's separator. The LM head is never run. Or (prm_head =
+"implicit", implicit_prm.py) the score comes from the adapter's log-likelihood ratio to the base model, summed up
+to the separator, plus a learned bias.
 
 Checkpoint folder (no pickle): the PEFT adapter (adapter_config.json + adapter_model.safetensors), the head as
 prm_head.safetensors, and prm.json: the base model, the step separator, whether a separator follows the prompt,
@@ -23,6 +25,8 @@ from safetensors.torch import load_file, save_file
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
+from workbench.training.reward_models.implicit_prm import ImplicitHead, implicit_step_logits
+from workbench.training.reward_models.prm_data import StepBatch
 
 META_FILE = "prm.json"
 HEAD_FILE = "prm_head.safetensors"
@@ -39,9 +43,15 @@ class PRMHead(torch.nn.Linear):
         super().__init__(hidden, num_labels)
 
 
-def make_head(model: torch.nn.Module, seed: int) -> PRMHead:
-    """A fresh head initialised as transformers initialises a token-classification head: N(0, initializer_range),
-    bias 0; seeded from `seed` without touching the global RNG stream."""
+Head = PRMHead | ImplicitHead
+
+
+def make_head(model: torch.nn.Module, seed: int, kind: str = "classifier", beta: float = 1.0) -> Head:
+    """A fresh head. classifier: initialised as transformers initialises a token-classification head:
+    N(0, initializer_range), bias 0; seeded from `seed` without touching the global RNG stream. implicit: bias 0
+    (implicit_prm.py)."""
+    if kind == "implicit":
+        return ImplicitHead(beta)
     config = model.config
     head = PRMHead(int(config.hidden_size))
     gen = torch.Generator().manual_seed(seed + 17)
@@ -61,16 +71,19 @@ def backbone(model: torch.nn.Module) -> torch.nn.Module:
     return inner
 
 
-def step_logits(model: torch.nn.Module, head: PRMHead, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                step_mask: torch.Tensor) -> torch.Tensor:
-    """[N, 2] head logits at the N positions where step_mask is True (row-major order: row 0's steps first)."""
-    hidden = backbone(model)(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    return head(hidden[step_mask].to(head.weight.dtype))
+def step_logits(model: torch.nn.Module, head: Head, batch: StepBatch) -> torch.Tensor:
+    """[N, 2] head logits at the N positions where batch.step_mask is True (row-major order: row 0's steps
+    first); class 1 = good."""
+    if isinstance(head, ImplicitHead):
+        return implicit_step_logits(model, head, batch)
+    hidden = backbone(model)(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+    return head(hidden[batch.step_mask].to(head.weight.dtype))
 
 
 def prm_meta(cfg: RunConfig) -> dict[str, Any]:
     return {"format": FORMAT, "version": 1, **{k: getattr(cfg, k) for k in _BASE_FIELDS},
             "step_separator": cfg.step_separator, "separator_after_prompt": cfg.separator_after_prompt,
+            "head": cfg.prm_head, "prm_beta": cfg.prm_beta,
             "max_length": cfg.max_length, "num_labels": 2, "good_class": GOOD_CLASS}
 
 
@@ -91,8 +104,12 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def load_head(folder: Path, hidden: int, device: torch.device | str = "cpu") -> PRMHead:
-    head = PRMHead(hidden)
+def load_head(folder: Path, hidden: int, device: torch.device | str = "cpu") -> Head:
+    """The head of a checkpoint folder, of the kind its prm.json names (checkpoints before the implicit head
+    have none: classifier)."""
+    meta = read_meta(folder)
+    head: Head = (ImplicitHead(float(meta.get("prm_beta", 1.0))) if meta.get("head") == "implicit"
+                  else PRMHead(hidden))
     try:
         head.load_state_dict(load_file(str(Path(folder) / HEAD_FILE)))
     except (OSError, RuntimeError) as exc:
@@ -104,7 +121,7 @@ def load_head(folder: Path, hidden: int, device: torch.device | str = "cpu") -> 
 @dataclass
 class LoadedPRM:
     model: Any  # PeftModel in eval mode
-    head: PRMHead
+    head: Head
     tokenizer: Any
     meta: dict[str, Any]
     device: torch.device

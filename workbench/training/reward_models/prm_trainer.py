@@ -49,8 +49,10 @@ from workbench.training.reward_models.prm_model import (
     step_logits,
 )
 from workbench.training.engine.trainer import Emit, Trainer, seed_everything
+from workbench.training.reward_models.implicit_prm import ImplicitHead
 
 STEPS_FILE = "steps.jsonl"
+IMPLICIT_BIAS_LR_SCALE = 10.0  # the implicit head's bias learns at 10x the adapter's rate (implicit_prm.py)
 
 
 class PRMTrainer(Trainer):
@@ -67,11 +69,22 @@ class PRMTrainer(Trainer):
             raise RunError("; ".join(problems))
         seed_everything(cfg.seed)
         self.load_lora_model(resume=resume)  # the policy trainer's: base + LoRA (fp32), dropout off, checkpointing
-        self.head = make_head(self.model, cfg.seed).to(self.device)
-        if cfg.init_adapter and not resume and (Path(cfg.init_adapter) / HEAD_FILE).is_file():
-            self.head.load_state_dict(load_head(Path(cfg.init_adapter), self.head.in_features).state_dict())
+        self.head = make_head(self.model, cfg.seed, cfg.prm_head, cfg.prm_beta).to(self.device)
+        hidden = int(self.model.config.hidden_size)
+        init = cfg.init_adapter and not resume and (Path(cfg.init_adapter) / HEAD_FILE).is_file()
+        if init:
+            start = load_head(Path(cfg.init_adapter), hidden)
+            if type(start) is not type(self.head):
+                raise RunError(f"{cfg.init_adapter} holds a PRM with another prm_head; choose prm_head = "
+                               f"{'implicit' if isinstance(start, ImplicitHead) else 'classifier'} to continue it")
+            self.head.load_state_dict(start.state_dict())
         self._tokenize()
-        self.build_optimizer([p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters()))
+        adapter = [p for p in self.model.parameters() if p.requires_grad]
+        if isinstance(self.head, ImplicitHead):  # one scalar: at the adapter's rate it would move ~lr per step
+            self.build_optimizer([{"params": adapter},
+                                  {"params": [self.head.bias], "lr": IMPLICIT_BIAS_LR_SCALE * cfg.learning_rate}])
+        else:
+            self.build_optimizer(adapter + list(self.head.parameters()))
         if resume:
             self._restore()
 
@@ -100,7 +113,7 @@ class PRMTrainer(Trainer):
             self.emit("log", level="warning", message="no checkpoint to resume from; starting at step 0")
             return
         self.pos, _ = load_checkpoint(path, self.model, self.optimizer, self.scheduler, scaler=self.scaler)
-        self.head.load_state_dict(load_head(path, self.head.in_features).state_dict())
+        self.head.load_state_dict(load_head(path, int(self.model.config.hidden_size)).state_dict())
         self.emit("log", level="info", message=f"resumed from {path.name}")
 
     # ---- one micro-batch ---------------------------------------------------------------------------------------
@@ -111,7 +124,7 @@ class PRMTrainer(Trainer):
     def step_outputs(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits [N, 2], labels [N]) at every step position of the batch (labels IGNORE where unlabelled)."""
         with self._autocast():
-            logits = step_logits(self.model, self.head, batch.input_ids, batch.attention_mask, batch.step_mask)
+            logits = step_logits(self.model, self.head, batch)
         return logits.float(), batch.labels[batch.step_mask]
 
     def forward_loss(self, batch: StepBatch) -> tuple[torch.Tensor, dict[str, float]]:

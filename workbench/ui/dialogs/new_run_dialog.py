@@ -32,7 +32,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                      "device"),
     "Data": ("max_length", "max_prompt_length", "prefix_sharing", "logprob_chunk", "eval_fraction"),
     "Evaluation": ("eval_prompts", "eval_max_new_tokens", "sweep_points", "active_candidates", "eval_reward_model"),
-    "Reward model": ("kind", "rm_center_coefficient"),  # issue #17: what the run trains
+    "Reward model": ("kind", "prm_head", "prm_beta", "rm_center_coefficient"),  # issue #17: what the run trains
     "Checkpoints": ("checkpoint_every", "eval_every", "log_every"),
     "GPUs": ("processes", "fsdp", "collective_timeout_s"),
 }
