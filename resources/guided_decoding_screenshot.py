@@ -4,7 +4,8 @@ chosen as the guide, one held-out problem answered by PRM step search. The steps
 
 Run under Xvfb after tests/benchmarks/bench_guided_decoding.py has trained its policy and PRM into WORK:
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python resources/guided_decoding_screenshot.py WORK [PNG]
-PNG defaults to resources/screenshots/guided_decoding.png. The PRM is WORK/prm-run's latest checkpoint; the
+PNG defaults to resources/screenshots/guided_decoding.png. The PRM is the newest checkpoint of WORK's PRM runs
+(WORK/prm-run-<head>-<data>, the benchmark's defaults: prm-run-implicit-policy); the
 problem is held-out problem PROBLEM of the benchmark's evaluation seed, sampled with seed SEED.
 """
 
@@ -43,7 +44,7 @@ async def shoot(work: Path, png: Path, tmp: Path) -> dict:
     from workbench.ui.theme import apply_theme
 
     policy = work / "policy"
-    prm = max((work / "prm-run" / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    prm = max(work.glob("prm-run*/checkpoints/step-*"), key=lambda p: p.stat().st_mtime)
     problem = generate_problems(PROBLEM + 1, seed=7, error_rate=0.0, **TASK)[PROBLEM]
     ctx = AppContext(settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
     apply_theme(QApplication.instance(), "light")
