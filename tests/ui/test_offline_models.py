@@ -55,3 +55,14 @@ def test_a_tiny_model_is_built_in_a_child_process_and_registered(qtbot, project_
     assert (m.source, m.location) == ("local", str(folder)) and (folder / "config.json").is_file()
     assert box.tiny_button.isEnabled()
 
+
+
+def test_the_tiny_model_command_runs_this_program_again_also_when_frozen(monkeypatch, tmp_path):
+    from workbench.services.first_steps import tiny_model_command
+
+    program, args = tiny_model_command(tmp_path / "tiny")
+    assert (program, args) == (sys.executable, ["-m", "workbench", "worker", "tiny-model", "--out",
+                                                str(tmp_path / "tiny")])
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # a PyInstaller app: no `-m` (it has no python)
+    assert tiny_model_command(tmp_path / "tiny") == (sys.executable, ["worker", "tiny-model", "--out",
+                                                                      str(tmp_path / "tiny")])

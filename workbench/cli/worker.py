@@ -1,6 +1,6 @@
-"""`workbench worker train --run-dir D [--resume]`, `workbench worker eval ...`, `workbench worker generate ...` and
-`workbench worker infer ...`
-(internal commands).
+"""`workbench worker train --run-dir D [--resume]`, `workbench worker eval ...`, `workbench worker generate ...`,
+`workbench worker infer ...` and `workbench worker tiny-model --out D` (internal commands; a frozen app runs them
+as `<app> worker ...`, cli/launch.py).
 
 Nothing here imports Qt or torch at module level: the worker starts, moves its stdout aside, and only then
 imports the heavy libraries (DESIGN.md §2)."""
@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="also evaluate the untrained base model (with the first run folder's settings)")
     generate = sub.add_parser("generate", help="sample a round's answers (workbench round)")
     generate.add_argument("--round-dir", required=True, help="the round folder (generate.json)")
+    tiny = sub.add_parser("tiny-model", help="build the tiny offline test model into a folder (Models panel)")
+    tiny.add_argument("--out", required=True, help="the folder to write (model + tokenizer)")
     infer = sub.add_parser("infer", help="run the long-lived inference worker")
     infer.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (a load may override)")
 
@@ -100,6 +102,11 @@ def _run(args: argparse.Namespace) -> int:
         from workbench.inference.round_samples import main as generate_main
 
         return generate_main(args.round_dir)
+    if args.kind == "tiny-model":
+        from workbench.training.tiny_model import build_tiny_model
+
+        print(build_tiny_model(args.out), flush=True)
+        return 0
     if importlib.util.find_spec("workbench.inference.worker") is None:
         print("workbench: the inference worker is not available in this build")
         return 2

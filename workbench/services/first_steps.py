@@ -12,7 +12,6 @@ Qt-free; the welcome page and the Models panel's "Models without internet" box c
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from workbench.core.bundled_models import INSTALL_HINT, SMOLLM2_NAME, smollm2_gguf
@@ -47,5 +46,9 @@ def smollm2_status() -> tuple[Path | None, str]:
 
 
 def tiny_model_command(folder: Path) -> tuple[str, list[str]]:
-    """The child process that builds the tiny test model into `folder` (prints the folder when done)."""
-    return sys.executable, ["-m", "workbench.training.tiny_model", str(folder)]
+    """The child process that builds the tiny test model into `folder` (prints the folder when done): this program
+    again (`python -m workbench`, or the frozen app itself, cli/launch.py) running `worker tiny-model`."""
+    from workbench.cli.launch import self_command
+
+    program, *args = self_command()
+    return program, [*args, "worker", "tiny-model", "--out", str(folder)]

@@ -118,8 +118,3 @@ def build_tiny_model(
         _built[key] = out
         return out
 
-
-if __name__ == "__main__":  # `python -m workbench.training.tiny_model DIR`: the GUI builds one in a child process
-    import sys
-
-    print(build_tiny_model(sys.argv[1]))
