@@ -225,7 +225,7 @@ def test_ctrl_c_stops_a_listening_worker(tmp_path, capsys):
     run = train_cli.follow(project, run_id, worker)
     project.close()
     assert (run.status, run.last_step, run.error) == ("stopped", 4, "")
-    assert "stopping (the worker saves a checkpoint" in capsys.readouterr().out
+    assert "stopping: the worker finishes its current step and saves a checkpoint" in capsys.readouterr().out
     assert not worker.killed
 
 
@@ -237,4 +237,37 @@ def test_ctrl_c_kills_a_worker_ignoring_stop_after_the_grace_period(tmp_path):
     run = train_cli.follow(project, run_id, worker)
     project.close()
     assert time.monotonic() - start < 30 and worker.killed
+    assert run.status == "crashed" and "killed after ignoring the stop request" in run.error
+
+
+class CtrlCTwice(WorkerProcess):
+    """Presses Ctrl+C once the first event has arrived, and again a second later."""
+
+    def messages(self, timeout: float = 0.2):
+        pressed, first = 0, None
+        for batch in super().messages(timeout):
+            yield batch
+            if batch and pressed == 0:
+                pressed, first = 1, time.monotonic()
+                os.kill(os.getpid(), signal.SIGINT)
+            elif pressed == 1 and time.monotonic() - first > 1.0:
+                pressed = 2
+                os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_stopping_worker_is_never_killed_by_a_timer_only_by_a_second_ctrl_c(tmp_path, capsys):
+    # a step on a CPU can take longer than any fixed grace period: the first Ctrl+C must wait for the checkpoint
+    args = argparse.ArgumentParser()
+    train_cli.add_arguments(args)
+    assert args.parse_args(["p.sqlite"]).grace is None
+    project, run_id, worker = _fake_run(tmp_path, STATUS_THEN + """
+    time.sleep(60)
+    """, cls=CtrlCTwice)
+    assert worker.grace_s is None
+    start = time.monotonic()
+    run = train_cli.follow(project, run_id, worker)
+    project.close()
+    out = capsys.readouterr().out
+    assert 1.0 < time.monotonic() - start < 20 and worker.killed
+    assert "stopping: the worker finishes its current step" in out and "killed: the steps since" in out
     assert run.status == "crashed" and "killed after ignoring the stop request" in run.error

@@ -52,8 +52,8 @@ def eval_argv(jobs: Iterable[tuple[Path, str | None]], weights: list[Weights] | 
 
 
 def drive(worker: WorkerProcess, on_batch: Callable[[list[Message]], None], progress: Progress) -> Message | None:
-    """Feed the worker's message batches to `on_batch` until it exits; Ctrl+C asks it to stop (once)."""
-    stopping = False
+    """Feed the worker's message batches to `on_batch` until it exits; Ctrl+C follows WorkerProcess.interrupt
+    (stop, then kill)."""
     batches = worker.messages()
     while True:
         try:
@@ -61,10 +61,7 @@ def drive(worker: WorkerProcess, on_batch: Callable[[list[Message]], None], prog
         except StopIteration:
             return worker.ended
         except KeyboardInterrupt:
-            if not stopping:
-                progress("stopping (the worker finishes its current step)")
-                worker.stop()
-                stopping = True
+            progress(worker.interrupt())
             continue
         if batch:
             on_batch(batch)

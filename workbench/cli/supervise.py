@@ -1,5 +1,9 @@
 """A Qt-free supervisor of one worker subprocess (DESIGN.md §2, headless side): start it, read its protocol
-lines, ask it to stop, and kill it when it does not stop within the grace period.
+lines, ask it to stop, and kill it only when asked twice (or, where a caller sets one, after a grace period).
+
+Ctrl+C in every headless command follows one rule (WorkerProcess.interrupt, as the GUI's Stop / Kill): the first
+asks the worker to stop — it finishes its current step and saves a checkpoint however long that step takes (a
+SmolLM2 step on a CPU can take 45 s); the second kills it at once, losing the steps since its last checkpoint.
 
 Lines that are not protocol messages are kept as warnings (a library printing to the wrong stream must not
 end a run). `ended` is what the worker says; when the process exits without saying it, `ended` is
@@ -27,7 +31,7 @@ class WorkerProcess:
     """`log_path`: append the worker's stderr there instead of the terminal, so a failure shows its one-line message
     (from the `ended` event) and the traceback stays in the run's log (issue #12)."""
 
-    def __init__(self, argv: Sequence[str], *, run_id: str, grace_s: float = 10.0, env: dict | None = None,
+    def __init__(self, argv: Sequence[str], *, run_id: str, grace_s: float | None = None, env: dict | None = None,
                  log_path: Path | None = None) -> None:
         self.run_id, self.grace_s = run_id, grace_s
         self.log_path = log_path
@@ -42,6 +46,7 @@ class WorkerProcess:
         self.garbage: list[str] = []
         self.ended: Message | None = None
         self.killed = False
+        self.stop_requested = False
         threading.Thread(target=self._pump, daemon=True, name="worker-stdout").start()
 
     def _pump(self) -> None:
@@ -95,7 +100,8 @@ class WorkerProcess:
         return self.ended
 
     def stop(self) -> None:
-        """Cooperative stop (the worker checkpoints between steps), then kill after the grace period."""
+        """Cooperative stop (the worker checkpoints after its current step); with a grace period, a kill after it."""
+        self.stop_requested = True
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(encode("stop", self.run_id))
@@ -103,11 +109,28 @@ class WorkerProcess:
             self.proc.stdin.close()
         except (BrokenPipeError, OSError, ValueError):
             pass
-        threading.Thread(target=self._kill_after_grace, daemon=True, name="worker-grace").start()
+        if self.grace_s is not None:
+            threading.Thread(target=self._kill_after_grace, daemon=True, name="worker-grace").start()
+
+    def kill(self) -> None:
+        """Kill the worker now (the steps since its last checkpoint are lost)."""
+        self.killed = True
+        self.proc.kill()
+
+    def interrupt(self) -> str:
+        """The headless Ctrl+C rule (module docstring): stop on the first, kill on the second; returns the line to
+        show the user."""
+        if not self.stop_requested:
+            self.stop()
+            return ("stopping: the worker finishes its current step and saves a checkpoint (Ctrl+C again kills it "
+                    "and loses that step)")
+        if self.proc.poll() is None and not self.killed:
+            self.kill()
+            return "killed: the steps since the last checkpoint are lost; --resume continues from that checkpoint"
+        return "already stopping"
 
     def _kill_after_grace(self) -> None:
         try:
             self.proc.wait(timeout=self.grace_s)
         except subprocess.TimeoutExpired:
-            self.killed = True
-            self.proc.kill()
+            self.kill()

@@ -1,7 +1,8 @@
 """`workbench train PROJECT --config run.toml [--runs-dir D] [--resume RUN_ID]`: one run, headless.
 
 Same worker, same protocol and the same Qt-free ingestion (workbench.store.ingest) as the GUI (DESIGN.md §2);
-Ctrl+C asks the worker to stop (it checkpoints), then kills it after a grace period.
+Ctrl+C asks the worker to stop (it checkpoints after its current step, however long it takes); Ctrl+C again
+kills it (cli/supervise.py: the rule every headless command follows).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="run settings (.toml or .json); see RunConfig")
     parser.add_argument("--runs-dir", help="where run folders go (default: <project>.runs next to the project)")
     parser.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a stopped or crashed run")
-    parser.add_argument("--grace", type=float, default=10.0, help="seconds a stopping worker gets before kill")
+    parser.add_argument("--grace", type=float, default=None,
+                        help="seconds a stopping worker gets before it is killed (default: no limit; Ctrl+C again "
+                             "kills at once)")
     parser.add_argument("--nproc", type=int, metavar="N",
                         help="training processes (one per GPU) under torchrun; overrides the config's `processes`")
     parser.add_argument("--fsdp", action="store_true", help="with --nproc N: shard the base model's layers (FSDP)")
@@ -98,18 +101,21 @@ def _prepare(project, args: argparse.Namespace):
 
 
 class CtrlC:
-    """While active, Ctrl+C (SIGINT) only sets a flag. The default KeyboardInterrupt would surface inside the
+    """While active, Ctrl+C (SIGINT) only counts presses. The default KeyboardInterrupt would surface inside the
     message generator (it waits on the worker's output queue) and end it, so the parent would stop listening
     before the worker said how it ended."""
 
     def __init__(self) -> None:
-        self.pressed = threading.Event()
+        self.presses = 0
         self._previous: object = None
 
     def __enter__(self) -> CtrlC:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, lambda _sig, _frame: self.pressed.set())
+            self._previous = signal.signal(signal.SIGINT, self._pressed)
         return self
+
+    def _pressed(self, _sig: int, _frame: object) -> None:
+        self.presses += 1
 
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
@@ -117,19 +123,18 @@ class CtrlC:
 
 
 def follow(project: Project, run_id: int, worker: WorkerProcess) -> Run:
-    """Ingest a worker's events into the store batch by batch and print progress until its stdout closes; the
-    first Ctrl+C asks it to stop (it checkpoints; the supervisor kills it after the grace period). Returns the
-    run as the store then has it (a worker that died without an `ended` event is recorded as crashed)."""
+    """Ingest a worker's events into the store batch by batch and print progress until its stdout closes; Ctrl+C
+    follows WorkerProcess.interrupt (stop, then kill). Returns the run as the store then has it (a worker that died
+    without an `ended` event is recorded as crashed)."""
     from workbench.store.ingest import ingest_events
     from workbench.store.runs import get_run
 
-    stopping = False
+    handled = 0
     with CtrlC() as ctrl_c:
         for batch in worker.messages():  # a batch at least every 0.2 s, so Ctrl+C is seen at once
-            if ctrl_c.pressed.is_set() and not stopping:
-                print("stopping (the worker saves a checkpoint; Ctrl+C again does not hurry it)", flush=True)
-                worker.stop()
-                stopping = True
+            while handled < ctrl_c.presses:
+                handled += 1
+                print(worker.interrupt(), flush=True)
             if batch:
                 with project.session() as s:
                     ingest_events(s, run_id, batch)
