@@ -520,3 +520,35 @@ def test_reference_dialog_shows_the_base_model_and_stores_the_users_value(qtbot,
     point = project_ctx.db.call_sync(get_reference)
     assert point.values == {"brevity · score": 50.0, "detail · score": 10.0}
     assert "brevity · score 50 (set by user)" in panel.hv_label.toolTip()
+
+
+def test_evaluating_a_run_whose_model_runs_its_own_code_asks_first(qtbot, project_ctx, tmp_path, monkeypatch):
+    """Found in use: Evaluate mixtures started the worker without asking, and the worker then refused the model
+    ("not confirmed"). It now asks as starting a run does; a refusal starts nothing."""
+    import dataclasses
+
+    ctx = project_ctx
+    run, ckpt = finished_mah_run(ctx, tmp_path)
+    run = dataclasses.replace(run, config={**run.config, "trust_remote_code": True, "model": "org/custom"})
+    started: list[dict] = []
+    monkeypatch.setattr(ctx.supervisor, "start_eval", lambda *a, **kw: started.append(kw))
+    answers: list[bool | None] = [None, True]
+    asked: list[str] = []
+
+    async def fake_ask(parent, config):
+        asked.append(str(config.get("model")))
+        return answers.pop(0)
+
+    monkeypatch.setattr("workbench.ui.panels.tradeoffs_panel.ask_remote_code_async", fake_ask)
+    panel = TradeoffsPanel(ctx)
+    qtbot.addWidget(panel)
+    weights = [{"helpful": 1.0, "harmless": 0.0}]
+    panel.start_evaluation(run, ckpt, weights)
+    qtbot.waitUntil(lambda: "cancelled" in panel.eval_status.text(), timeout=5_000)
+    assert asked == ["org/custom"] and started == []
+    panel.start_evaluation(run, ckpt, weights)
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=5_000)
+    assert asked == ["org/custom"] * 2 and started == [{"remote_code_confirmed": True}]
+    plain = dataclasses.replace(run, config={**run.config, "trust_remote_code": False})
+    panel.start_evaluation(plain, ckpt, weights)  # nothing to ask: started at once, no consent passed
+    assert len(asked) == 2 and started[-1] == {}

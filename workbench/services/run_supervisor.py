@@ -167,15 +167,17 @@ class RunSupervisor(QObject):
         program, args = self.command(run_dir)
         self._launch(run, run_dir, (program, [*args, "--resume"] if resume else args), "train", remote_code_confirmed)
 
-    def start_eval(self, run: Run, checkpoint: str, weights: list[dict[str, float]], *, reward_model: str = "") -> None:
+    def start_eval(self, run: Run, checkpoint: str, weights: list[dict[str, float]], *, reward_model: str = "",
+                   remote_code_confirmed: bool = False) -> None:
         """Evaluate `checkpoint` of `run` under each mixture in `weights` in an evaluation worker (`reward_model`: a
-        vector reward model's checkpoint that also rates the generations)."""
+        vector reward model's checkpoint that also rates the generations; `remote_code_confirmed`: the user allowed
+        the model's own code just now, as for start)."""
         if self.is_running(run.id):
             raise RunError(f"'{run.name}' has a job running: wait for it to end (or stop it) before evaluating")
         run_dir = self.run_dir(run)
         command = (self.eval_command(run_dir, checkpoint, weights, reward_model=reward_model) if reward_model
                    else self.eval_command(run_dir, checkpoint, weights))
-        self._launch(run, run_dir, command, "eval")
+        self._launch(run, run_dir, command, "eval", remote_code_confirmed)
 
     def job_kind(self, run_id: int) -> str | None:
         job = self._jobs.get(run_id)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpl
                                QVBoxLayout, QWidget)
 
 from workbench.core.entities import Run
+from workbench.core.remote_code import remote_code_request
 from workbench.services.context import AppContext
 from workbench.services.inference_client import InferenceClient
 from workbench.services.tradeoffs import (MIXTURE_METHODS, FrontView, Item, Table, build_table, front_view,
@@ -379,13 +380,32 @@ class TradeoffsPanel(QWidget):
     def start_evaluation(self, run: Run, checkpoint: str, weights: list[dict[str, float]], *,
                          reward_model: str = "") -> None:
         """Launch the evaluation worker for `weights` on `checkpoint` of `run` through the supervisor (`reward_model`:
-        a vector reward model's checkpoint that also rates the generations)."""
+        a vector reward model's checkpoint that also rates the generations). A run whose model asks to run its own
+        code asks first, every time, as starting a run does (issue #12)."""
+        if remote_code_request(run.config or {}) is not None:
+            run_task(self._confirm_and_evaluate(run, checkpoint, weights, reward_model), self,
+                     "Could not start the evaluation")
+            return
+        self._evaluate(run, checkpoint, weights, reward_model, False)
+
+    async def _confirm_and_evaluate(self, run: Run, checkpoint: str, weights: list[dict[str, float]],
+                                    reward_model: str) -> None:
+        consent = await ask_remote_code_async(self, run.config or {})
+        if consent is None:
+            self.eval_status.setText(f"Evaluation of {run.name} cancelled: its model's own code was not allowed.")
+            return
+        self._evaluate(run, checkpoint, weights, reward_model, consent)
+
+    def _evaluate(self, run: Run, checkpoint: str, weights: list[dict[str, float]], reward_model: str,
+                  remote_code_confirmed: bool) -> None:
         try:
             from workbench.store.run_prep import provide_scorers  # the store loads on first use, not at start-up
 
             provide_scorers(self.ctx.project_path, self.ctx.supervisor.run_dir(run))
-            self.ctx.supervisor.start_eval(run, checkpoint, weights, **({"reward_model": reward_model}
-                                                                       if reward_model else {}))
+            extra: dict = {"reward_model": reward_model} if reward_model else {}
+            if remote_code_confirmed:
+                extra["remote_code_confirmed"] = True
+            self.ctx.supervisor.start_eval(run, checkpoint, weights, **extra)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, "Could not start the evaluation", exc)
             return
