@@ -33,9 +33,14 @@ STEPS = 30
 PROMPTS = 24  # the bundled pairs of this many prompts (all of them: a slower reference pass, same mechanics)
 
 
-async def wait_for(app: QApplication, cond, what: str, timeout: float = 600.0) -> None:
+async def wait_for(app: QApplication, cond, what: str, timeout: float = 600.0, failed=None) -> None:
+    """Until cond() holds; `failed()` returning a text ends the wait at once with that text (no 10-minute hang on
+    a job that has already failed)."""
     t0 = time.monotonic()
     while not cond():
+        why = failed() if failed is not None else None
+        if why:
+            raise RuntimeError(f"{what} failed: {why}")
         if time.monotonic() - t0 > timeout:
             raise TimeoutError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)  # the qasync loop runs Qt's events meanwhile (never processEvents() in a task)
@@ -171,7 +176,9 @@ async def walk(app: QApplication, out: Path, work: Path) -> dict:
     ck_path = str(ck if ck.is_absolute() else sup.run_dir(run) / ck)
     run = type(run)(**{**run.__dict__, "run_dir": str(sup.run_dir(run))})
     trade.start_evaluation(run, ck_path, weight_grid(["brevity", "detail"], 3))
-    await wait_for(app, lambda: trade.eval_status.text().startswith("Evaluated 3"), "the evaluation", 600)
+    await wait_for(app, lambda: trade.eval_status.text() == "Evaluated 3 mixtures.", "the evaluation", 600,
+                   failed=lambda: trade.eval_status.text() if trade.eval_status.text().startswith("Evaluation ")
+                   else None)  # "Evaluation failed after ...", "... stopped ...", "... cancelled ..."
     await wait_for(app, lambda: sum(bool(it.weights) for it in trade.table.items) >= 3, "the mixtures plotted")
     facts["mixtures"] = [{"weights": it.weights, **it.values} for it in trade.table.items if it.weights]
     await shots.take("tradeoffs")
