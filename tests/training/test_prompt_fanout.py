@@ -5,6 +5,7 @@ K-mixture evaluation (held-out rewards, generations, scores, KL, length) equals 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import pytest
 import torch
@@ -133,3 +134,39 @@ def test_generate_fanout_equals_plain_generate_also_for_one_token_prompts(tiny_m
         plain = model.generate(input_ids=ids.repeat_interleave(3, 0), attention_mask=mask.repeat_interleave(3, 0),
                                **kw)
         assert torch.equal(got, plain) and got.shape == (6, ids.shape[1] + 5)
+
+
+def test_mixture_evaluation_with_guided_decoding_equals_separate_guided_evaluations(tiny_model_dir, tmp_path):
+    """Found in review: mixture evaluation answered greedily whatever eval_guide said; now each mixture's answers
+    are the guided ones, as a separate evaluation of that mixture gives."""
+    from tests.inference.guided_fixtures import make_prm_checkpoint
+
+    cfg, model, tok, heads, hook = _steerable(tiny_model_dir, ["q_proj", "v_proj"], head_scale=20.0)
+    prm = make_prm_checkpoint(tiny_model_dir, tmp_path / "step-1", separator=" ")
+    cfg.eval_max_new_tokens = 6
+    cfg.eval_guide = {"mode": "prm_steps", "checkpoint": str(prm), "k": 2, "max_steps": 2, "max_step_tokens": 3}
+    rows = [PairRow(**dict(r, split="eval")) for r in tiny_rows()]
+    data = tokenize_pairs(rows, tok, max_length=64, max_prompt_length=32)
+    prompts = evaluation_prompts(rows, 3)
+    scorers = {"detail": Scorer("chars", lambda p, r, m: len(r))}
+    mixtures = MIXTURES[:3]
+
+    @contextlib.contextmanager
+    def reference():
+        with model.disable_adapter(), hook.disabled():
+            yield
+
+    separate = []
+    for w in mixtures:
+        hook.set_weights(_normalised(w))
+        separate.append(evaluate_policy(model, tok, data, None, prompts, cfg, scorers, reference=reference))
+    together = evaluate_mixtures(model, tok, heads, data, None, prompts, cfg, scorers, mixtures,
+                                 mix=lambda w: hook.set_weights(_normalised(w)), base_head=hook.disabled,
+                                 reference=reference)
+    greedy = evaluate_mixtures(model, tok, heads, data, None, prompts, dataclasses.replace(cfg, eval_guide={}),
+                               scorers, mixtures, mix=lambda w: hook.set_weights(_normalised(w)),
+                               base_head=hook.disabled, reference=reference)
+    for one, many in zip(separate, together):
+        for key in one:
+            assert many[key] == pytest.approx(one[key], abs=1e-5), key
+    assert [v["detail/score"] for v in together] != [v["detail/score"] for v in greedy]

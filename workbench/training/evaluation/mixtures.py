@@ -235,8 +235,9 @@ def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
                       reference: Context, progress: Callable[[str, float], None] | None = None
                       ) -> list[dict[str, float]]:
     """evaluate.evaluate_policy's values for every mixture: held-out rewards from one trunk pass, generations of
-    all mixtures batched together; only the KL of each mixture's own answers is a per-mixture pass. `mix(w)` sets
-    the model's mixture (left at the last one)."""
+    all mixtures batched together; only the KL of each mixture's own answers is a per-mixture pass. With
+    cfg.eval_guide each mixture's answers come from reward-guided decoding under that mixture, as evaluate_policy's.
+    `mix(w)` sets the model's mixture (left at the last one)."""
     from workbench.training.evaluation.evaluate import generation_kl, score_generations
 
     note = progress or (lambda _message, _fraction: None)
@@ -251,10 +252,19 @@ def evaluate_mixtures(model: torch.nn.Module, tokenizer: Any, heads: ObjectiveHe
                                           share_prompt=cfg.prefix_sharing)
         if prompts:
             note(f"generating for {len(prompts)} prompts × {len(mixtures)} mixtures", 0.3)
-            gens = generate_mixtures(model, tokenizer, heads, prompts, mixtures,
-                                     max_new_tokens=cfg.eval_max_new_tokens, batch_size=cfg.batch_size,
-                                     base_head=base_head)
-            fan_out = can_fan_out(model)
+            if cfg.eval_guide:  # reward-guided answers are searched one mixture at a time (the batch is greedy)
+                from workbench.inference.guided_eval import generate_guided
+
+                gens = []
+                for w in mixtures:
+                    mix(w)
+                    gens.append(generate_guided(model, tokenizer, prompts, cfg))
+                fan_out = False
+            else:
+                gens = generate_mixtures(model, tokenizer, heads, prompts, mixtures,
+                                         max_new_tokens=cfg.eval_max_new_tokens, batch_size=cfg.batch_size,
+                                         base_head=base_head)
+                fan_out = can_fan_out(model)
             if fan_out:
                 note("KL of the generations", 0.7)
                 kls = mixtures_kl(model, heads, gens, weight_matrix(heads, mixtures), base_head=base_head,
