@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on an oversubscribed CPU)")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--keep", type=Path, default=None, help="keep the run folder here (else a temp folder)")
+    ap.add_argument("--model", default="", help="use this base model (a folder or hub id, e.g. SmolLM2's converted "
+                                                "folder) instead of building and pretraining the tiny one")
     a = ap.parse_args()
 
     import torch
@@ -108,9 +110,9 @@ def main() -> None:
     root = a.keep or Path(tmp.name)
     run_dir = root / "0001-prm-bench"
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = build_arith_model(root / "model", hidden=a.hidden, layers=a.layers, heads=a.heads)
+    model = a.model or build_arith_model(root / "model", hidden=a.hidden, layers=a.layers, heads=a.heads)
     t0 = time.perf_counter()
-    if a.pretrain_steps:
+    if a.pretrain_steps and not a.model:
         model = pretrain_lm(model, root / "pretrained", steps=a.pretrain_steps, batch=a.pretrain_batch,
                             lr=a.pretrain_lr)
     pretrain_s = time.perf_counter() - t0
@@ -154,10 +156,11 @@ def main() -> None:
     print(f"PRM on the synthetic arithmetic task: {len(train)} train / {len(held)} held-out solutions "
           f"({n_steps} held-out steps, {1 - good / n_steps:.1%} bad), error rate {a.error_rate}, kinds {a.kinds}")
     head = f"implicit head (beta {a.beta:g})" if a.head == "implicit" else "classifier head"
-    print(f"tiny Llama hidden {a.hidden} x {a.layers} layers ({n_params / 1e6:.2f}M params), LoRA r={a.rank} + {head}, "
+    base = a.model or f"tiny Llama hidden {a.hidden} x {a.layers} layers"
+    print(f"{base} ({n_params / 1e6:.2f}M params), LoRA r={a.rank} + {head}, "
           f"{a.steps} steps x batch {a.batch}, lr {a.lr:g}")
-    print(f"base pretrained on correct solutions for {a.pretrain_steps} LM steps x batch {a.pretrain_batch} "
-          f"({pretrain_s:.0f} s); PRM training {train_s:.0f} s ({a.threads} thread(s), contended CPU)")
+    print(("" if a.model else f"base pretrained on correct solutions for {a.pretrain_steps} LM steps x batch "
+           f"{a.pretrain_batch} ({pretrain_s:.0f} s); ") + f"PRM training {train_s:.0f} s ({a.threads} thread(s), contended CPU)")
     print()
     print("| metric (held-out)              | value |")
     print("|--------------------------------|-------|")

@@ -56,3 +56,17 @@ def test_new_run_dialog_trains_a_reward_model_and_names_one_for_evaluation(dialo
     cfg = dialog.config()
     assert cfg.kind == "reward_model" and cfg.rm_center_coefficient == 0.01 and not dialog.problems()
     assert cfg.eval_reward_model == "/runs/0003-rm/checkpoints/step-40"
+
+
+def test_new_run_dialog_trains_a_prm_with_the_implicit_head(dialog):  # noqa: F811
+    form = dialog.forms["Reward model"]
+    head = form.editors["prm_head"]
+    assert [head.itemText(i) for i in range(head.count())] == ["classifier", "implicit"]
+    assert dialog.config().prm_head == "classifier"  # TRL's, the default
+    form.editors["kind"].setCurrentText("prm")
+    head.setCurrentText("implicit")
+    form.editors["prm_beta"].setText("0.5")
+    cfg = dialog.config()
+    assert (cfg.kind, cfg.prm_head, cfg.prm_beta) == ("prm", "implicit", 0.5)
+    form.editors["prm_beta"].setText("0")
+    assert any("prm_beta" in p for p in dialog.problems())
