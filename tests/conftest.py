@@ -12,6 +12,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# The fuzz suites (tests/formats/*_fuzz.py) draw the same examples on every run, so a CI run never fails on a draw
+# no earlier run made; HYPOTHESIS_PROFILE=explore draws new ones (run it locally to look for bugs).
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)
