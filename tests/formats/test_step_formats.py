@@ -72,6 +72,17 @@ def test_trl_stepwise_round_trip_and_written_layout(tmp_path: Path) -> None:
     assert trl_stepwise.read(out) == records
 
 
+def test_trl_stepwise_an_empty_answer_under_its_own_column_round_trips(tmp_path: Path) -> None:
+    """Found by a hypothesis draw: "answer": "" was read as the answer column but not written back, so the read
+    after the write lost the column's name."""
+    rows = [{**TRL_ROW, "answer": ""}, {**TRL_ROW, "answer": None}, {**TRL_ROW, "reference_answer": ""}]
+    records = trl_stepwise.read(write_rows(tmp_path / "in.jsonl", rows))
+    out = tmp_path / "out.jsonl"
+    trl_stepwise.write(records, out)
+    assert trl_stepwise.read(out) == records
+    assert json.loads(out.read_text().splitlines()[0])["answer"] == ""
+
+
 def test_trl_stepwise_writes_neutral_as_false_and_stops_at_the_first_unrated_step(tmp_path: Path) -> None:
     record = StepwiseRecord("q", ("a", "b", "c", "d"), (GOOD, NEUTRAL, BAD, None))
     out = tmp_path / "o.jsonl"

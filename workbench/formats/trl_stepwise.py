@@ -61,11 +61,14 @@ def to_row(record: StepwiseRecord, *, neutral_is_good: bool = False) -> Row | No
         return None
     row: Row = {"prompt": record.prompt, "completions": steps,
                 "labels": ratings_to_bools(list(ratings), neutral_is_good=neutral_is_good)}
-    column = (record.meta.get(NAME) or {}).get("answer_column")
-    column = column if column in ANSWER_COLUMNS else ANSWER_COLUMNS[0]
-    if record.reference_answer:
+    named = (record.meta.get(NAME) or {}).get("answer_column")
+    column = named if named in ANSWER_COLUMNS else ANSWER_COLUMNS[0]
+    extra = extra_columns(record, (*KNOWN, column))
+    # an empty answer is written too when it was read under its own column, or when another answer column rides
+    # along in the extras (read back, that one would take its place)
+    if record.reference_answer or column == named or any(k in extra for k in ANSWER_COLUMNS):
         row[column] = record.reference_answer
-    row.update(extra_columns(record, (*KNOWN, column)))
+    row.update(extra)
     return row
 
 
