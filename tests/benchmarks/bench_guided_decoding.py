@@ -210,22 +210,14 @@ def evaluate(policy: Path, prm: Path, *, problems: int, k: int, temperature: flo
             seconds["plain"] += time.perf_counter() - t
             right["plain"] += check_answer(tokenizer.decode(one.ids, skip_special_tokens=True), p.reference_answer)
             tokens["plain"] += len(one.ids)
-            t = time.perf_counter()
-            guided = step_search(model, tokenizer, ids, p.prompt, scorer, s, search)
-            seconds["prm_steps"] += time.perf_counter() - t
-            right["prm_steps"] += check_answer(guided.text, p.reference_answer)
-            tokens["prm_steps"] += guided.tokens
-            t = time.perf_counter()
-            ceiling = step_search(model, tokenizer, ids, p.prompt, ArithOracle(p), s, search)
-            seconds["oracle_steps"] += time.perf_counter() - t
-            right["oracle_steps"] += check_answer(ceiling.text, p.reference_answer)
-            tokens["oracle_steps"] += ceiling.tokens
-            if checker is not None:
+            step_scorers = {"prm_steps": scorer, "oracle_steps": ArithOracle(p),
+                            **({"verifier_steps": checker} if checker is not None else {})}
+            for method, step_scorer in step_scorers.items():  # the same search, ranked by each step scorer
                 t = time.perf_counter()
-                checked = step_search(model, tokenizer, ids, p.prompt, checker, s, search)
-                seconds["verifier_steps"] += time.perf_counter() - t
-                right["verifier_steps"] += check_answer(checked.text, p.reference_answer)
-                tokens["verifier_steps"] += checked.tokens
+                found = step_search(model, tokenizer, ids, p.prompt, step_scorer, s, search)
+                seconds[method] += time.perf_counter() - t
+                right[method] += check_answer(found.text, p.reference_answer)
+                tokens[method] += found.tokens
             t = time.perf_counter()
             rows = sample(model, tokenizer, ids, s, k)
             texts = [tokenizer.decode(r.ids, skip_special_tokens=True) for r in rows]

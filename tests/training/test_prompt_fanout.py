@@ -63,18 +63,28 @@ def test_fanout_logps_equal_plain_rows_per_mixture(tiny_model_dir, targets):
     assert len({round(float(v), 3) for v in got[0, :4]}) == 4  # different answers and heads: different sums
 
 
-def test_k_mixture_evaluation_equals_k_separate_evaluations(tiny_model_dir, monkeypatch):
-    cfg, model, tok, heads, hook = _steerable(tiny_model_dir, ["q_proj", "v_proj"], head_scale=20.0)
-    cfg.eval_max_new_tokens = 6
+def _eval_data(tok, n_prompts: int):
+    """The tiny pairs as held-out data, and `n_prompts` evaluation prompts."""
     rows = [PairRow(**dict(r, split="eval")) for r in tiny_rows()]
-    data = tokenize_pairs(rows, tok, max_length=64, max_prompt_length=32)
-    prompts = evaluation_prompts(rows, 4)
-    scorers = {"detail": Scorer("chars", lambda p, r, m: len(r) + 0.5 * len(p))}
+    return tokenize_pairs(rows, tok, max_length=64, max_prompt_length=32), evaluation_prompts(rows, n_prompts)
 
+
+def _reference(model, hook):
+    """The reference model: the adapter and the objective heads switched off."""
     @contextlib.contextmanager
     def reference():
         with model.disable_adapter(), hook.disabled():
             yield
+    return reference
+
+
+def test_k_mixture_evaluation_equals_k_separate_evaluations(tiny_model_dir, monkeypatch):
+    cfg, model, tok, heads, hook = _steerable(tiny_model_dir, ["q_proj", "v_proj"], head_scale=20.0)
+    cfg.eval_max_new_tokens = 6
+    data, prompts = _eval_data(tok, 4)
+    scorers = {"detail": Scorer("chars", lambda p, r, m: len(r) + 0.5 * len(p))}
+
+    reference = _reference(model, hook)
 
     separate = []
     for w in MIXTURES:
@@ -105,10 +115,7 @@ def test_heldout_mixtures_with_shared_prompts_equal_plain_separate_passes(tiny_m
     data = tokenize_pairs([PairRow(**dict(r, split="eval")) for r in tiny_rows()], tok, max_length=64,
                           max_prompt_length=32)
 
-    @contextlib.contextmanager
-    def reference():
-        with model.disable_adapter(), hook.disabled():
-            yield
+    reference = _reference(model, hook)
 
     from workbench.training.evaluation.evaluate import heldout_rewards
     from workbench.training.evaluation.mixtures import heldout_rewards_mixtures
@@ -145,16 +152,11 @@ def test_mixture_evaluation_with_guided_decoding_equals_separate_guided_evaluati
     prm = make_prm_checkpoint(tiny_model_dir, tmp_path / "step-1", separator=" ")
     cfg.eval_max_new_tokens = 6
     cfg.eval_guide = {"mode": "prm_steps", "checkpoint": str(prm), "k": 2, "max_steps": 2, "max_step_tokens": 3}
-    rows = [PairRow(**dict(r, split="eval")) for r in tiny_rows()]
-    data = tokenize_pairs(rows, tok, max_length=64, max_prompt_length=32)
-    prompts = evaluation_prompts(rows, 3)
+    data, prompts = _eval_data(tok, 3)
     scorers = {"detail": Scorer("chars", lambda p, r, m: len(r))}
     mixtures = MIXTURES[:3]
 
-    @contextlib.contextmanager
-    def reference():
-        with model.disable_adapter(), hook.disabled():
-            yield
+    reference = _reference(model, hook)
 
     separate = []
     for w in mixtures:
