@@ -147,3 +147,37 @@ def test_a_round_opened_while_the_panel_labels_steps_labels_its_pairs(qtbot, ctx
     assert not label.step_mode()
     assert not label.pair_view.isHidden() and label.steps_pane.isHidden()
     assert label.pair_view.shown_pair_id == d["pairs"][2]
+
+
+def test_a_mix_rounds_automatic_label_is_given_not_asked_again(qtbot, ctx, tmp_path):
+    """A mix round labels a pair automatically for one objective (its scorer was confident there) and leaves the
+    other to people: the Label panel shows the automatic answer on that row and asks only for the owed one, so one
+    key finishes the pair (before: both rows were asked, and the person's label stood beside the machine's)."""
+    from workbench.store.labels import active_labels
+    from workbench.store.rounds import add_auto_label
+    from workbench.ui.panels.label_panel import LabelPanel
+
+    ctx.new_project(tmp_path / "project.sqlite")
+    d = ctx.db.call_sync(lambda s: build_two_rounds(s, tmp_path))
+    first = d["pairs"][2]  # the round's first pair (smallest parent margin)
+    ctx.db.call_sync(lambda s: add_auto_label(s, first, "helpful", "auto:scorer:helpfulness", "b"))
+    panel = LabelPanel(ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
+    panel.label_round(2)
+    qtbot.waitUntil(lambda: panel.session is not None and panel.pair_view.shown_pair_id == first, timeout=5000)
+    screen = panel.session.current
+    assert panel.session.row == 1 and panel.rows.focus_row == 1  # "short" is the only row asked
+    given = "B better ▶" if not screen.swapped else "◀ A better"  # the machine chose b, shown where b stands
+    assert panel.rows.answers[0].text() == f"{given} — given by auto:scorer:helpfulness"
+    qtbot.keyClick(panel.rows, Qt.Key.Key_1)  # one key answers the pair
+    qtbot.waitUntil(lambda: panel.pair_view.shown_pair_id not in (None, first), timeout=5000)
+    qtbot.waitUntil(lambda: panel.round_mode.banner.text.text() == "Round 2: 1 of 5 pairs labelled", timeout=5000)
+    assert panel.session.row == 0 and panel.rows.answers[0].text().startswith("…")  # the next pair asks both
+
+    def labels(s):
+        return sorted((lab.objective_id, lab.choice) for lab in active_labels(s) if lab.pair_id == first)
+
+    obj = d["objectives"]
+    human = "b" if screen.swapped else "a"  # key 1 = the left side
+    assert ctx.db.call_sync(labels) == [(obj["helpful"], "b"), (obj["short"], human)]  # one label per objective

@@ -47,6 +47,7 @@ class Screen:
     view: Any
     swapped: bool
     answers: dict[int, LabelAction] = field(default_factory=dict)  # row -> the label made on that row
+    given: dict[int, Any] = field(default_factory=dict)  # row -> store.round_label.GivenLabel (a round: not asked)
 
     @property
     def pair_id(self) -> int:
@@ -73,14 +74,18 @@ class LabelAction:
 # --- DB-thread functions -----------------------------------------------------------------------------------------
 def fetch_next(s, annotator_id: int, objective_ids: list[int], overlap: int, order: str, exclude: tuple[int, ...],
                seed: int, margins: dict[int, float] | None, among: tuple[int, ...] | None = None) -> Any:
-    """The next pair for this annotator as a PairView, or None when the queue is empty (`among`: only those pairs,
-    in that order: a round's Label step)."""
+    """The next pair for this annotator as (PairView, {objective id: GivenLabel}), or None when the queue is empty
+    (`among`: only those pairs, in that order: a round's Label step, where objectives the pair already has an
+    answer for are given, not asked: store.round_label.given_labels)."""
     from workbench.store.pairs import pair_view
     from workbench.store.queue import next_pair
+    from workbench.store.round_label import given_labels
 
     pair = next_pair(s, annotator_id, objective_ids=objective_ids, overlap=overlap, order=order, exclude=exclude,
                      seed=seed, margins=margins, among=among)
-    return None if pair is None else pair_view(s, pair.id)
+    if pair is None:
+        return None
+    return pair_view(s, pair.id), (given_labels(s, pair.id, objective_ids) if among is not None else {})
 
 
 def store_label(s, pair_id: int, objective_id: int, annotator_id: int, choice: str, strength: int, note: str,
@@ -156,15 +161,17 @@ class LabelSession(DbSession):
             return
         self._waiting = False
         try:
-            view = future.result()
+            fetched = future.result()
         except Exception as exc:  # noqa: BLE001 - reported, the session stays usable
             self.failed.emit(f"Could not fetch the next pair: {exc}")
             return
-        if view is None:
+        if fetched is None:
             self.current = None
             self.pair_ready.emit(None)
             return
-        self._show(Screen(view, shown_swapped(self.annotator_id, int(view.pair.id), self.seed)))
+        view, given = fetched
+        rows = {self.objective_ids.index(oid): g for oid, g in given.items() if oid in self.objective_ids}
+        self._show(Screen(view, shown_swapped(self.annotator_id, int(view.pair.id), self.seed), given=rows))
 
     def _show(self, screen: Screen) -> None:
         self.current = screen
@@ -183,7 +190,7 @@ class LabelSession(DbSession):
 
     def _first_open_row(self, screen: Screen, start: int = 0) -> int:
         for row in range(start, len(self.objective_ids)):
-            if row not in screen.answers:
+            if row not in screen.answers and row not in screen.given:
                 return row
         return len(self.objective_ids)
 

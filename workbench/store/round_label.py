@@ -5,6 +5,8 @@ The one rule, shared by the Label panel's round mode, `workbench round PROJECT -
 - A round pair is *labelled* when every one of those objectives has an active label on it, from anyone (people or
   the automatic labeller); a skip is an answer too (the pair then trains on no label for that objective).
 - The Label step is done when every round pair is labelled (`close_labelling` marks it).
+- People are asked only for what a pair still owes: an objective with an active label already (the automatic
+  labeller's in a mix round, or a person's) is shown as given, not asked again (`given_labels`).
 - People are asked for the round pairs not labelled yet, in the active order of core.rounds.label_order: the
   implicit-reward margins of the round's parent run (the run whose checkpoint sampled the round): the margin its
   checkpoint gave the pair when the round was generated (pair.extra["margin"], rounds 2 on), else its run folder's
@@ -48,6 +50,29 @@ def labelled_pairs(s: Session, round_id: int, objective_ids: list[int]) -> set[i
                     LabelRow.superseded_at.is_(None))
              .group_by(LabelRow.pair_id).having(func.count(func.distinct(LabelRow.objective_id)) == len(objective_ids)))
     return set(s.scalars(query))
+
+
+@dataclass(frozen=True)
+class GivenLabel:
+    """An objective a round pair already has an answer for: who gave it (an annotator name; `automatic` by
+    core.rounds.is_automatic) and the choice, in pair terms (a | b | tie | skip)."""
+
+    annotator: str
+    choice: str
+    automatic: bool
+
+
+def given_labels(s: Session, pair_id: int, objective_ids: list[int]) -> dict[int, GivenLabel]:
+    """objective id -> the answer a round pair already has for it (the newest active label, from anyone): what the
+    Label panel's round mode shows as given instead of asking (the module's rule: one label per objective)."""
+    from workbench.core.rounds import is_automatic
+    from workbench.store.schema import AnnotatorRow
+
+    rows = s.execute(select(LabelRow.objective_id, AnnotatorRow.name, LabelRow.choice)
+                     .join(AnnotatorRow, AnnotatorRow.id == LabelRow.annotator_id)
+                     .where(LabelRow.pair_id == pair_id, LabelRow.objective_id.in_(objective_ids),
+                            LabelRow.superseded_at.is_(None)).order_by(LabelRow.id))
+    return {int(oid): GivenLabel(name, choice, is_automatic(name)) for oid, name, choice in rows}
 
 
 def label_progress(s: Session, round_id: int, objective_ids: list[int]) -> tuple[int, int]:

@@ -29,14 +29,12 @@ from workbench.ui.widgets.label_pair_view import PairView
 from workbench.ui.widgets.label_rows import LabelRows
 from workbench.ui.widgets.label_steps_pane import StepLabelPane
 from workbench.ui.widgets.label_suggestion import SuggestionBar
-from workbench.ui.widgets.objective_chooser import objective_chooser
+from workbench.ui.widgets.objective_chooser import ObjectiveModeBox
 from workbench.ui.widgets.round_label_mode import RoundLabelMode
 from workbench.ui.panels.deferred_reload import DeferredReload
 
 OVERLAP_KEY = "label/overlap"
 CHOICE_ACTIONS = {"prefer_left": "left", "prefer_right": "right", "tie": "tie", "skip": "skip"}
-ALL_OBJECTIVES = "All objectives (one row each)"
-SOME_OBJECTIVES = "some"  # the mode entry whose objectives the person ticked (choose_objectives)
 
 
 class LabelPanel(DeferredReload, QWidget):
@@ -71,10 +69,7 @@ class LabelPanel(DeferredReload, QWidget):
         self.new_name.setMinimumWidth(150)
         self.new_button = QPushButton("Add annotator")
         self.new_button.clicked.connect(self.create_annotator)
-        self.mode = QComboBox()
-        self.mode.setToolTip("Which objectives each screen asks about (one row each)")
-        self.mode.activated.connect(self._on_mode_activated)
-        self.some_objectives: list[int] = []  # the ticked objectives of the "Objectives: ..." entry
+        self.mode = ObjectiveModeBox(self)
         self.order = QComboBox()
         for key, text in ORDERS.items():
             self.order.addItem(text, key)
@@ -185,16 +180,7 @@ class LabelPanel(DeferredReload, QWidget):
             self.annotator.addItem(a.name, a.id)
         if current is not None and self.annotator.findData(current) >= 0:
             self.annotator.setCurrentIndex(self.annotator.findData(current))
-        mode = self.mode.currentText()
-        self.mode.clear()
-        self.mode.addItem(ALL_OBJECTIVES, None)
-        for obj in self.objectives:
-            self.mode.addItem(f"Only: {obj.name}", obj.id)
-        known = {o.id for o in self.objectives}
-        self.some_objectives = [i for i in self.some_objectives if i in known]
-        self.mode.addItem(self._some_text(), SOME_OBJECTIVES)
-        if self.mode.findText(mode) >= 0:
-            self.mode.setCurrentText(mode)
+        self.mode.set_objectives(self.objectives)
 
     def create_annotator(self) -> None:
         name = self.new_name.text().strip()
@@ -216,13 +202,11 @@ class LabelPanel(DeferredReload, QWidget):
         if annotator_id is None:
             show_error(self, "Labelling", "Pick an annotator (or add one) before starting.")
             return
-        only, rnd = self.mode.currentData(), self.round_mode.queue
+        rnd = self.round_mode.queue
         if rnd is not None:  # a round's Label step: its objectives, its pairs in its order (round_label_mode.py)
             chosen = [o for o in self.objectives if o.id in rnd.objective_ids]
-        elif only == SOME_OBJECTIVES:
-            chosen = [o for o in self.objectives if o.id in self.some_objectives]
         else:
-            chosen = [o for o in self.objectives if only is None or o.id == only]
+            chosen = self.mode.chosen()
         if not chosen:
             show_error(self, "Labelling", "Choose at least one objective to label (or add one in the Project panel)."
                        if self.objectives else "The project has no objectives yet: add one in the Project panel.")
@@ -271,26 +255,8 @@ class LabelPanel(DeferredReload, QWidget):
         done = len(self.seen_pairs) - (1 if on_screen else 0)
         return max(0, self.left_at_start - done)
 
-    def _some_text(self) -> str:
-        names = [o.name for o in self.objectives if o.id in self.some_objectives]
-        return f"Objectives: {', '.join(names)}" if names else "Choose objectives…"
-
-    def _on_mode_activated(self, index: int) -> None:
-        if self.mode.itemData(index) == SOME_OBJECTIVES:
-            self.choose_objectives_dialog()
-
     def choose_objectives_dialog(self) -> QWidget:
-        """Tick the objectives to label now (each screen asks one row per ticked objective)."""
-        dlg = objective_chooser(self, self.objectives, self.some_objectives, self.choose_objectives)
-        self.objectives_dialog = dlg
-        return dlg
-
-    def choose_objectives(self, objective_ids: list[int]) -> None:
-        """Label these objectives now (the mode entry shows their names); takes effect at Start labelling."""
-        self.some_objectives = [o.id for o in self.objectives if o.id in set(objective_ids)]
-        i = self.mode.findData(SOME_OBJECTIVES)
-        self.mode.setItemText(i, self._some_text())
-        self.mode.setCurrentIndex(i)
+        return self.mode.choose_dialog()
 
     def _margins(self) -> dict[int, float] | None:
         from workbench.ui.dialogs.agreement_dialog import latest_margins
@@ -313,6 +279,8 @@ class LabelPanel(DeferredReload, QWidget):
             self._update_progress()
             return
         self.seen_pairs.add(screen.pair_id)
+        for row, given in screen.given.items():
+            self.rows.set_given(row, _shown_of(given.choice, screen.swapped), given.annotator)
         for row, action in screen.answers.items():
             self.rows.set_answer(row, _shown_of(action.choice, screen.swapped), action.strength)
         if self._key_t0 is not None:
@@ -463,7 +431,7 @@ class LabelPanel(DeferredReload, QWidget):
 
         if self.ctx.project is None:
             return None
-        dlg = PairBrowser(self.ctx, self, search=search, objective_id=objective_id or self.mode.currentData(),
+        dlg = PairBrowser(self.ctx, self, search=search, objective_id=objective_id or self.mode.only(),
                           annotator_id=self.annotator.currentData())
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dlg.open()

@@ -53,9 +53,16 @@ class LabelRows(QFrame):
             extra = f"  ({STRENGTHS.get(strength, strength)})" if shown in ("left", "right") else ""
             self.answers[row].setText(SHOWN_TEXT.get(shown, shown) + extra)
 
+    def set_given(self, row: int, shown: str, who: str) -> None:
+        """A row the pair already has an answer for (a round's automatic label): shown, greyed, never focused."""
+        if 0 <= row < len(self.answers):
+            self.answers[row].setText(f"{SHOWN_TEXT.get(shown, shown)} — given by {who}")
+            self.answers[row].setToolTip(f"This round already has {who}'s label for it, so it is not asked again")
+
     def clear_answer(self, row: int) -> None:
         if 0 <= row < len(self.answers):
             self.answers[row].setText("")
+            self.answers[row].setToolTip("")
 
     def set_pending_strength(self, strength: int) -> None:
         self.pending_strength = strength
