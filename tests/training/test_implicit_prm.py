@@ -127,3 +127,32 @@ def test_prm_head_settings_are_checked() -> None:
     assert any("prm_head" in p for p in RunConfig(kind="prm", prm_head="linear").problems())
     assert any("prm_beta" in p for p in RunConfig(kind="prm", prm_head="implicit", prm_beta=0).problems())
     assert RunConfig(kind="prm", prm_head="implicit").problems() == []
+
+
+def test_the_reference_pass_runs_once_per_solution_and_the_cache_changes_nothing(tmp_path: Path, tiny_model_dir: Path,
+                                                                                  monkeypatch) -> None:
+    """pi_ref is frozen: a run computes each solution's reference log-probs once (epoch 1, first evaluation) and
+    reuses them; a batch of another composition scores the same with the cache as without it."""
+    from workbench.training.reward_models import implicit_prm
+    from workbench.training.reward_models.prm_model import step_logits
+
+    computed: list[list[int]] = []
+    fresh = implicit_prm.reference_logps
+
+    def counting(model, batch):
+        computed.append(batch.index.tolist())
+        return fresh(model, batch)
+
+    monkeypatch.setattr(implicit_prm, "reference_logps", counting)
+    trainer = _trainer(tmp_path, tiny_model_dir, max_steps=12, eval_every=4, checkpoint_every=0)
+    assert trainer.run() == "finished"  # 12 steps of 4 over 18 training solutions: 2.7 epochs; 3 evaluations of 6
+    rows = [i for call in computed for i in call]
+    assert sorted(rows) == sorted(trainer.train_idx + trainer.eval_idx)  # each solution once, none again
+    assert len(computed) == math.ceil(18 / 4) + math.ceil(6 / 4)  # not 12 + 3 * 2
+    mixed = [trainer.train_idx[1], trainer.eval_idx[0], trainer.train_idx[7]]
+    with torch.no_grad():
+        cached = step_logits(trainer.model, trainer.head, trainer.collate_batch(mixed), trainer.reference)
+        uncached = step_logits(trainer.model, trainer.head, trainer.collate_batch(mixed))
+    assert len(computed) == math.ceil(18 / 4) + math.ceil(6 / 4) + 1  # only the uncached call ran pi_ref
+    assert cached[:, 1].abs().max() > 0.05  # a trained adapter: the scores are not all the bias
+    assert torch.allclose(cached, uncached, atol=1e-5)

@@ -47,23 +47,42 @@ def hidden_states(model: torch.nn.Module, batch: Batch) -> Tensor:
     return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
 
 
+def _chunked_logps(h: Tensor, targets: Tensor, rows: Tensor, cols: Tensor, logits_of: Callable[[Tensor, Tensor], Tensor],
+                   after_head: Callable[[Tensor], Tensor] | None, chunk_tokens: int,
+                   with_lse2: bool = False) -> tuple[Tensor, Tensor | None]:
+    """log p(targets[r, c] | h[r, c]) for the (rows, cols) positions, `chunk_tokens` at a time: the one loop of this
+    module. logits_of(hidden [n, H], rows [n]) -> logits [n, V]; fp32 (or wider) log_softmax per chunk; with_lse2
+    also returns log sum_v p_v^2 per position (WPO's weight; no grad)."""
+    if chunk_tokens < 1:
+        raise ValueError("chunk_tokens must be >= 1")
+    token_lp, token_lse2 = [], []
+    for s in range(0, rows.numel(), chunk_tokens):
+        r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
+        logits = logits_of(h[r, c], r)
+        logits = logits.to(_at_least_fp32(logits.dtype))
+        if after_head is not None:
+            logits = after_head(logits)
+        logp = F.log_softmax(logits, dim=-1)
+        token_lp.append(logp.gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
+        if with_lse2:
+            with torch.no_grad():
+                token_lse2.append(torch.logsumexp(2 * logp, dim=-1))
+    lp = torch.cat(token_lp) if token_lp else h.new_zeros(0, dtype=_at_least_fp32(h.dtype))
+    if not with_lse2:
+        return lp, None
+    return lp, (torch.cat(token_lse2) if token_lse2 else lp.new_zeros(0))
+
+
 def token_logps(model: torch.nn.Module, batch: Batch, mask: Tensor, *, chunk_tokens: int = 1024) -> Tensor:
     """[B, T-1]: log p(token t+1 | tokens <= t) where mask[:, t+1] is True, 0 elsewhere. The output head runs on
     those positions only, `chunk_tokens` at a time, with the model's own logit processing (as sequence_logps)."""
     lm = _causal_lm(model)
-    head, after_head = lm.get_output_embeddings(), logit_transform(lm.config)
+    head = lm.get_output_embeddings()
     h = hidden_states(model, batch)[:, :-1]
     targets = batch.input_ids[:, 1:]
     rows, cols = mask[:, 1:].bool().nonzero(as_tuple=True)
-    out = torch.zeros(targets.shape, dtype=_at_least_fp32(h.dtype), device=h.device)
-    pieces = []
-    for s in range(0, rows.numel(), chunk_tokens):
-        r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
-        logits = head(h[r, c]).to(out.dtype)
-        if after_head is not None:
-            logits = after_head(logits)
-        pieces.append(F.log_softmax(logits, dim=-1).gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
-    return out.index_put((rows, cols), torch.cat(pieces)) if pieces else out
+    lp, _ = _chunked_logps(h, targets, rows, cols, lambda x, _r: head(x), logit_transform(lm.config), chunk_tokens)
+    return torch.zeros(targets.shape, dtype=lp.dtype, device=h.device).index_put((rows, cols), lp)
 
 
 HeadInput = Callable[[Tensor, Tensor], Tensor]  # (hidden [n, H], batch row of each [n]) -> head input [n, H]
@@ -94,29 +113,20 @@ def sequence_logps(model: torch.nn.Module, batch: Batch, *, chunk_tokens: int = 
     targets = batch.input_ids[:, 1:]
     mask = batch.completion_mask[:, 1:].bool()
     rows, cols = mask.nonzero(as_tuple=True)
-    token_lp, token_lse2 = [], []
-    for s in range(0, rows.numel(), chunk_tokens):
-        r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
-        x = h[r, c]
-        logits = row_head(x, r) if row_head is not None else head(head_input(x, r) if head_input is not None else x)
-        logits = logits.to(_at_least_fp32(logits.dtype))
-        if after_head is not None:
-            logits = after_head(logits)
-        logp = F.log_softmax(logits, dim=-1)
-        token_lp.append(logp.gather(-1, targets[r, c].unsqueeze(-1)).squeeze(-1))
-        if with_wpo:
-            with torch.no_grad():
-                token_lse2.append(torch.logsumexp(2 * logp, dim=-1))
+    if row_head is not None:
+        logits_of = row_head
+    elif head_input is not None:
+        logits_of = lambda x, r: head(head_input(x, r))  # noqa: E731
+    else:
+        logits_of = lambda x, _r: head(x)  # noqa: E731
+    lp, lse2 = _chunked_logps(h, targets, rows, cols, logits_of, after_head, chunk_tokens, with_lse2=with_wpo)
     n_rows = batch.input_ids.shape[0]
-    acc_dtype = _at_least_fp32(h.dtype)
-    lp = torch.cat(token_lp) if token_lp else h.new_zeros(0, dtype=acc_dtype)
     total = torch.zeros(n_rows, dtype=lp.dtype, device=lp.device).index_add(0, rows, lp)
     count = mask.sum(dim=1)
     wpo = None
-    if with_wpo:
+    if lse2 is not None:
         with torch.no_grad():
-            diff = lp.detach() - (torch.cat(token_lse2) if token_lse2 else lp.new_zeros(0))
-            acc = torch.zeros(n_rows, dtype=lp.dtype, device=lp.device).index_add(0, rows, diff)
+            acc = torch.zeros(n_rows, dtype=lp.dtype, device=lp.device).index_add(0, rows, lp.detach() - lse2)
             wpo = acc / count.clamp(min=1)
     return SeqLogps(total, count, wpo)
 

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from workbench.core.errors import RunError
 from workbench.core.run_config import RunConfig
-from workbench.training.reward_models.implicit_prm import ImplicitHead, implicit_step_logits
+from workbench.training.reward_models.implicit_prm import ImplicitHead, ReferenceCache, implicit_step_logits
 from workbench.training.reward_models.prm_data import StepBatch
 
 META_FILE = "prm.json"
@@ -71,11 +71,12 @@ def backbone(model: torch.nn.Module) -> torch.nn.Module:
     return inner
 
 
-def step_logits(model: torch.nn.Module, head: Head, batch: StepBatch) -> torch.Tensor:
+def step_logits(model: torch.nn.Module, head: Head, batch: StepBatch,
+                reference: ReferenceCache | None = None) -> torch.Tensor:
     """[N, 2] head logits at the N positions where batch.step_mask is True (row-major order: row 0's steps
-    first); class 1 = good."""
+    first); class 1 = good. `reference`: the implicit head's cache of reference log-probs (a training run)."""
     if isinstance(head, ImplicitHead):
-        return implicit_step_logits(model, head, batch)
+        return implicit_step_logits(model, head, batch, reference)
     hidden = backbone(model)(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
     return head(hidden[batch.step_mask].to(head.weight.dtype))
 

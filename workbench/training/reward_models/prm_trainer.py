@@ -49,7 +49,7 @@ from workbench.training.reward_models.prm_model import (
     step_logits,
 )
 from workbench.training.engine.trainer import Emit, Trainer, seed_everything
-from workbench.training.reward_models.implicit_prm import ImplicitHead
+from workbench.training.reward_models.implicit_prm import ImplicitHead, ReferenceCache
 
 STEPS_FILE = "steps.jsonl"
 IMPLICIT_BIAS_LR_SCALE = 10.0  # the implicit head's bias learns at 10x the adapter's rate (implicit_prm.py)
@@ -60,6 +60,7 @@ class PRMTrainer(Trainer):
                  should_stop: Callable[[], bool] | None = None, device: torch.device | None = None) -> None:
         super().__init__(cfg, run_dir, emit=emit, should_stop=should_stop, device=device)
         self.ref = None
+        self.reference: ReferenceCache | None = None  # the implicit head's pi_ref, once per solution (prepare)
 
     # ---- setup -------------------------------------------------------------------------------------------
     def prepare(self, *, resume: bool = False) -> None:
@@ -70,6 +71,7 @@ class PRMTrainer(Trainer):
         seed_everything(cfg.seed)
         self.load_lora_model(resume=resume)  # the policy trainer's: base + LoRA (fp32), dropout off, checkpointing
         self.head = make_head(self.model, cfg.seed, cfg.prm_head, cfg.prm_beta).to(self.device)
+        self.reference = ReferenceCache() if isinstance(self.head, ImplicitHead) else None
         hidden = int(self.model.config.hidden_size)
         init = cfg.init_adapter and not resume and (Path(cfg.init_adapter) / HEAD_FILE).is_file()
         if init:
@@ -124,7 +126,7 @@ class PRMTrainer(Trainer):
     def step_outputs(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits [N, 2], labels [N]) at every step position of the batch (labels IGNORE where unlabelled)."""
         with self._autocast():
-            logits = step_logits(self.model, self.head, batch)
+            logits = step_logits(self.model, self.head, batch, self.reference)
         return logits.float(), batch.labels[batch.step_mask]
 
     def forward_loss(self, batch: StepBatch) -> tuple[torch.Tensor, dict[str, float]]:
