@@ -3,7 +3,6 @@ ends the run as crashed and resumable. The torchrun tests start 2 worker process
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
