@@ -187,6 +187,11 @@ def fill_with_store(ctx, tmp: Path, model_dir: Path) -> None:
         ctx.db.call_sync(add_evaluation, objective=ev.objective, metric=ev.metric, value=ev.value,
                          run_id=ev.run_id, checkpoint_id=ckpt.id if ckpt else None, weights=ev.weights,
                          produced_by=ev.produced_by)
+    from workbench.core.hv_reference import axis_key
+    from workbench.store.hv_reference import set_reference
+
+    # the hypervolume's reference point, as a user sets it (Reference point…): chance-level pairwise accuracy
+    ctx.db.call_sync(set_reference, {axis_key(o, "accuracy"): 0.5 for o in OBJECTIVES})
     for what in ("objectives", "pairs", "labels", "annotators", "models", "runs", "evaluations"):
         ctx.notify(what)
 

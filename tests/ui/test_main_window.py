@@ -32,6 +32,21 @@ def test_panels_present_in_order(window):
     assert [type(p).__name__ for p in window.panels] == expected  # PANELS order, missing ones skipped
 
 
+def test_the_window_fits_a_1366_by_768_laptop_screen(qtbot, project_ctx):
+    """No panel may make the window wider or taller than a common laptop screen (1366 x 768, less the title bar and
+    taskbar): the Label panel's one-row bar once forced a minimum width of 1,527 px, cutting its right side off."""
+    win = MainWindow(project_ctx)
+    qtbot.addWidget(win)
+    win.show()
+    for i in range(win.tabs.count()):
+        win.tabs.setCurrentIndex(i)
+    qtbot.wait(200)
+    wide = {type(win.tabs.widget(i)).__name__: win.tabs.widget(i).minimumSizeHint().width()
+            for i in range(win.tabs.count())}
+    assert max(wide.values()) <= 1300, wide
+    assert win.minimumSizeHint().width() <= 1340 and win.minimumSizeHint().height() <= 680, win.minimumSizeHint()
+
+
 def test_menus_have_standard_shortcuts(window):
     acts = actions(window)
     assert acts["Open Project…"].shortcut() == QKeySequence(QKeySequence.StandardKey.Open)

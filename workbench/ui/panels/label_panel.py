@@ -102,15 +102,16 @@ class LabelPanel(DeferredReload, QWidget):
         self.kind.addItem("Steps", "steps")
         self.kind.currentIndexChanged.connect(lambda _: self._show_kind())
         self.steps_pane = StepLabelPane(self.ctx)
-        bar = QHBoxLayout()
-        for w in (QLabel("Annotator"), self.annotator, self.new_name, self.new_button, self.kind, self.mode, self.order,
-                  self.overlap, self.start_button):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.raw_box)
-        bar.addWidget(self.keys_button)
-        bar.addWidget(self.pairs_button)
-        bar.addWidget(self.agreement_button)
+        who = QHBoxLayout()  # two rows, so the panel fits a 1366-pixel laptop screen: who labels, then what
+        for w in (QLabel("Annotator"), self.annotator, self.new_name, self.new_button):
+            who.addWidget(w)
+        who.addStretch(1)
+        for w in (self.raw_box, self.keys_button, self.pairs_button, self.agreement_button):
+            who.addWidget(w)
+        what = QHBoxLayout()
+        for w in (QLabel("Label"), self.kind, self.mode, self.order, self.overlap, self.start_button):
+            what.addWidget(w)
+        what.addStretch(1)
         self.pair_view = PairView()
         self.rows = LabelRows()
         self.rows.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -126,7 +127,8 @@ class LabelPanel(DeferredReload, QWidget):
         self.round_mode.left.connect(lambda: self.start_session() if self.session is not None else None)
         self.round_mode.counted.connect(self._update_progress)
         layout = QVBoxLayout(self)
-        layout.addLayout(bar)
+        layout.addLayout(who)
+        layout.addLayout(what)
         layout.addWidget(self.round_mode.banner)
         layout.addWidget(self.pair_view, 1)
         layout.addWidget(self.rows)
