@@ -18,3 +18,17 @@ def test_processes_and_fsdp_reach_the_config_and_the_worker_command(dialog, tmp_
     cfg.save(tmp_path / "config.json")
     program, args = worker_command(tmp_path)
     assert [program, *args] == train_command(tmp_path, processes=2)
+
+
+def test_a_reward_model_run_on_several_processes_is_refused_before_it_starts(dialog):  # noqa: F811
+    """PRM and vector-RM runs train in one process: the dialog says so instead of launching torchrun, whose ranks
+    would each fail at start with the same message."""
+    dialog.forms["GPUs"].editors["processes"].setValue(2)
+    assert not dialog.problems()
+    kind = dialog.forms["Reward model"].editors["kind"]
+    for k in ("prm", "reward_model"):
+        kind.setCurrentIndex(kind.findText(k))
+        assert dialog.config().kind == k
+        assert f"{k} runs train in one process: set processes to 1" in dialog.problems()
+    dialog.forms["GPUs"].editors["processes"].setValue(1)
+    assert not any("one process" in p for p in dialog.problems())

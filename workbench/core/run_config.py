@@ -215,6 +215,8 @@ class RunConfig:
             out.append("processes must be at least 1")
         if self.fsdp and self.processes < 2:
             out.append("fsdp shards the model over several processes: set processes to 2 or more")
+        if self.kind in KINDS and self.kind != "policy" and self.processes > 1:
+            out.append(f"{self.kind} runs train in one process: set processes to 1")
         if self.collective_timeout_s <= 0:
             out.append("collective_timeout_s must be > 0")
         if self.prm_head not in PRM_HEADS:

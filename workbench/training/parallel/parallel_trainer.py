@@ -109,8 +109,8 @@ def make_trainer(cfg: RunConfig, run_dir: str | Path, *, world: dd.World, emit: 
     if cfg.kind != "policy":
         from workbench.training.reward_models import make_reward_trainer
 
-        if world.size > 1:
-            raise RunError(f"{cfg.kind} runs train in one process: set processes to 1")
+        if world.size > 1:  # the config says processes 1 (RunConfig.problems); torchrun was started by hand
+            raise RunError(f"{cfg.kind} runs train in one process: run it without torchrun")
         return make_reward_trainer(cfg, run_dir, emit=emit, should_stop=should_stop)
     if world.size > 1:
         return ParallelTrainer(cfg, run_dir, world=world, emit=emit, should_stop=should_stop)
