@@ -279,9 +279,9 @@ def shoot_dialogs(window, out: Path, app: QApplication, model_dir: Path) -> list
     dlg.reject()
     trade.evaluate_mixtures()
     settle(app)
-    if trade.eval_dialog is not None:
-        saved.append(grab(window, trade.eval_dialog, "evaluate_mixtures", out, app))
-        trade.eval_dialog.reject()
+    if trade.evaluation.dialog is not None:
+        saved.append(grab(window, trade.evaluation.dialog, "evaluate_mixtures", out, app))
+        trade.evaluation.dialog.reject()
     return saved
 
 

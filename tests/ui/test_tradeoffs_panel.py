@@ -539,7 +539,7 @@ def test_evaluating_a_run_whose_model_runs_its_own_code_asks_first(qtbot, projec
         asked.append(str(config.get("model")))
         return answers.pop(0)
 
-    monkeypatch.setattr("workbench.ui.panels.tradeoffs_panel.ask_remote_code_async", fake_ask)
+    monkeypatch.setattr("workbench.ui.widgets.mixture_evaluation.ask_remote_code_async", fake_ask)
     panel = TradeoffsPanel(ctx)
     qtbot.addWidget(panel)
     weights = [{"helpful": 1.0, "harmless": 0.0}]

@@ -13,7 +13,6 @@ the sliders; the point nearest to the slider weights is marked on the scatter.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +23,15 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpl
                                QVBoxLayout, QWidget)
 
 from workbench.core.entities import Run
-from workbench.core.remote_code import remote_code_request
 from workbench.services.context import AppContext
 from workbench.services.inference_client import InferenceClient
 from workbench.services.tradeoffs import (MIXTURE_METHODS, FrontView, Item, Table, build_table, front_view,
-                                          load_objective_names, load_scorers, mixture_candidates,
-                                          reward_axes, runs_with_checkpoints, steering_spec)
-from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog, reward_model_choices
+                                          load_scorers, reward_axes, runs_with_checkpoints, steering_spec)
 from workbench.ui.dialogs.remote_code_dialog import ask_remote_code_async
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.theme import plot_colors, series_color
 from workbench.ui.widgets.parallel_coords import ParallelCoordinates
+from workbench.ui.widgets.mixture_evaluation import MixtureEvaluation
 from workbench.ui.widgets.point_details import details_html
 from workbench.ui.widgets.rounds_path import RoundsPath
 from workbench.ui.widgets.steering import SteeringBox
@@ -111,16 +108,10 @@ class TradeoffsPanel(QWidget):
                                      "inference worker and steer it with the sliders below.")
         self.steer_button.setEnabled(False)
         self.steer_button.clicked.connect(self.steer_selected)
-        self.eval_button = QPushButton("Evaluate mixtures…")
-        self.eval_button.setToolTip("Score a finished MAH-DPO run or soup on a grid of weight vectors.")
-        self.eval_button.clicked.connect(self.evaluate_mixtures)
-        self.eval_status = QLabel("")
-        self.eval_status.setObjectName("hint")
-        self.eval_dialog: EvaluateMixturesDialog | None = None
-        self._eval_counts: dict[int, int] = {}
+        self.evaluation = MixtureEvaluation(ctx, self)
+        self.evaluation.finished.connect(self.reload)
+        self.eval_button, self.eval_status = self.evaluation.button, self.evaluation.status
         self._build()
-        ctx.supervisor.event.connect(self._on_worker_event)
-        ctx.supervisor.eval_finished.connect(self._on_eval_finished)
         ctx.data_changed.connect(self._on_data_changed)
         ctx.project_changed.connect(self.reload)
         self.reload()
@@ -357,79 +348,13 @@ class TradeoffsPanel(QWidget):
         self.steering.set_source(self.table, run.id, scorers)
         self.steering.load_run(run.id, {**spec, "remote_code_confirmed": True} if consent else spec, run.name)
 
-    def evaluate_mixtures(self) -> EvaluateMixturesDialog | None:
-        if self.ctx.project is None:
-            show_error(self, "Evaluate mixtures", "Open a project first (File ▸ Open Project).")
-            return None
-        run_task(self._open_eval_dialog(), self, "Could not list the runs to evaluate")
-        return None
-
-    async def _open_eval_dialog(self) -> None:
-        runs = await self.ctx.db.call(runs_with_checkpoints)
-        candidates = [(dataclasses.replace(run, run_dir=str(self.ctx.supervisor.run_dir(run))), cks)
-                      for run, cks in mixture_candidates(runs)]
-        objectives = await self.ctx.db.call(load_objective_names)
-        dlg = EvaluateMixturesDialog(candidates, objectives, self,
-                                     reward_models=reward_model_choices(runs, self.ctx.supervisor.run_dir))
-        dlg.accepted.connect(lambda: self.start_evaluation(*dlg.request(), reward_model=dlg.reward_model())
-                             if dlg.request() else None)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        dlg.open()
-        self.eval_dialog = dlg
+    def evaluate_mixtures(self) -> None:
+        self.evaluation.open_dialog()
 
     def start_evaluation(self, run: Run, checkpoint: str, weights: list[dict[str, float]], *,
                          reward_model: str = "") -> None:
-        """Launch the evaluation worker for `weights` on `checkpoint` of `run` through the supervisor (`reward_model`:
-        a vector reward model's checkpoint that also rates the generations). A run whose model asks to run its own
-        code asks first, every time, as starting a run does (issue #12)."""
-        if remote_code_request(run.config or {}) is not None:
-            run_task(self._confirm_and_evaluate(run, checkpoint, weights, reward_model), self,
-                     "Could not start the evaluation")
-            return
-        self._evaluate(run, checkpoint, weights, reward_model, False)
-
-    async def _confirm_and_evaluate(self, run: Run, checkpoint: str, weights: list[dict[str, float]],
-                                    reward_model: str) -> None:
-        consent = await ask_remote_code_async(self, run.config or {})
-        if consent is None:
-            self.eval_status.setText(f"Evaluation of {run.name} cancelled: its model's own code was not allowed.")
-            return
-        self._evaluate(run, checkpoint, weights, reward_model, consent)
-
-    def _evaluate(self, run: Run, checkpoint: str, weights: list[dict[str, float]], reward_model: str,
-                  remote_code_confirmed: bool) -> None:
-        try:
-            from workbench.store.run_prep import provide_scorers  # the store loads on first use, not at start-up
-
-            provide_scorers(self.ctx.project_path, self.ctx.supervisor.run_dir(run))
-            extra: dict = {"reward_model": reward_model} if reward_model else {}
-            if remote_code_confirmed:
-                extra["remote_code_confirmed"] = True
-            self.ctx.supervisor.start_eval(run, checkpoint, weights, **extra)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            show_error(self, "Could not start the evaluation", exc)
-            return
-        self._eval_counts[run.id] = 0
-        self._eval_totals = {**getattr(self, "_eval_totals", {}), run.id: len(weights)}
-        self.eval_status.setText(f"Evaluating {len(weights)} mixtures of {run.name}…")
-
-    def _on_worker_event(self, run_id: int, msg) -> None:
-        if msg.type != "eval" or self.ctx.supervisor.job_kind(run_id) != "eval" or msg.data.get("base"):
-            return  # the base model's point is not one of the mixtures counted
-        self._eval_counts[run_id] = self._eval_counts.get(run_id, 0) + 1
-        total = getattr(self, "_eval_totals", {}).get(run_id, 0)
-        self.eval_status.setText(f"Evaluated {self._eval_counts[run_id]}/{total} mixtures…")
-
-    def _on_eval_finished(self, run_id: int, reason: str, error: str) -> None:
-        done = self._eval_counts.pop(run_id, 0)
-        if reason == "finished":
-            self.eval_status.setText(f"Evaluated {done} mixtures.")
-        else:
-            self.eval_status.setText(f"Evaluation {reason} after {done} mixtures.")
-            if reason in ("failed", "crashed"):
-                show_error(self, "The evaluation did not finish", error or f"the evaluation worker {reason}; "
-                           "see the run's log in the Runs panel")
-        self.reload()
+        """Evaluate `weights` on `checkpoint` of `run` (widgets/mixture_evaluation.py)."""
+        self.evaluation.start(run, checkpoint, weights, reward_model=reward_model)
 
     def edit_reference(self) -> None:
         """Show the reference point on the reward axes and let the user set any axis (stored in the project)."""
