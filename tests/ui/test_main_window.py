@@ -272,3 +272,24 @@ def test_lazy_window_builds_panels_when_needed(qtbot, ctx, tmp_path):
     qtbot.waitUntil(lambda: len(built()) == 6, timeout=10_000)
     assert [win.tabs.tabText(i) for i in range(win.tabs.count())] == titles
     assert win.panel("RunsPanel") is win.tabs.widget(3)
+
+
+def test_the_first_size_fits_the_screen_and_the_last_geometry_comes_back(qtbot, ctx):
+    """Found under Xvfb at 1366 x 768: the window opened 820 px tall, its status bar below the screen's edge. The
+    first size now fits the screen's available area; after that the window opens as it was closed."""
+    from PySide6.QtCore import QRect, QSize
+
+    from workbench.ui.window_geometry import first_size
+
+    assert first_size(QRect(0, 0, 1366, 728)) == QSize(1280, 668)  # a laptop less its taskbar
+    assert first_size(QRect(0, 0, 1920, 1040)) == QSize(1280, 820)
+    assert first_size(QRect(0, 0, 800, 500)) == QSize(760, 480)
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    available = win.screen().availableGeometry()
+    assert win.width() <= available.width() and win.height() <= available.height()
+    win.resize(700, 500)  # the offscreen platform's screen is 800 x 600
+    win.close()
+    again = MainWindow(ctx)
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (700, 500)

@@ -27,6 +27,7 @@ from workbench.ui.dialogs.scorer_trust_dialog import ask_scorer_trust
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels import PANELS
 from workbench.ui.theme import SETTINGS_KEY, THEMES, apply_theme
+from workbench.ui import window_geometry
 from workbench.ui.widgets.welcome_page import WelcomePage
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self.setAcceptDrops(True)
-        self.resize(1280, 820)
+        window_geometry.restore(self, ctx.settings)  # last session's, else a size that fits the screen
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         # The first screen while no project is open (issue #13), the panels once one is.
@@ -400,6 +401,7 @@ class MainWindow(QMainWindow):
         if running and not self.confirm_stop_jobs(len(running)):
             event.ignore()
             return
+        window_geometry.save(self, self.ctx.settings)
         for panel in self.panels:
             close = getattr(panel, "shutdown", None)
             if callable(close):
