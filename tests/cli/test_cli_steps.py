@@ -63,6 +63,13 @@ def test_synthetic_data_imports_and_the_checker_agrees_with_its_labels(project, 
     assert len(truth) == len(checker) == steps and checker == truth  # every step, as the generator labelled it
     again = run(capsys, "label-steps", str(project), "--auto")[1]
     assert ", 0 labels written," in again  # nothing changed: nothing written
+    code, out, err = run(capsys, "stats", str(project))  # found in use: step labels were counted nowhere
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[2].split() == ["objective", "labelled", "pairs", "labels", "coverage", "step", "ratings", "rated",
+                                "responses"]
+    assert lines[3].split() == ["helpfulness", "0", "0", "0.0%", str(2 * steps), "120"]  # dataset + checker
+    assert [line.split() for line in lines[-2:]] == [["dataset", "0", str(steps)], ["auto:checker", "0", str(steps)]]
     opened = open_project(project)
     try:
         with opened.session() as s:  # machine labels are never human labels

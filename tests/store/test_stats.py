@@ -44,3 +44,32 @@ def test_empty_project_stats(project: Project) -> None:
         add_objective(s, "o")
         stats = project_stats(s)
     assert (stats.pairs, stats.objectives[0].coverage, stats.annotators) == (0, 0.0, ())
+
+
+def test_step_ratings_are_counted_per_objective_and_annotator(project: Project) -> None:
+    """Found in use: a project of imported step labels showed "0 labels on 0 pairs" and nothing else."""
+    from workbench.core.steps import Step
+    from workbench.store.pairs import add_prompt, add_response
+    from workbench.store.step_labels import label_first_error, label_step, store_steps
+
+    with project.session() as s:
+        o1, o2 = add_objective(s, "correct").id, add_objective(s, "style").id
+        alice, bob = get_or_create_annotator(s, "alice").id, get_or_create_annotator(s, "bob").id
+        prompt = add_prompt(s, "2+3*4?")
+        responses = []
+        for text in ("3*4 = 12\n2 + 12 = 14", "3*4 = 12\n2 + 12 = 15\nso 15"):
+            r = add_response(s, prompt.id, text)
+            lines = text.split("\n")
+            spans = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+            store_steps(s, r.id, "line", "", [Step(i, x, spans[i], spans[i] + len(x)) for i, x in enumerate(lines)])
+            responses.append(r.id)
+        label_first_error(s, responses[1], 1, o1, alice)  # good, bad, (after it unrated): 2 ratings
+        label_step(s, responses[0], 0, o1, bob, 1)
+        label_step(s, responses[0], 1, o1, bob, 1)
+        label_step(s, responses[0], 1, o1, bob, None)  # cleared: no rating any more
+        label_step(s, responses[0], 0, o2, bob, 0)  # neutral is a rating
+        stats = project_stats(s)
+    correct, style = stats.objectives
+    assert (correct.step_labels, correct.rated_responses, correct.labels) == (3, 2, 0)
+    assert (style.step_labels, style.rated_responses) == (1, 1)
+    assert [(a.name, a.labels, a.step_labels) for a in stats.annotators] == [("alice", 0, 2), ("bob", 0, 2)]

@@ -181,3 +181,21 @@ def test_import_a_parquet_file_and_a_hub_dataset_from_the_gui(qtbot, panel, proj
     panel.run_import(dlg.choices())
     qtbot.waitUntil(lambda: len(panel.outcomes) == 2, timeout=60000)
     assert [(o.pairs, o.labels, o.errors) for o in panel.outcomes] == [(2500, 2500, []), (1, 1, [])]
+
+
+def test_imported_step_labels_show_in_the_data_summary(qtbot, panel, tmp_path):
+    """Found under Xvfb: after importing 80 step-labelled solutions the summary read "0 labels on 0 pairs" only."""
+    from workbench.core.arith_task import generate_problems
+
+    data = tmp_path / "steps.jsonl"
+    rows = [p.trl_row() for p in generate_problems(6, seed=0, max_ops=2)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    steps = sum(len(r["completions"]) for r in rows)
+    dlg = ImportDialog([str(data)], ["helpful"])
+    qtbot.addWidget(dlg)
+    assert dlg.choices()[0][1] == "trl-stepwise"
+    panel.run_import(dlg.choices())
+    qtbot.waitUntil(lambda: len(panel.outcomes) == 1, timeout=10000)
+    want = f"0 labels on 0 pairs · {steps} step ratings on 6 responses"
+    qtbot.waitUntil(lambda: any(getattr(panel.coverage.itemAt(i).widget(), "text", lambda: "")() == want
+                                for i in range(panel.coverage.count())), timeout=5000)

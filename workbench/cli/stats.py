@@ -27,13 +27,16 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def render(path: str, stats: ProjectStats) -> str:
     lines = [f"{path}: {stats.pairs} pairs, {stats.prompts} prompts, {stats.responses} responses", ""]
-    objective_rows = [(o.name, str(o.labelled_pairs), str(o.labels), f"{100 * o.coverage:.1f}%")
-                      for o in stats.objectives]
-    lines += table(("objective", "labelled pairs", "labels", "coverage"), objective_rows) if objective_rows \
-        else ["no objectives yet"]
+    steps = any(o.step_labels for o in stats.objectives)  # step columns only in projects with step labels
+    objective_rows = [(o.name, str(o.labelled_pairs), str(o.labels), f"{100 * o.coverage:.1f}%",
+                       *((str(o.step_labels), str(o.rated_responses)) if steps else ())) for o in stats.objectives]
+    header = ("objective", "labelled pairs", "labels", "coverage", *(("step ratings", "rated responses") if steps
+                                                                      else ()))
+    lines += table(header, objective_rows) if objective_rows else ["no objectives yet"]
     lines.append("")
-    annotator_rows = [(a.name, str(a.labels)) for a in stats.annotators]
-    lines += table(("annotator", "labels"), annotator_rows) if annotator_rows else ["no annotators yet"]
+    annotator_rows = [(a.name, str(a.labels), *((str(a.step_labels),) if steps else ())) for a in stats.annotators]
+    lines += table(("annotator", "labels", *(("step ratings",) if steps else ())), annotator_rows) if annotator_rows \
+        else ["no annotators yet"]
     return "\n".join(lines)
 
 

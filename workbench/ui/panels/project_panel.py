@@ -193,7 +193,10 @@ class ProjectPanel(StepDataActions, DeferredReload, QWidget):
             bar.setValue(int(round(coverage * 1000)))
             bar.setFormat(f"{coverage:.0%} of pairs labelled")
             self.coverage.addWidget(QLabel(f"<b>{name}</b>"), r, 0)
-            self.coverage.addWidget(QLabel(f"{labels:,} labels on {labelled:,} pairs"), r, 1)
+            steps = (f" · {obj.step_labels:,} step rating{'s' if obj.step_labels != 1 else ''} on "
+                     f"{obj.rated_responses:,} response{'s' if obj.rated_responses != 1 else ''}"
+                     if obj.step_labels else "")
+            self.coverage.addWidget(QLabel(f"{labels:,} labels on {labelled:,} pairs{steps}"), r, 1)
             self.coverage.addWidget(bar, r, 2)
         self.coverage.setColumnStretch(2, 1)
 
