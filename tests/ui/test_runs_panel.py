@@ -597,3 +597,19 @@ def test_launch_warns_when_an_objective_has_too_few_labels(qtbot, ctx, wired, mo
     assert fake.runs == {}  # cancelled: no run
     panel.launch(RunConfig(name="few", model="/m", objectives=["helpful"], batch_size=4))
     qtbot.waitUntil(lambda: 1 in fake.runs and ctx.supervisor.is_running(1), timeout=10_000)
+
+
+def test_a_new_run_starts_on_the_projects_latest_model(qtbot, ctx, wired, monkeypatch):
+    """Found under Xvfb: with a model added in the Models panel, New Run opened with an empty Model field and
+    "choose a model" in red; the latest model the project has is now filled in (a clone keeps its own)."""
+    panel, fake = wired
+    monkeypatch.setattr("workbench.ui.panels.runs_panel.load_overview",
+                        lambda s: (list(fake.runs.values()), ["helpful"], ["/somewhere/older", "/models/newest"], 10))
+    panel.reload()
+    qtbot.waitUntil(lambda: len(panel.models) == 2, timeout=5000)
+    dlg = panel.new_run()
+    assert dlg.config().model == "/models/newest" and not any("choose a model" in p for p in dlg.problems())
+    dlg.reject()
+    clone = panel.new_run(RunConfig(name="copy", model="/somewhere/older"))
+    assert clone.config().model == "/somewhere/older"
+    clone.reject()

@@ -286,7 +286,8 @@ class RunsPanel(QWidget):
             return None
         note = ""
         if initial is None:
-            initial = RunConfig(name=f"run-{len(self.model.runs) + 1}")
+            # the project's latest model (Models panel, oldest first): what someone who just added one wants
+            initial = RunConfig(name=f"run-{len(self.model.runs) + 1}", model=self.models[-1] if self.models else "")
             if self.ctx.settings.value(ORDER_KEY, "random") != "active":
                 # Scoring pairs for the "active" labelling order costs forward passes over every pair after
                 # training (issue #13: 15 min on a 300-pair project): off unless that order is in use.
