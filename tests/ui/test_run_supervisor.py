@@ -253,3 +253,15 @@ def test_an_evaluation_job_shows_its_progress_in_the_runs_table(qtbot, sup, tmp_
     sup.stop(5)
     qtbot.waitUntil(lambda: sup.live(5) is None, timeout=20_000)
     assert table.values(run)["State"] == "finished"
+
+
+def test_the_method_column_says_what_a_reward_model_run_trains():
+    """Found under Xvfb: a PRM run showed "dpo" (the default method it never uses) in the runs table."""
+    from workbench.ui.widgets.run_table import RunTableModel
+
+    table = RunTableModel(lambda run_id: None)
+    configs = [{"method": "mah_dpo"}, {"kind": "prm", "method": "dpo", "prm_head": "implicit"},
+               {"kind": "prm", "method": "dpo"}, {"kind": "reward_model", "method": "dpo"}]
+    runs = [Run(i, f"r{i}", cfg, "finished", "/r", error="") for i, cfg in enumerate(configs, start=1)]
+    assert [table.values(run)["Method"] for run in runs] == ["mah_dpo", "PRM (implicit head)",
+                                                             "PRM (classifier head)", "reward model"]

@@ -240,5 +240,16 @@ class RunConfig:
         return {o: w / total for o, w in raw.items()}
 
 
+def method_text(config: dict) -> str:
+    """What a run trains, in a few words (the runs table's Method column): its preference method for a policy,
+    "PRM (implicit head)" / "PRM (classifier head)" for a process reward model, "reward model" for a vector RM."""
+    kind = str(config.get("kind") or "policy")
+    if kind == "prm":
+        return f"PRM ({config.get('prm_head') or 'classifier'} head)"
+    if kind == "reward_model":
+        return "reward model"
+    return str(config.get("method", ""))
+
+
 def help_text() -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(RunConfig)}

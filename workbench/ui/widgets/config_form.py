@@ -24,7 +24,8 @@ def field_label(name: str) -> str:
     special = {"lora_r": "LoRA rank", "lora_alpha": "LoRA alpha", "lora_dropout": "LoRA dropout",
                "rpo_alpha": "RPO α", "f_alpha": "f-divergence α", "simpo_gamma": "SimPO γ", "orpo_lambda": "ORPO λ",
                "discopop_tau": "DiscoPOP τ", "beta": "β", "wpo": "WPO weighting", "modpo_target": "MODPO target",
-               "prm_head": "PRM head", "prm_beta": "PRM β (implicit head)"}
+               "prm_head": "PRM head", "prm_beta": "PRM β (implicit head)",
+               "rm_center_coefficient": "Reward centring (reward model)"}
     return special.get(name, name.replace("_", " ").capitalize())
 
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 
 from workbench.core.entities import Run
 from workbench.core.eta import format_duration
+from workbench.core.run_config import method_text
 from workbench.services.run_supervisor import LiveInfo
 
 COLUMNS = ("Name", "Method", "State", "Step", "Progress", "ETA", "Loss")
@@ -68,7 +69,7 @@ class RunTableModel(QAbstractTableModel):
         if live and live.phase_progress is not None and state not in ("finished", "stopped", "failed", "crashed"):
             # a phase before or after the steps (reference pass, scoring pairs...): its own progress and ETA
             state, progress = (f"{state}: {live.message}" if live.message else state), live.phase_progress
-        return {"Name": run.name, "Method": str(cfg.get("method", "")), "State": state,
+        return {"Name": run.name, "Method": method_text(cfg), "State": state,
                 "Step": f"{step}/{total}" if total else str(step), "Progress": progress,
                 "ETA": format_duration(eta) if eta is not None else "",
                 "Loss": live.loss if live and live.loss is not None else self.last_value_for(run.id, "loss"),
