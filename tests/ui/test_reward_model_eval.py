@@ -70,3 +70,26 @@ def test_new_run_dialog_trains_a_prm_with_the_implicit_head(dialog):  # noqa: F8
     assert (cfg.kind, cfg.prm_head, cfg.prm_beta) == ("prm", "implicit", 0.5)
     form.editors["prm_beta"].setText("0")
     assert any("prm_beta" in p for p in dialog.problems())
+
+
+def test_choosing_a_reward_model_kind_greys_out_what_it_does_not_use(dialog):  # noqa: F811
+    """Found under Xvfb: with kind = prm the dialog still offered a preference method, losses and β as if they
+    applied; they are now disabled, and each kind's own fields enabled."""
+    kind = dialog.forms["Reward model"].editors["kind"]
+    rm = dialog.forms["Reward model"].editors
+
+    def enabled() -> dict[str, bool]:
+        return {"method": dialog.method.isEnabled(), "losses": dialog.loss_table.isEnabled(),
+                "beta": dialog.forms["Loss"].editors["beta"].isEnabled(), "prm_head": rm["prm_head"].isEnabled(),
+                "prm_beta": rm["prm_beta"].isEnabled(), "center": rm["rm_center_coefficient"].isEnabled()}
+
+    assert enabled() == {"method": True, "losses": True, "beta": True, "prm_head": False, "prm_beta": False,
+                         "center": False}
+    kind.setCurrentText("prm")
+    assert enabled() == {"method": False, "losses": False, "beta": False, "prm_head": True, "prm_beta": False,
+                         "center": False}
+    rm["prm_head"].setCurrentText("implicit")
+    assert enabled()["prm_beta"]
+    kind.setCurrentText("reward_model")
+    assert enabled() == {"method": False, "losses": False, "beta": False, "prm_head": False, "prm_beta": False,
+                         "center": True}

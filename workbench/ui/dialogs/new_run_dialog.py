@@ -317,15 +317,24 @@ class NewRunDialog(QDialog):
         problems = self.problems()
         self.problems_label.setText("\n".join(f"• {p}" for p in problems))
         self.start_button.setEnabled(not problems)
-        method = self.method.currentText()
+        cfg = self._safe_config()
+        policy = cfg.kind == "policy"  # a PRM or reward model has no preference method, losses or heads
+        method = self.method.currentText() if policy else ""
+        self.method.setEnabled(policy)
+        self.loss_table.setEnabled(policy)
+        for editor in self.forms["Loss"].editors.values():
+            editor.setEnabled(policy)
         self.objective_table.setColumnHidden(1, method not in WEIGHTED_METHODS)
         self.modpo_box.setVisible(method == "modpo")
         self.soup_box.setVisible(method == "soup")
         self.forms["Multi-objective"].editors["head_type"].setEnabled(method == "mah_dpo")
-        self.forms["Multi-objective"].editors["head_rank"].setEnabled(method == "mah_dpo"
-                                                                      and self._safe_config().head_type != "full")
+        self.forms["Multi-objective"].editors["head_rank"].setEnabled(method == "mah_dpo" and cfg.head_type != "full")
         self.forms["Multi-objective"].editors["objective_sampling"].setEnabled(method in ("weighted", "mah_dpo"))
         self.modpo_target.setEnabled(method == "modpo")
+        rm = self.forms["Reward model"].editors
+        rm["prm_head"].setEnabled(cfg.kind == "prm")
+        rm["prm_beta"].setEnabled(cfg.kind == "prm" and cfg.prm_head == "implicit")
+        rm["rm_center_coefficient"].setEnabled(cfg.kind == "reward_model")
         self.estimate_label.setText(self.estimate_text())
 
     def estimate_text(self) -> str:
