@@ -69,7 +69,7 @@ def test_load_stream_and_stop(qtbot, panel, project_ctx):
     panel.list.setCurrentRow(0)
     panel.load_selected()
     qtbot.waitUntil(lambda: project_ctx.inference is panel.client and panel.client is not None, timeout=10000)
-    assert "Loaded tiny-llama" in panel.status.text() and "parameters: 1234" in panel.status.text()
+    assert panel.status.text().startswith("Loaded tiny-llama in the inference worker (1,234 parameters")
     panel.prompt.setPlainText("hello there")
     panel.temperature.setValue(0.5)
     panel.seed.setValue(7)
@@ -181,3 +181,22 @@ def test_score_colours_run_from_red_through_amber_to_green():
     assert (mid.red(), mid.green(), mid.blue()) == (round((MID.red() + GOOD.red()) / 2),
                                                     round((MID.green() + GOOD.green()) / 2),
                                                     round((MID.blue() + GOOD.blue()) / 2))
+
+
+def test_the_loaded_line_reads_as_words_not_a_dict():
+    """Found under Xvfb: "Loaded tiny test model in the inference worker (parameters: 115008, vocab_size: 512, ...,
+    memory: 460096, adapter: , chat_template: True)"."""
+    from workbench.ui.widgets.model_facts import loaded_text
+
+    data = {"parameters": 115008, "vocab_size": 512, "context_length": 512, "dtype": "float32", "device": "cpu",
+            "architecture": "LlamaForCausalLM", "source": "folder", "path": "/tmp/tiny", "model": "/tmp/tiny",
+            "base_parameters": 115008, "memory": 460096, "objectives": [], "weights": {}, "adapter": "",
+            "chat_template": True}
+    assert loaded_text("tiny test model", data) == ("Loaded tiny test model in the inference worker (115,008 parameters, "
+                                                    "float32 on cpu, 0.4 MiB, context 512 tokens).")
+    mah = {**data, "parameters": 1_711_000_000, "memory": 3 * 2**30, "dtype": "bfloat16", "device": "cuda",
+           "adapter": "runs/0002-mah/checkpoints/step-40", "objectives": ["helpful", "brief"], "chat_template": False}
+    assert loaded_text("SmolLM2", mah) == (
+        "Loaded SmolLM2 in the inference worker (1.71 B parameters, bfloat16 on cuda, 3.00 GiB, context 512 tokens). "
+        "Adapter: runs/0002-mah/checkpoints/step-40. Objectives: helpful, brief. No chat template: prompts are sent "
+        "as plain text.")

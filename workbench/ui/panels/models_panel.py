@@ -12,7 +12,6 @@ neighbour ((r0, r1), (r2, r3), ...) for the Label panel.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,10 @@ from workbench.ui.dialogs.remote_code_dialog import ask_remote_code
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
 from workbench.ui.widgets.guidance_box import GuidanceBox
+from workbench.ui.widgets.model_facts import SOURCES, loaded_text, model_facts
 from workbench.ui.widgets.offline_models import OfflineModelsBox
 from workbench.ui.widgets.step_scores_view import StepScoresView
 
-SOURCES = {"local": "Local folder", "gguf": "GGUF file", "hub": "Hub id"}
 
 
 def list_models(s) -> list[ModelInfo]:
@@ -44,30 +43,6 @@ def register_model(s, name: str, source: str, location: str) -> ModelInfo:
     from workbench.store.models import add_model
 
     return add_model(s, name, source, location)
-
-
-def model_facts(model: ModelInfo) -> list[tuple[str, str]]:
-    """What we can say about a model without loading it (no torch here): its config.json or file size."""
-    facts = [("Source", SOURCES.get(model.source, model.source)), ("Location", model.location)]
-    path = Path(model.location)
-    if model.source == "local":
-        try:
-            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return facts + [("Config", "no readable config.json in this folder")]
-        arch = ", ".join(cfg.get("architectures", [])) or cfg.get("model_type", "?")
-        facts += [("Architecture", arch)]
-        for key, label in (("hidden_size", "Hidden size"), ("num_hidden_layers", "Layers"),
-                           ("num_attention_heads", "Attention heads"), ("vocab_size", "Vocabulary"),
-                           ("max_position_embeddings", "Context length"), ("torch_dtype", "Stored dtype")):
-            if key in cfg:
-                facts.append((label, str(cfg[key])))
-    elif model.source == "gguf":
-        size = path.stat().st_size if path.exists() else None
-        facts.append(("File size", f"{size / 2**20:,.1f} MiB" if size is not None else "file not found"))
-    else:
-        facts.append(("Download", "fetched from the hub when loaded (needs a connection the first time)"))
-    return facts
 
 
 def store_candidates(s, prompt: str, model: str, outputs: list[tuple[str, dict[str, Any]]]) -> list[int]:
@@ -299,11 +274,7 @@ class ModelsPanel(DeferredReload, QWidget):
         self._update_buttons()
 
     def _on_loaded(self, data: dict) -> None:
-        facts = ", ".join(f"{k}: {v}" for k, v in data.items()
-                          if k not in ("objectives", "model") and not isinstance(v, (dict, list)))
-        heads = f" Objectives: {', '.join(data['objectives'])}." if data.get("objectives") else ""
-        self.status.setText(f"Loaded {self.loaded_model.name} in the inference worker"
-                            f"{f' ({facts})' if facts else ''}.{heads}")
+        self.status.setText(loaded_text(self.loaded_model.name, data))
         self.ctx.set_inference(self.client)
         self._update_buttons()
 
@@ -436,3 +407,4 @@ def _dspin(lo: float, hi: float, value: float, step: float) -> QDoubleSpinBox:
     spin.setSingleStep(step)
     spin.setValue(value)
     return spin
+
