@@ -200,3 +200,31 @@ def test_the_loaded_line_reads_as_words_not_a_dict():
         "Loaded SmolLM2 in the inference worker (1.71 B parameters, bfloat16 on cuda, 3.00 GiB, context 512 tokens). "
         "Adapter: runs/0002-mah/checkpoints/step-40. Objectives: helpful, brief. No chat template: prompts are sent "
         "as plain text.")
+
+
+def test_a_guide_offers_the_projects_latest_prm_or_reward_model_checkpoint(qtbot, panel, project_ctx, tmp_path):
+    """Found under Xvfb: after training a PRM, PRM step search opened with an empty Checkpoint field (Browse… to
+    runs/…/checkpoints/step-N by hand). The newest run of the guide's kind now fills it in; a typed path stays."""
+    from workbench.store.runs import create_run
+    from workbench.store.schema import CheckpointRow
+
+    def runs(s):
+        for name, kind, step in (("prm-old", "prm", 10), ("rm", "reward_model", 40), ("prm-new", "prm", 18),
+                                 ("policy", "policy", 5)):
+            run = create_run(s, name, {"kind": kind}, str(tmp_path / name))
+            s.add(CheckpointRow(run_id=run.id, step=step, path=f"checkpoints/step-{step}"))
+            if step == 18:
+                s.add(CheckpointRow(run_id=run.id, step=9, path="checkpoints/step-9"))
+
+    project_ctx.db.call_sync(runs)
+    project_ctx.notify("runs")
+    box = panel.guidance
+    qtbot.waitUntil(lambda: len(box.choices.get("prm_steps", [])) == 2, timeout=5000)
+    box.set_mode("prm_steps")
+    assert box.checkpoint.text() == str(tmp_path / "prm-new" / "checkpoints" / "step-18")  # newest run, last step
+    assert "in this project: prm-new (step 18), prm-old (step 10)" in box.checkpoint.toolTip()
+    box.set_mode("best_of_n")  # what the box filled in follows the guide
+    assert box.checkpoint.text() == str(tmp_path / "rm" / "checkpoints" / "step-40")
+    box.checkpoint.setText("/my/own/prm")
+    box.set_mode("prm_steps")  # what the person typed stays
+    assert box.checkpoint.text() == "/my/own/prm"

@@ -12,7 +12,8 @@ from tests.ui.test_runs_panel import dialog  # noqa: F401 - fixture
 from workbench.cli.worker import add_arguments, eval_jobs
 from workbench.core.entities import Checkpoint, Run
 from workbench.services.worker_process import eval_command
-from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog, reward_model_choices
+from workbench.services.tradeoffs import checkpoint_choices
+from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog
 
 
 def _run(i: int, kind: str, name: str) -> Run:
@@ -25,7 +26,7 @@ def test_dialog_lists_reward_models_and_the_worker_gets_the_choice(qtbot, tmp_pa
                                                  Checkpoint(3, 2, 8, "checkpoints/step-8")]),
             (_run(3, "reward_model", "rm new"), [Checkpoint(4, 3, 6, "/abs/rm/checkpoints/step-6")]),
             (_run(4, "reward_model", "rm failed early"), [])]
-    choices = reward_model_choices(runs, lambda run: tmp_path / f"run{run.id}")
+    choices = checkpoint_choices(runs, lambda run: tmp_path / f"run{run.id}", "reward_model")
     assert choices == [("rm new (step 6)", "/abs/rm/checkpoints/step-6"),
                        ("rm old (step 8)", str(tmp_path / "run2" / "checkpoints" / "step-8"))]
     dlg = EvaluateMixturesDialog([], ["a", "b"], reward_models=choices)

@@ -198,6 +198,19 @@ def runs_with_checkpoints(s: Any) -> list[tuple[Run, list[Checkpoint]]]:
     return [(run, list_checkpoints(s, run.id)) for run in list_runs(s)]
 
 
+def checkpoint_choices(runs: list[tuple[Run, list[Checkpoint]]], run_dir, kind: str) -> list[tuple[str, str]]:
+    """(label, absolute checkpoint folder) of the latest checkpoint of every run of `kind` (prm, reward_model),
+    newest run first: what a guide or an evaluation offers to score with. `run_dir(run)` resolves a run's folder."""
+    out = []
+    for run, checkpoints in sorted(runs, key=lambda rc: rc[0].id, reverse=True):
+        if (run.config or {}).get("kind", "policy") != kind or not checkpoints:
+            continue
+        last = max(checkpoints, key=lambda c: c.step)
+        path = Path(last.path) if Path(last.path).is_absolute() else Path(run_dir(run)) / last.path
+        out.append((f"{run.name} (step {last.step})", str(path)))
+    return out
+
+
 def mixture_candidates(runs: list[tuple[Run, list[Checkpoint]]]) -> list[tuple[Run, list[Checkpoint]]]:
     """Runs whose mixtures can be evaluated: finished or stopped MAH-DPO runs with a checkpoint, and soups."""
     out = []

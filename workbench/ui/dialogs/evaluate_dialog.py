@@ -20,19 +20,6 @@ MAX_MIXTURES = 200  # each mixture generates on every evaluation prompt: more is
 NO_REWARD_MODEL = "(none)"
 
 
-def reward_model_choices(runs: list[tuple[Run, list[Checkpoint]]], run_dir) -> list[tuple[str, str]]:
-    """(label, absolute checkpoint folder) of the latest checkpoint of every reward_model run, newest run first;
-    `run_dir(run)` resolves a run's folder."""
-    out = []
-    for run, checkpoints in sorted(runs, key=lambda rc: rc[0].id, reverse=True):
-        if run.config.get("kind") != "reward_model" or not checkpoints:
-            continue
-        last = max(checkpoints, key=lambda c: c.step)
-        path = Path(last.path) if Path(last.path).is_absolute() else Path(run_dir(run)) / last.path
-        out.append((f"{run.name} (step {last.step})", str(path)))
-    return out
-
-
 class EvaluateMixturesDialog(QDialog):
     """`request()` -> (run, checkpoint path or "", weight vectors) once accepted."""
 

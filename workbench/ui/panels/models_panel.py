@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt
 from workbench.core.entities import ModelInfo
 from workbench.services.context import AppContext
 from workbench.services.inference_client import InferenceClient
+from workbench.services.tradeoffs import checkpoint_choices, runs_with_checkpoints
 from workbench.ui.dialogs.remote_code_dialog import ask_remote_code
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
@@ -82,7 +83,7 @@ class ModelsPanel(DeferredReload, QWidget):
         self.pairs_created: list[int] = []
         self._build()
         ctx.project_changed.connect(self.reload)
-        ctx.data_changed.connect(lambda what: self._later_reload() if what == "models" else None)
+        ctx.data_changed.connect(lambda what: self._later_reload() if what in ("models", "runs") else None)
         self.reload()
 
     # --- layout ---------------------------------------------------------------------------------------------
@@ -191,6 +192,10 @@ class ModelsPanel(DeferredReload, QWidget):
 
     async def _reload(self) -> None:
         self.models = await self.ctx.db.call(list_models)
+        runs = await self.ctx.db.call(runs_with_checkpoints)  # the guides' checkpoints (PRM, reward model)
+        run_dir = self.ctx.supervisor.run_dir
+        self.guidance.set_choices({"prm_steps": checkpoint_choices(runs, run_dir, "prm"),
+                                   "best_of_n": checkpoint_choices(runs, run_dir, "reward_model")})
         current = self.list.currentRow()
         self.list.clear()
         for m in self.models:

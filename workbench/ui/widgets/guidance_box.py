@@ -4,6 +4,9 @@ weights); the checkpoint folder of the PRM or reward-model run, and how many can
 
 `guide()` is the `guide` object of a generate request (inference/guided_requests.py), None when off; `problem()`
 says in words what is missing before a request is sent. The worker checks everything again.
+
+The project's checkpoints of each kind (`set_choices`, newest run first) fill the Checkpoint field when a guide is
+chosen and the field is empty (or still holds what was filled in for the other guide); Browse… picks any folder.
 """
 
 from __future__ import annotations
@@ -47,7 +50,22 @@ class GuidanceBox(QGroupBox):
         form.addRow("Candidates per step", self.candidates)
         form.addRow("Max steps", self.max_steps)
         self._form = form
+        self.choices: dict[str, list[tuple[str, str]]] = {}  # mode -> (label, checkpoint folder), newest first
+        self._filled = ""  # the checkpoint this box filled in itself (replaced when the guide changes)
         self._update()
+
+    def set_choices(self, choices: dict[str, list[tuple[str, str]]]) -> None:
+        """The project's PRM ("prm_steps") and reward-model ("best_of_n") checkpoints, newest first."""
+        self.choices = {mode: list(rows) for mode, rows in choices.items()}
+        self._fill()
+
+    def _fill(self) -> None:
+        mode = self.current_mode
+        text = self.checkpoint.text().strip()
+        if mode and (not text or text == self._filled):
+            rows = self.choices.get(mode, [])
+            self._filled = rows[0][1] if rows else ""
+            self.checkpoint.setText(self._filled)
 
     @property
     def current_mode(self) -> str:
@@ -66,7 +84,10 @@ class GuidanceBox(QGroupBox):
         label = self._form.labelForField(self.candidates)
         if label is not None:
             label.setText("Samples (N)" if mode == "best_of_n" else "Candidates per step")
-        self.checkpoint.setToolTip(f"the {_WHAT[mode]}" if mode else "")
+        self._fill()
+        rows = self.choices.get(mode, [])
+        known = "; in this project: " + ", ".join(label for label, _ in rows) if rows else ""
+        self.checkpoint.setToolTip(f"the {_WHAT[mode]}{known}" if mode else "")
 
     def browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Checkpoint folder", self.checkpoint.text())

@@ -13,8 +13,9 @@ from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 from workbench.core.entities import Run
 from workbench.core.remote_code import remote_code_request
 from workbench.services.context import AppContext
-from workbench.services.tradeoffs import load_objective_names, mixture_candidates, runs_with_checkpoints
-from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog, reward_model_choices
+from workbench.services.tradeoffs import (checkpoint_choices, load_objective_names, mixture_candidates,
+                                          runs_with_checkpoints)
+from workbench.ui.dialogs.evaluate_dialog import EvaluateMixturesDialog
 from workbench.ui.dialogs.remote_code_dialog import ask_remote_code_async
 from workbench.ui.errors import run_task, show_error
 
@@ -49,8 +50,8 @@ class MixtureEvaluation(QObject):
         candidates = [(dataclasses.replace(run, run_dir=str(self.ctx.supervisor.run_dir(run))), cks)
                       for run, cks in mixture_candidates(runs)]
         objectives = await self.ctx.db.call(load_objective_names)
-        dlg = EvaluateMixturesDialog(candidates, objectives, self.parent_widget,
-                                     reward_models=reward_model_choices(runs, self.ctx.supervisor.run_dir))
+        reward_models = checkpoint_choices(runs, self.ctx.supervisor.run_dir, "reward_model")
+        dlg = EvaluateMixturesDialog(candidates, objectives, self.parent_widget, reward_models=reward_models)
         dlg.accepted.connect(lambda: self.start(*dlg.request(), reward_model=dlg.reward_model())
                              if dlg.request() else None)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
