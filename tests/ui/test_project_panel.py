@@ -199,3 +199,27 @@ def test_imported_step_labels_show_in_the_data_summary(qtbot, panel, tmp_path):
     want = f"0 labels on 0 pairs · {steps} step ratings on 6 responses"
     qtbot.waitUntil(lambda: any(getattr(panel.coverage.itemAt(i).widget(), "text", lambda: "")() == want
                                 for i in range(panel.coverage.count())), timeout=5000)
+
+
+def test_labels_made_in_the_label_panel_show_when_the_project_tab_is_shown_again(qtbot, project_ctx):
+    """Found under Xvfb: after labelling in the Label panel the Project tab still showed the counts of before
+    (the Label panel does not notify per key); the summary now reloads whenever its tab is shown."""
+    from tests.ui.test_label_panel import make_project
+    from workbench.ui.main_window import MainWindow
+
+    project_ctx.db.call_sync(make_project)
+    win = MainWindow(project_ctx)
+    qtbot.addWidget(win)
+    win.show()
+    project, label = win.panel("ProjectPanel"), win.panel("LabelPanel")
+    qtbot.waitUntil(lambda: project.stats is not None, timeout=5000)
+    assert [o.labels for o in project.stats.objectives] == [0, 0]
+    win.tabs.setCurrentWidget(label)
+    qtbot.waitUntil(lambda: label.annotator.count() == 1, timeout=5000)
+    label.start_session()
+    qtbot.waitUntil(lambda: label.pair_view.shown_pair_id is not None, timeout=5000)
+    for _ in range(2):  # one pair: a row per objective
+        qtbot.keyClick(label.rows, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: label.session.committed == 2, timeout=5000)
+    win.tabs.setCurrentWidget(project)
+    qtbot.waitUntil(lambda: [o.labels for o in project.stats.objectives] == [1, 1], timeout=5000)

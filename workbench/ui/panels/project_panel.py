@@ -143,6 +143,10 @@ class ProjectPanel(StepDataActions, DeferredReload, QWidget):
         return [("Ctrl+I", "Import a dataset"), ("Ctrl+E", "Export an objective's preferences")]
 
     # --- loading ----------------------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._later_reload()  # labels made in the Label panel since: it does not notify per key
+
     def reload(self) -> None:
         has = self.ctx.project is not None
         for b in (self.add_button, self.delete_button, self.import_button, self.export_button):
