@@ -14,6 +14,7 @@ import pytest
 
 from tests.cli.cli_testing import ROOT, workbench
 from tests.training.conftest import tiny_model_dir, tiny_rows  # noqa: F401 - the session-scoped model fixture
+from workbench.core.loop_config import load_loop_config
 from workbench.store.db import create_project, open_project
 from workbench.store.objectives import add_objective
 from workbench.store.pairs import add_prompt
@@ -178,7 +179,7 @@ def test_crash_mid_generation_resumes_without_duplicates(tiny_model_dir, tmp_pat
     trust_files(path)  # scorer labels: the project's scorers.py, trusted as --trust-scorers would
     project = open_project(path)
     try:
-        cfg, settings = round_steps.load_loop_config(path.parent / "loop.toml")
+        cfg, settings = load_loop_config(path.parent / "loop.toml")
         rnd = round_steps.start_round(project, cfg, settings)
         folder = round_steps.write_generate_spec(project, rnd)
         reference = tmp_path / "uninterrupted"
@@ -245,7 +246,7 @@ def test_human_round_waits_for_people_then_closes_labelling(tiny_model_dir, tmp_
     path = _project(tmp_path / "loop", tiny_model_dir)
     project = open_project(path)
     try:
-        cfg, _ = round_steps.load_loop_config(path.parent / "loop.toml")
+        cfg, _ = load_loop_config(path.parent / "loop.toml")
         settings = RoundSettings(prompts_per_round=2, samples=2, max_new_tokens=6, temperature=1.0, eval_prompts=2,
                                  labeller="human")
         rnd = round_steps.start_round(project, cfg, settings)
@@ -345,7 +346,7 @@ def test_a_trained_reward_model_labels_a_round(tiny_model_dir, tmp_path) -> None
     path = _project(tmp_path / "loop", tiny_model_dir)
     project = open_project(path)
     try:
-        cfg, _ = round_steps.load_loop_config(path.parent / "loop.toml")
+        cfg, _ = load_loop_config(path.parent / "loop.toml")
         settings = RoundSettings(prompts_per_round=2, samples=3, max_new_tokens=6, temperature=1.0, eval_prompts=2,
                                  labeller="scorers", label_reward_model=str(checkpoint))
         assert settings.problems(["brevity", "detail"]) == []  # no label_scorers needed

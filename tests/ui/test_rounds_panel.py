@@ -120,3 +120,62 @@ def test_round_process_reports_lines_and_cancels(qtbot):
         runner.cancel()
     assert (finished.args[0], finished.args[1].splitlines()[-1]) == (0, "stopping")
     assert not runner.running
+
+
+def test_loop_settings_are_a_dialog_that_saves_what_workbench_round_reads(qtbot, project_ctx, tmp_path):
+    """Found under Xvfb: Loop settings… opened a file picker for a hand-written TOML, so a person without a
+    terminal could not start a round. The dialog fills in the project's latest model, lists what is missing, and
+    saves <project>.loop.json, which `workbench round --config` reads back to the same settings."""
+    from PySide6.QtCore import Qt
+
+    from workbench.core.loop_config import load_loop_config, loop_file
+    from workbench.store.models import add_model
+    from workbench.store.objectives import add_objective
+
+    def build(s):
+        for name in ("brevity", "detail"):
+            add_objective(s, name)
+        add_model(s, "old", "hub", "org/old-model")
+        add_model(s, "tiny", "local", str(tmp_path / "tiny"))
+
+    project_ctx.db.call_sync(build)
+    panel = RoundsPanel(project_ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.settings_button.isEnabled(), timeout=5000)
+    assert not panel.buttons["generate"].isEnabled()
+    qtbot.mouseClick(panel.settings_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(panel, "settings_dialog", None) is not None, timeout=5000)
+    dlg = panel.settings_dialog
+    assert dlg.run.model == str(tmp_path / "tiny")  # the project's latest model
+    assert dlg.settings().labeller == "human"  # no scorer named after the objectives: people label
+    assert dlg.save_button.isEnabled() and "brevity, detail" in dlg.run_summary.text()
+    dlg.labeller.setCurrentIndex(dlg.labeller.findData("mix"))
+    assert "give a label scorer for objective(s) brevity, detail (label_scorers)" in dlg.problems_label.text()
+    assert not dlg.save_button.isEnabled() and dlg.mix_confidence.isEnabled()
+    for combo in dlg.label_scorers.values():
+        combo.setCurrentIndex(combo.findData("length_tokens"))
+    dlg.mix_confidence.setValue(5)
+    dlg.prompts.setValue(6)
+    dlg.policy.setCurrentIndex(dlg.policy.findData("anchored"))
+    assert dlg.save_button.isEnabled()
+    qtbot.mouseClick(dlg.save_button, Qt.MouseButton.LeftButton)
+    path = loop_file(project_ctx.project_path)
+    assert dlg.saved == path and panel.config == path and path.is_file()
+    run, settings = load_loop_config(path)
+    assert run.model == str(tmp_path / "tiny") and settings == dlg.settings()
+    assert (settings.labeller, settings.mix_confidence, settings.prompts_per_round, settings.policy) == (
+        "mix", 5.0, 6, "anchored")
+    assert settings.label_scorers == {"brevity": "length_tokens", "detail": "length_tokens"}
+    assert panel.buttons["generate"].isEnabled() and "Loop settings: " in panel.status.text()
+
+    toml = tmp_path / "hand.toml"  # a hand-written loop file loads into the same dialog
+    toml.write_text('[run]\nmodel = "org/other"\nmax_steps = 3\n[round]\nsamples = 6\nlabeller = "human"\n',
+                    encoding="utf-8")
+    qtbot.mouseClick(panel.settings_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.settings_dialog is not dlg, timeout=5000)
+    again = panel.settings_dialog
+    assert again.settings() == settings  # reopened on what was saved
+    again.load_file(str(toml))
+    assert (again.run.model, again.run.max_steps, again.settings().samples, again.settings().labeller) == (
+        "org/other", 3, 6, "human")
+    again.reject()

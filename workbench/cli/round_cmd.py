@@ -74,7 +74,8 @@ def print_status(project) -> None:
 def _current(project, args: argparse.Namespace):
     """The round to work on: the last one while it has steps left, else a new one (settings: --config, or the
     previous round's)."""
-    from workbench.cli.round_steps import load_loop_config, start_round
+    from workbench.cli.round_steps import start_round
+    from workbench.core.loop_config import load_loop_config
     from workbench.core.rounds import RoundSettings
     from workbench.core.run_config import RunConfig
     from workbench.store.rounds import list_rounds

@@ -15,7 +15,6 @@ Every step is resumable: generation continues where samples.jsonl stops, storing
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,17 +35,6 @@ def rounds_root(project_path: str | Path) -> Path:
 
 def runs_root(project_path: str | Path) -> Path:
     return Path(project_path).with_suffix(".runs")
-
-
-def load_loop_config(path: str | Path) -> tuple[RunConfig, RoundSettings]:
-    """A loop file: TOML (or JSON) with a [run] table (RunConfig) and a [round] table (RoundSettings)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-        return RunConfig.from_dict(data.get("run", {})), RoundSettings.from_dict(data.get("round", {}))
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError(f"cannot read the loop settings: {exc}", path=str(p)) from None
 
 
 def _objectives(project, cfg: RunConfig) -> list[str]:

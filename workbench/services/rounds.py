@@ -44,6 +44,18 @@ def load_rounds(s: Any) -> RoundsData:
                       [(r.number, r.run_id) for r in rounds if r.run_id is not None])
 
 
+def loop_choices(s: Any) -> tuple[list[str], list[str], tuple[dict, dict] | None]:
+    """DB thread, for the Loop settings dialog: objective names, model locations (oldest first) and the last
+    round's (run config, round settings), None before the first round."""
+    from workbench.store.models import list_models
+    from workbench.store.objectives import list_objectives
+    from workbench.store.rounds import list_rounds
+
+    rounds = list_rounds(s)
+    last = (dict(rounds[-1].run_config), rounds[-1].settings.to_dict()) if rounds else None
+    return [o.name for o in list_objectives(s)], [m.location for m in list_models(s)], last
+
+
 def parse_progress(line: str) -> tuple[float | None, float | None]:
     """(fraction done, seconds left) from one progress line of `workbench round` (None where it says nothing)."""
     fraction = eta = None

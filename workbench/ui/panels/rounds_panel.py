@@ -4,8 +4,9 @@ The table has one row per round: which steps are done, pairs, human / automatic 
 labeller's chosen-rejected gap per objective, the trained run's final implicit-reward margin, and its reward vector
 on the loop's fixed evaluation prompts with KL to the base and response length. The buttons run the current round's
 next steps (workbench.services.rounds runs `workbench round PROJECT --step S`); the progress bar shows the step's
-progress and ETA, Cancel stops it resumably. The first round needs loop settings (a .toml with [run] and [round]
-tables, see README "Rounds"); later rounds copy the previous round's. "Label" adds the automatic labels; when
+progress and ETA, Cancel stops it resumably. The first round needs loop settings (Loop settings…: a dialog that
+saves `<project>.loop.json`, or loads a hand-written .toml, README "Rounds"); later rounds copy the previous round's
+unless new settings are saved. "Label" adds the automatic labels; when
 people owe labels it opens the Label panel on the round's pairs in active order (LabelPanel.label_round), and
 Train becomes the next step once every pair is labelled. The reward vectors per round are drawn as a connected
 path on the Trade-offs plot (widgets/rounds_path.py).
@@ -18,13 +19,13 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.eta import format_duration
 from workbench.core.rounds import STEPS, next_step
 from workbench.services.context import AppContext
-from workbench.services.rounds import RoundProcess, RoundsData, load_rounds, round_command
+from workbench.services.rounds import RoundProcess, RoundsData, load_rounds, loop_choices, round_command
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
 
@@ -70,8 +71,8 @@ class RoundsPanel(DeferredReload, QWidget):
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.settings_button = QPushButton("Loop settings…")
-        self.settings_button.setToolTip("A .toml with [run] (model, method, objectives…) and [round] (prompts per "
-                                        "round, samples, pair policy, labeller…) tables; needed for the first round.")
+        self.settings_button.setToolTip("How each round samples, labels and trains (prompts per round, samples, pair "
+                                        "policy, labeller, the run's settings); needed for the first round.")
         self.settings_button.clicked.connect(self.choose_settings)
         self.buttons: dict[str, QPushButton] = {}
         for step in STEPS:
@@ -163,11 +164,41 @@ class RoundsPanel(DeferredReload, QWidget):
 
     # --- actions ----------------------------------------------------------------------------------------------
     def choose_settings(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Loop settings", "", "Loop settings (*.toml *.json)")
-        if path:
-            self.config = Path(path)
-            self.outcome, self.outcome_at = f"Loop settings: {self.config.name}", self._state()
-            self._enable()
+        """Open the Loop settings dialog (dialogs/loop_settings_dialog.py) on the loop's current settings."""
+        if self.ctx.project_path is None:
+            return
+        run_task(self._open_settings(self.ctx.project_path), self, "Could not open the loop settings")
+
+    async def _open_settings(self, project_path: Path) -> None:
+        from workbench.core.loop_config import load_loop_config, loop_file
+        from workbench.core.rounds import RoundSettings
+        from workbench.core.run_config import RunConfig
+        from workbench.services.tradeoffs import scorer_names
+        from workbench.ui.dialogs.loop_settings_dialog import LoopSettingsDialog
+
+        objectives, models, last = await self.ctx.db.call(loop_choices)
+        scorers, _problem = await self.ctx.db.call_plain(scorer_names, project_path)
+        saved = self.config or loop_file(project_path)
+        if saved.is_file():
+            run, settings = load_loop_config(saved)
+        elif last is not None:  # the loop so far: the next round copies the last one's settings
+            run, settings = RunConfig.from_dict(last[0]), RoundSettings.from_dict(last[1])
+        else:  # the project's latest model; scorers label when every objective has one of its name
+            run = RunConfig(name="round", model=models[-1] if models else "")
+            labeller = "scorers" if objectives and all(o in scorers for o in objectives) else "human"
+            settings = RoundSettings(labeller=labeller)
+        dlg = LoopSettingsDialog(project_path, objectives, models, scorers, run, settings, self)
+        dlg.accepted.connect(lambda: self.use_settings(dlg.saved))
+        dlg.open()
+        self.settings_dialog = dlg
+
+    def use_settings(self, path: Path | None) -> None:
+        """Start the next round with the loop file at `path` (what the dialog saved)."""
+        if path is None:
+            return
+        self.config = Path(path)
+        self.outcome, self.outcome_at = f"Loop settings: {self.config.name}", self._state()
+        self._enable()
 
     def start_step(self, step: str) -> None:
         if self.ctx.project_path is None:
