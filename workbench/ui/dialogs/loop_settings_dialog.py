@@ -159,7 +159,8 @@ class LoopSettingsDialog(QDialog):
     def _refresh(self, *_: object) -> None:
         cfg = self.run
         objectives = ", ".join(self.loop_objectives()) or "no objectives"
-        steps = f"{cfg.max_steps} steps" if cfg.max_steps else f"{cfg.epochs:g} epochs"
+        steps = (f"{cfg.max_steps} step{'s' if cfg.max_steps != 1 else ''}" if cfg.max_steps
+                 else f"{cfg.epochs:g} epoch{'s' if cfg.epochs != 1 else ''}")
         self.run_summary.setText(f"<b>Each round trains</b> {cfg.model or '(no model chosen)'} · {cfg.method} · "
                                  f"{objectives} · {steps}, batch {cfg.batch_size}, lr {cfg.learning_rate:g}")
         labeller = self.labeller.currentData()
