@@ -48,3 +48,31 @@ def test_a_one_point_series_gets_a_marker(qtbot):
     many = plots.curves[(1, "loss")].smooth
     assert one.opts["symbol"] == "o" and len(one.getData()[0]) == 1
     assert many.opts["symbol"] is None
+
+
+def test_the_wheel_scrolls_the_page_of_plots_and_ctrl_wheel_zooms(qtbot):
+    """Found under Xvfb: turning the wheel over the plots zoomed each plot under the cursor instead of scrolling
+    down to the others (pyqtgraph's default); now the page scrolls, and Ctrl+wheel zooms."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    plots = plots_with(qtbot, 500)  # one column: six plots, the page scrolls
+    bar = plots.scroll.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == 0
+    plot = plots.plots["loss"]
+    before = plot.getViewBox().viewRange()
+
+    def wheel(modifiers) -> None:
+        at = QPointF(plot.viewport().width() / 2, plot.viewport().height() / 2)
+        event = QWheelEvent(at, plot.viewport().mapToGlobal(at), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(plot.viewport(), event)
+
+    wheel(Qt.KeyboardModifier.NoModifier)
+    qtbot.wait(20)
+    assert bar.value() > 0  # scrolled down
+    assert plot.getViewBox().viewRange() == before  # the plot kept its range
+    wheel(Qt.KeyboardModifier.ControlModifier)
+    qtbot.wait(20)
+    assert plot.getViewBox().viewRange() != before  # zoomed

@@ -21,7 +21,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QApplication, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSlider, QVBoxLayout,
+                               QWidget)
 
 from workbench.core.series import SeriesStore
 from workbench.ui.theme import plot_colors, series_color
@@ -51,6 +52,7 @@ def _sort_key(group: str) -> tuple[int, str]:
     if group in _FIRST:
         return (_FIRST.index(group), group)
     return (len(_FIRST) + (1 if group == "eval" else 0), group)
+
 
 
 class _Curve:
@@ -184,6 +186,7 @@ class MetricPlots(QWidget):
     def _new_plot_widget(self) -> pg.PlotWidget:
         bg, fg = plot_colors()
         plot = pg.PlotWidget(self.grid_host, background=bg)
+        plot.viewport().installEventFilter(self)  # the wheel scrolls the page (eventFilter)
         plot.hide()
         plot.setMinimumHeight(220)
         plot.setMinimumWidth(MIN_PLOT_WIDTH)
@@ -220,6 +223,12 @@ class MetricPlots(QWidget):
         return plot
 
     def eventFilter(self, obj, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if (event.type() == QEvent.Type.Wheel and obj is not self.scroll.viewport()
+                and not event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            # Over a plot the wheel scrolls the page of plots; Ctrl+wheel zooms that plot. pyqtgraph zooms on every
+            # turn, so a page of plots could not be scrolled with the wheel (found under Xvfb).
+            QApplication.sendEvent(self.scroll.verticalScrollBar(), event)
+            return True
         if obj is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
             columns = self._columns_for(self.scroll.viewport().width())
             if columns != self.columns:
