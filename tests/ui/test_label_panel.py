@@ -289,3 +289,56 @@ def test_keys_typed_before_the_next_pair_arrives_answer_it(qtbot, setup, project
     qtbot.waitUntil(lambda: panel.session.committed == 3, timeout=5000)
     stored = project_ctx.db.call_sync(active, ids["alice"])
     assert stored[(second, ids["helpful"])].choice == "tie"
+
+
+def test_a_project_without_pairs_says_so_and_points_to_steps(qtbot, project_ctx):
+    """Found under Xvfb: a project of imported step-labelled solutions opened the Label panel on Pairs, and Start
+    labelling said "every pair is labelled" although it has none."""
+    from workbench.store.annotators import get_or_create_annotator
+    from workbench.store.objectives import add_objective
+    from workbench.store.pairs import add_prompt, add_response
+
+    def build(s):
+        add_objective(s, "correct")
+        get_or_create_annotator(s, "bob")
+        add_response(s, add_prompt(s, "2+2?").id, "Step 1: 2 + 2 = 4.\nThe answer is 4.")
+
+    project_ctx.db.call_sync(build)
+    panel = LabelPanel(project_ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
+    panel.start_session()
+    qtbot.waitUntil(lambda: "no pairs yet" in panel.progress.text(), timeout=5000)
+    assert "switch Label to Steps" in panel.progress.text() and "every pair is labelled" not in panel.progress.text()
+
+
+def test_an_undo_while_the_next_pair_is_on_its_way_stays_on_the_undone_pair(qtbot, setup, project_ctx, monkeypatch):
+    """Seen once in the 50-pair test under load: Backspace right after a pair's last key took that label back, then
+    the next pair arrived and replaced the screen, so the person's next key labelled the wrong pair. The arriving
+    pair now waits until the undone row is answered again."""
+    import threading
+
+    import workbench.services.label_session as ls
+
+    panel, ids = setup
+    start(qtbot, panel)
+    first = panel.pair_view.shown_pair_id
+    gate = threading.Event()
+    slow = ls.fetch_next
+    monkeypatch.setattr(ls, "fetch_next", lambda *a, **kw: (gate.wait(10), slow(*a, **kw))[1])
+    press(qtbot, panel, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: panel.session.committed == 1, timeout=5000)
+    panel.session._prefetch = panel.session._query_next()  # the next pair is held up on the DB thread
+    press(qtbot, panel, Qt.Key.Key_2)  # the pair is done; the next one is not here yet
+    assert panel.session.awaiting_next()
+    press(qtbot, panel, Qt.Key.Key_Backspace)  # take row 1 back
+    assert panel.pair_view.shown_pair_id == first and panel.rows.focus_row == 1
+    gate.set()
+    qtbot.waitUntil(lambda: panel.session._prefetch.done(), timeout=5000)
+    qtbot.wait(100)  # the next pair has arrived: it must not replace the pair being corrected
+    assert panel.pair_view.shown_pair_id == first and panel.session.row == 1
+    press(qtbot, panel, Qt.Key.Key_T)  # the correction
+    qtbot.waitUntil(lambda: panel.pair_view.shown_pair_id not in (None, first), timeout=5000)
+    qtbot.waitUntil(lambda: panel.session.committed == 2, timeout=5000)
+    stored = project_ctx.db.call_sync(active, ids["alice"])
+    assert stored[(first, ids["harmless"])].choice == "tie" and len(stored) == 2

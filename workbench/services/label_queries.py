@@ -32,6 +32,13 @@ def pairs_left(s, annotator_id: int, objective_ids: list[int], overlap: int, amo
     return open_count(s, annotator_id, objective_ids=objective_ids, overlap=overlap, among=among)
 
 
+def project_pairs(s) -> int:
+    """How many pairs the project has (0: the Label panel's Pairs mode has nothing to offer)."""
+    from workbench.store.pairs import count_pairs
+
+    return int(count_pairs(s))
+
+
 def annotator_total(s, annotator_id: int) -> int:
     """The annotator's active labels, skips left out (a skip is no label)."""
     from workbench.store.labels import active_labels

@@ -286,6 +286,7 @@ class LabelSession(DbSession):
         return action
 
     def _goto(self, screen: Screen, row: int) -> None:
+        self._waiting = False  # the person went back: a next pair arriving now waits until this row is answered
         if self.current is not screen:
             self.pending = [s for s in self.pending if s is not screen]
             if self.current is not None:

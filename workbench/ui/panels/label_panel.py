@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineE
 from workbench.core.entities import Objective
 from workbench.core.rm_suggestions import confirmed_note
 from workbench.services.context import AppContext
-from workbench.services.label_queries import add_annotator, annotator_total, load_people, pairs_left
+from workbench.services.label_queries import add_annotator, annotator_total, load_people, pairs_left, project_pairs
 from workbench.services.label_session import ORDER_KEY, ORDERS, LabelSession, Screen
 from workbench.ui.dialogs.keymap_dialog import KeyMapDialog, show_key_help
 from workbench.ui.errors import run_task, show_error
@@ -49,6 +49,7 @@ class LabelPanel(DeferredReload, QWidget):
         self.objectives: list[Objective] = []
         self.session: LabelSession | None = None
         self.left_at_start: int | None = None  # pairs open for this session's queue when it started
+        self.project_pairs: int | None = None  # pairs in the project (counted at the session's start)
         self.seen_pairs: set[int] = set()
         self.session_objectives: list[Objective] = []
         self.pending_note = ""
@@ -243,8 +244,9 @@ class LabelPanel(DeferredReload, QWidget):
     async def _count_left(self, annotator_id: int, objective_ids: list[int], overlap: int, session,
                           among: list[int] | None = None) -> None:
         left = await self.ctx.db.call(pairs_left, annotator_id, objective_ids, overlap, among)
+        total = await self.ctx.db.call(project_pairs)
         if session is self.session:
-            self.left_at_start = left
+            self.left_at_start, self.project_pairs = left, total
             self._update_progress()
 
     def pairs_left_now(self) -> int | None:
@@ -311,6 +313,9 @@ class LabelPanel(DeferredReload, QWidget):
                    else "") + pace)
         if s.exhausted() and self.round_mode.active:
             text += self.round_mode.exhausted_text()
+        elif s.exhausted() and self.project_pairs == 0:
+            text += (" — This project has no pairs yet: import preference pairs (Project panel), generate candidates "
+                     "in the Models panel, or switch Label to Steps to rate the steps of its responses.")
         elif s.exhausted():
             text += (" — No pair left for this annotator: every pair is labelled (or has enough annotators for the "
                      "overlap setting). Import or generate more pairs.")
