@@ -248,7 +248,7 @@ class FakeRuns:
         pass
 
     def overview(self, s):
-        return list(self.runs.values()), ["helpful"], [], 10
+        return list(self.runs.values()), ["helpful"], [], (10, 0)
 
     def create(self, s, cfg: RunConfig, runs_root: Path) -> Run:
         rid = len(self.runs) + 1
@@ -604,7 +604,8 @@ def test_a_new_run_starts_on_the_projects_latest_model(qtbot, ctx, wired, monkey
     "choose a model" in red; the latest model the project has is now filled in (a clone keeps its own)."""
     panel, fake = wired
     monkeypatch.setattr("workbench.ui.panels.runs_panel.load_overview",
-                        lambda s: (list(fake.runs.values()), ["helpful"], ["/somewhere/older", "/models/newest"], 10))
+                        lambda s: (list(fake.runs.values()), ["helpful"], ["/somewhere/older", "/models/newest"],
+                                   (10, 0)))
     panel.reload()
     qtbot.waitUntil(lambda: len(panel.models) == 2, timeout=5000)
     dlg = panel.new_run()

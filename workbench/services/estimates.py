@@ -145,8 +145,10 @@ def device_kind(device: str) -> str:
     return "mps" if d == "mps" else "cpu"
 
 
-def estimate(cfg: RunConfig, shape: ModelShape, *, train_pairs: int) -> Estimate:
-    """Memory and time for `cfg` on `shape` with `train_pairs` training pairs (see the module docstring)."""
+def estimate(cfg: RunConfig, shape: ModelShape, *, train_pairs: int, train_solutions: int = 0) -> Estimate:
+    """Memory and time for `cfg` on `shape` with `train_pairs` labelled pairs, or for a PRM run (kind prm)
+    `train_solutions` step-labelled solutions: one sequence each instead of a pair's two, a reference pass only
+    for the implicit head (once per solution), none for a reward model; `eval_fraction` of them is held out."""
     b = BYTES.get(cfg.precision, 4)
     params = shape.parameters
     lora = shape.lora_parameters(cfg.lora_r)
@@ -154,16 +156,21 @@ def estimate(cfg: RunConfig, shape: ModelShape, *, train_pairs: int) -> Estimate
         lora += max(1, len(cfg.objectives)) * shape.vocab * shape.hidden
     elif cfg.method == "mah_dpo":  # one low-rank hidden-space delta per objective: A [r, H] + B [H, r] each
         lora += max(1, len(cfg.objectives)) * 2 * cfg.head_rank * shape.hidden
-    seqs, t = 2 * cfg.batch_size, cfg.max_length
+    prm = cfg.kind == "prm"
+    per_example = 1 if prm else 2  # sequences: a solution, or a pair's chosen and rejected
+    examples = train_solutions if prm else train_pairs
+    seqs, t = per_example * cfg.batch_size, cfg.max_length
     per_unit = 2 * b if cfg.gradient_checkpointing else 34 / 2 * b
     activations = seqs * t * shape.hidden * shape.layers * per_unit
     logits = min(cfg.logprob_chunk, seqs * t) * shape.vocab * 4 * 3
     per_step = max(1, cfg.batch_size * cfg.grad_accum)
-    steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * train_pairs / per_step))
+    trained = max(1, round(examples * (1.0 - cfg.eval_fraction)))
+    steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * trained / per_step))
     kind = device_kind(cfg.device)
     flops = DEVICE_FLOPS[kind].get(cfg.precision, DEVICE_FLOPS[kind]["fp32"])
-    train_flops = 4 * params * 2 * per_step * t * steps
-    reference_flops = 2 * params * 2 * train_pairs * t
+    train_flops = 4 * params * per_example * per_step * t * steps
+    with_reference = cfg.kind == "policy" or (prm and cfg.prm_head == "implicit")
+    reference_flops = 2 * params * per_example * examples * t if with_reference else 0
     seconds = (train_flops + reference_flops) / flops
     label = {"cuda": "GPU", "mps": "Apple GPU", "cpu": "CPU"}[kind]
     return Estimate(params, lora, params * b, lora * 16, activations, logits, steps, seconds, label)

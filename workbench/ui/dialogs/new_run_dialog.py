@@ -81,13 +81,13 @@ class WeightTable(QTableWidget):
 class NewRunDialog(QDialog):
     """Build a RunConfig; `config()` returns it, `problems()` says why it cannot run."""
 
-    def __init__(self, objectives: list[str], models: list[str], *, train_pairs: int = 0,
+    def __init__(self, objectives: list[str], models: list[str], *, train_pairs: int = 0, train_solutions: int = 0,
                  initial: RunConfig | None = None, adapters: list[AdapterChoice] | None = None,
                  scorers: list[str] | None = None, epsilon_note: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New run")
         self.objectives = list(objectives)
-        self.train_pairs = train_pairs
+        self.train_pairs, self.train_solutions = train_pairs, train_solutions  # for the estimate
         self.adapters = list(adapters or [])
         self.modpo_target = QComboBox()
         self.modpo_target.setToolTip(FIELDS["modpo_target"].metadata["help"])
@@ -347,7 +347,8 @@ class NewRunDialog(QDialog):
             shape = shape_from_config(config)
         except (TypeError, ValueError, ZeroDivisionError):
             return "Estimate: this model's config.json lacks the sizes needed for an estimate."
-        text = "Estimate: " + estimate(cfg, shape, train_pairs=max(1, self.train_pairs)).summary()
+        text = "Estimate: " + estimate(cfg, shape, train_pairs=max(1, self.train_pairs),
+                                       train_solutions=max(1, self.train_solutions)).summary()
         if cfg.method == "mah_dpo" and cfg.head_type == "full":
             k = max(1, len(cfg.objectives))
             n = k * shape.vocab * shape.hidden

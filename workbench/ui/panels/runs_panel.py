@@ -37,15 +37,16 @@ RESUMABLE = ("created", "stopped", "crashed", "failed")
 
 
 # --- DB-thread functions -----------------------------------------------------------------------------------------
-def load_overview(s) -> tuple[list[Run], list[str], list[str], int]:
-    """Runs, objective names, model locations and the number of pairs (for the estimate)."""
+def load_overview(s) -> tuple[list[Run], list[str], list[str], tuple[int, int]]:
+    """Runs, objective names, model locations and the numbers of pairs and step-rated solutions (the estimate)."""
     from workbench.store.models import list_models
     from workbench.store.objectives import list_objectives
     from workbench.store.pairs import count_pairs
     from workbench.store.runs import list_runs
+    from workbench.store.step_labels import rated_responses
 
     return (list_runs(s), [o.name for o in list_objectives(s)], [m.location for m in list_models(s)],
-            int(count_pairs(s)))
+            (int(count_pairs(s)), rated_responses(s)))
 
 
 def load_checkpoints(s) -> list[tuple[Run, list]]:
@@ -82,7 +83,7 @@ class RunsPanel(QWidget):
         self.sup = ctx.supervisor
         self.objectives: list[str] = []
         self.models: list[str] = []
-        self.train_pairs = 0
+        self.train_pairs = self.train_solutions = 0  # what the New Run dialog's estimate counts
         self.checkpoints: list[tuple[Run, list]] = []  # runs with their checkpoints (adapters for soups / MODPO)
         self.scorers: tuple[list[str], str] = ([], "")  # scorer names, problem with the project's scorers.py
         self.dialog: NewRunDialog | None = None
@@ -168,7 +169,8 @@ class RunsPanel(QWidget):
         run_task(self._reload(), self, "Could not load runs")
 
     async def _reload(self) -> None:
-        runs, self.objectives, self.models, self.train_pairs = await self.ctx.db.call(load_overview)
+        runs, self.objectives, self.models, (self.train_pairs, self.train_solutions) = await self.ctx.db.call(
+            load_overview)
         selected = self.selected_ids()
         self.model.set_runs(runs)
         # Nothing chosen yet (a project just opened): show the first run's plots rather than an empty page.
@@ -300,7 +302,8 @@ class RunsPanel(QWidget):
         scorers, scorer_error = self.scorers
         if scorer_error:
             note = (note + "\n" if note else "") + f"Project scorers not loaded: {scorer_error}"
-        dlg = NewRunDialog(self.objectives, self.models, train_pairs=self.train_pairs, initial=initial,
+        dlg = NewRunDialog(self.objectives, self.models, train_pairs=self.train_pairs,
+                           train_solutions=self.train_solutions, initial=initial,
                            adapters=self.adapter_choices(self.checkpoints), scorers=scorers, epsilon_note=note,
                            parent=self)
         dlg.accepted.connect(lambda: self.launch(dlg.config()))
