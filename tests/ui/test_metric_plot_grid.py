@@ -76,3 +76,19 @@ def test_the_wheel_scrolls_the_page_of_plots_and_ctrl_wheel_zooms(qtbot):
     wheel(Qt.KeyboardModifier.ControlModifier)
     qtbot.wait(20)
     assert plot.getViewBox().viewRange() != before  # zoomed
+
+
+def test_a_prms_step_metrics_are_titled_as_reasoning_steps(qtbot):
+    """A plot titled "steps" beside x axes labelled "step" read as training steps (found under Xvfb)."""
+    store = SeriesStore()
+    for key in ("loss", "steps/accuracy", "steps/f1"):
+        store.series(key).append_many(np.arange(1, 11), np.linspace(0.5, 0.9, 10))
+    plots = MetricPlots(lambda rid: store)
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    plots.set_runs([1], {1: "prm"})
+    qtbot.waitUntil(lambda: len(plots.curves) == 3 and plots.is_current(), timeout=5000)
+    label = plots.plots["steps"].getPlotItem().titleLabel
+    assert label.text.startswith("PRM steps (training batch)")
+    assert plots.plots["loss"].getPlotItem().titleLabel.text == "loss"

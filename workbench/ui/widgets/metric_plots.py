@@ -43,6 +43,15 @@ _DASH_GLYPHS = ("——", "– –", "···", "–·–")  # how each of _STYLE
 _FIRST = ("loss", "rewards", "logps", "grad_norm", "learning_rate")
 
 
+# Titles where a group's key prefix alone would mislead: a PRM's "steps/accuracy" is about reasoning steps, and the
+# x axis of every plot is already the training step.
+GROUP_TITLES = {"steps": "PRM steps (training batch)", "eval": "eval (held out)"}
+
+
+def group_title(group: str) -> str:
+    return GROUP_TITLES.get(group, group)
+
+
 def group_of(key: str) -> str:
     prefix, sep, _ = key.partition("/")
     return prefix if sep else key
@@ -214,7 +223,7 @@ class MetricPlots(QWidget):
         if plot is None:
             plot = self._spare.pop() if self._spare else self._new_plot_widget()
             plot.setObjectName(f"plot:{group}")
-            plot.setTitle(group, color=plot_colors()[1])
+            plot.setTitle(group_title(group), color=plot_colors()[1])
             plot.show()
             self.plots[group] = plot
             self._relayout()
@@ -282,7 +291,7 @@ class MetricPlots(QWidget):
         """Several runs: the legend names the runs (colours); the title names the keys by their dash pattern, so
         a legend of runs × keys never covers the latest steps."""
         parts = [f"{_DASH_GLYPHS[i % len(_DASH_GLYPHS)]} {k.split('/', 1)[-1]}" for i, k in enumerate(keys)]
-        self.plots[group].setTitle(f"{group}&nbsp;&nbsp;&nbsp;<small>{'&nbsp;&nbsp;'.join(parts)}</small>",
+        self.plots[group].setTitle(f"{group_title(group)}&nbsp;&nbsp;&nbsp;<small>{'&nbsp;&nbsp;'.join(parts)}</small>",
                                    color=plot_colors()[1])
 
     def _stale(self) -> list[tuple[int, int, str, list[str]]]:
