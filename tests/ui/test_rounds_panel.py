@@ -178,4 +178,10 @@ def test_loop_settings_are_a_dialog_that_saves_what_workbench_round_reads(qtbot,
     again.load_file(str(toml))
     assert (again.run.model, again.run.max_steps, again.settings().samples, again.settings().labeller) == (
         "org/other", 3, 6, "human")
+    from workbench.ui.errors import shown_errors
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[run\nmodel = ", encoding="utf-8")
+    again.load_file(str(broken))  # said in words; the dialog keeps what it had
+    assert "cannot read the loop settings" in shown_errors()[-1][1] and again.run.model == "org/other"
     again.reject()
