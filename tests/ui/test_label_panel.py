@@ -103,6 +103,7 @@ def test_fifty_pairs_by_keyboard_with_undo_redo(qtbot, setup, project_ctx):
         qtbot.waitUntil(lambda: panel.pair_view.shown_pair_id != pair_id, timeout=5000)
     assert screens == N_PAIRS
     assert "No pair left" in panel.progress.text()
+    assert panel.pair_view.prompt_title.text() == "Prompt"  # not the last pair's number over an empty screen
     qtbot.waitUntil(lambda: session.committed == N_PAIRS * len(OBJECTIVES), timeout=10000)
     stored = project_ctx.db.call_sync(active, ids["alice"])
     got = {k: (lab.choice, lab.strength, lab.shown_swapped) for k, lab in stored.items()}

@@ -82,6 +82,7 @@ class PairView(QWidget):
             self.shown_pair_id = None
             for view in (self.prompt, self.left, self.right):
                 view.clear()
+            self.prompt_title.setText("Prompt")  # not the last pair's number over an empty screen
             return
         left, right = screen.left_right()
         prompt = screen.view.prompt
