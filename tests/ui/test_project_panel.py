@@ -228,7 +228,7 @@ def test_labels_made_in_the_label_panel_show_when_the_project_tab_is_shown_again
 def test_coverage_never_reads_100_percent_before_every_pair_is_labelled():
     """Found on the demo project: 285 of 286 pairs labelled showed "100% of pairs labelled" beside a bar that was
     not full."""
-    from workbench.ui.panels.project_panel import coverage_text
+    from workbench.ui.percent import percent_text
 
-    assert [coverage_text(x) for x in (0, 1 / 1000, 0.5, 277 / 286, 285 / 286, 1)] == [
+    assert [percent_text(x) for x in (0, 1 / 1000, 0.5, 277 / 286, 285 / 286, 1)] == [
         "0%", "0.1%", "50%", "97%", "99.7%", "100%"]

@@ -265,3 +265,12 @@ def test_the_method_column_says_what_a_reward_model_run_trains():
     runs = [Run(i, f"r{i}", cfg, "finished", "/r", error="") for i, cfg in enumerate(configs, start=1)]
     assert [table.values(run)["Method"] for run in runs] == ["mah_dpo", "PRM (implicit head)",
                                                              "PRM (classifier head)", "reward model"]
+
+
+def test_a_run_one_step_short_of_the_end_does_not_read_100_percent():
+    from workbench.ui.widgets.run_table import RunTableModel
+
+    table = RunTableModel(lambda run_id: None)
+    run = Run(1, "r", {"method": "dpo", "max_steps": 400}, "running", "/r", error="", last_step=399)
+    table.set_runs([run])
+    assert table.data(table.index(0, list(table.values(run)).index("Progress"))) == "99.8%"

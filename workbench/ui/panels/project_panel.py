@@ -24,6 +24,7 @@ from workbench.services.context import AppContext
 from workbench.ui.dialogs.import_dialog import FileOutcome, ImportDialog, import_file
 from workbench.ui.errors import run_task, show_error
 from workbench.ui.panels.deferred_reload import DeferredReload
+from workbench.ui.percent import percent_text
 from workbench.ui.panels.project_steps import PAIRS_KIND, StepDataActions, step_format_names
 
 DIRECTIONS = {"maximize": "maximise", "minimize": "minimise"}
@@ -195,7 +196,7 @@ class ProjectPanel(StepDataActions, DeferredReload, QWidget):
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(int(round(coverage * 1000)))
-            bar.setFormat(f"{coverage_text(coverage)} of pairs labelled")
+            bar.setFormat(f"{percent_text(coverage)} of pairs labelled")
             self.coverage.addWidget(QLabel(f"<b>{name}</b>"), r, 0)
             steps = (f" · {obj.step_labels:,} step rating{'s' if obj.step_labels != 1 else ''} on "
                      f"{obj.rated_responses:,} response{'s' if obj.rated_responses != 1 else ''}"
@@ -371,12 +372,3 @@ class ProjectPanel(StepDataActions, DeferredReload, QWidget):
 def _dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[str]:
     urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
     return [u.toLocalFile() for u in urls if u.isLocalFile() and u.toLocalFile().lower().endswith(DATASET_SUFFIXES)]
-
-
-def coverage_text(share: float) -> str:
-    """A share as a percentage that never says 100 % (or 0 %) when it is not: 285 of 286 pairs is "99.7%"."""
-    if share <= 0 or share >= 1:
-        return f"{max(0.0, min(1.0, share)):.0%}"
-    text = f"{share:.0%}"
-    return f"{share:.1%}" if text in ("0%", "100%") else text
-

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 from workbench.core.entities import Run
 from workbench.core.eta import format_duration
 from workbench.core.run_config import method_text
+from workbench.ui.percent import percent_text
 from workbench.services.run_supervisor import LiveInfo
 
 COLUMNS = ("Name", "Method", "State", "Step", "Progress", "ETA", "Loss")
@@ -83,7 +84,7 @@ class RunTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             value = self.values(run)[column]
             if column == "Progress":
-                return f"{value:.0%}" if value is not None else ""
+                return percent_text(value) if value is not None else ""
             if column == "Loss":
                 return f"{value:.4f}" if value is not None else ""
             return value
@@ -109,7 +110,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = int(value * 1000)
-        bar.text = f"{value:.0%}"
+        bar.text = percent_text(value)
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.palette = option.palette
