@@ -77,8 +77,10 @@ class TradeoffsPanel(QWidget):
         self.reference_button.setToolTip("Show or set the hypervolume reference point of this project's objectives "
                                          "(the same one `workbench sweep --reference` sets).")
         self.reference_button.clicked.connect(self.edit_reference)
-        self.empty_label = QLabel("No evaluations yet: runs evaluate held-out pairs every 'eval every' steps; "
-                                  "evaluate checkpoints or mixtures with `workbench eval` or a sweep.")
+        self.empty_label = QLabel("No evaluations yet. Train a run (Runs ▸ New Run): it evaluates held-out pairs "
+                                  "every 'eval every' steps and at its end, and each evaluation is a point here; "
+                                  "Evaluate mixtures… scores a finished MAH-DPO run or soup on a grid of weights "
+                                  "(on the command line: `workbench eval`, `workbench sweep`).")
         self.empty_label.setObjectName("hint")
         self.empty_label.setWordWrap(True)
         bg, fg = plot_colors()
