@@ -614,3 +614,18 @@ def test_a_new_run_starts_on_the_projects_latest_model(qtbot, ctx, wired, monkey
     clone = panel.new_run(RunConfig(name="copy", model="/somewhere/older"))
     assert clone.config().model == "/somewhere/older"
     clone.reject()
+
+
+def test_a_project_without_models_starts_on_the_installed_smollm2(qtbot, ctx, wired, monkeypatch, tmp_path):
+    """Found on the demo project under Xvfb: no model in the project, so New Run opened empty although SmolLM2 is
+    installed for offline use; it is now offered and chosen. Without it the field stays empty (and says why)."""
+    panel, fake = wired
+    gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    monkeypatch.setattr("workbench.ui.panels.runs_panel.smollm2_gguf", lambda: gguf)
+    dlg = panel.new_run()
+    assert dlg.config().model == str(gguf) and dlg.model.findText(str(gguf)) >= 0
+    dlg.reject()
+    monkeypatch.setattr("workbench.ui.panels.runs_panel.smollm2_gguf", lambda: None)
+    bare = panel.new_run()
+    assert bare.config().model == "" and any("choose a model" in p for p in bare.problems())
+    bare.reject()

@@ -18,6 +18,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableView,
                                QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
+from workbench.core.bundled_models import smollm2_gguf
 from workbench.core.entities import Run
 from workbench.core.protocol import Message
 from workbench.core.run_config import RunConfig
@@ -287,9 +288,12 @@ class RunsPanel(QWidget):
             show_error(self, "New run", "Open or create a project first (File ▸ Open Project).")
             return None
         note = ""
+        models = list(self.models)
+        if not models and (gguf := smollm2_gguf()) is not None:
+            models = [str(gguf)]  # a project without models yet: the SmolLM2 installed for offline use
         if initial is None:
             # the project's latest model (Models panel, oldest first): what someone who just added one wants
-            initial = RunConfig(name=f"run-{len(self.model.runs) + 1}", model=self.models[-1] if self.models else "")
+            initial = RunConfig(name=f"run-{len(self.model.runs) + 1}", model=models[-1] if models else "")
             if self.ctx.settings.value(ORDER_KEY, "random") != "active":
                 # Scoring pairs for the "active" labelling order costs forward passes over every pair after
                 # training (issue #13: 15 min on a 300-pair project): off unless that order is in use.
@@ -302,7 +306,7 @@ class RunsPanel(QWidget):
         scorers, scorer_error = self.scorers
         if scorer_error:
             note = (note + "\n" if note else "") + f"Project scorers not loaded: {scorer_error}"
-        dlg = NewRunDialog(self.objectives, self.models, train_pairs=self.train_pairs,
+        dlg = NewRunDialog(self.objectives, models, train_pairs=self.train_pairs,
                            train_solutions=self.train_solutions, initial=initial,
                            adapters=self.adapter_choices(self.checkpoints), scorers=scorers, epsilon_note=note,
                            parent=self)
