@@ -181,3 +181,24 @@ def test_a_mix_rounds_automatic_label_is_given_not_asked_again(qtbot, ctx, tmp_p
     obj = d["objectives"]
     human = "b" if screen.swapped else "a"  # key 1 = the left side
     assert ctx.db.call_sync(labels) == [(obj["helpful"], "b"), (obj["short"], human)]  # one label per objective
+
+
+def test_the_banners_order_counts_what_is_left(qtbot, ctx, tmp_path):
+    """The banner's "Order: 3 by run 1's margins ...; 2 in generation order" stayed as the round was opened while
+    pairs were labelled; it now counts the pairs still owed."""
+    from workbench.ui.panels.label_panel import LabelPanel
+
+    ctx.new_project(tmp_path / "project.sqlite")
+    ctx.db.call_sync(lambda s: build_two_rounds(s, tmp_path))
+    panel = LabelPanel(ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
+    panel.label_round(2)
+    qtbot.waitUntil(lambda: panel.session is not None and panel.pair_view.shown_pair_id is not None, timeout=5000)
+    assert panel.round_mode.banner.order.text() == (
+        "Order: 3 by run 1's margins (smallest first); 2 in generation order (run 1 has no margins for them)")
+    qtbot.keyClick(panel.rows, Qt.Key.Key_1)
+    qtbot.keyClick(panel.rows, Qt.Key.Key_2)  # the first pair (smallest margin) is labelled
+    qtbot.waitUntil(lambda: panel.round_mode.banner.order.text() == (
+        "Order: 2 by run 1's margins (smallest first); 2 in generation order (run 1 has no margins for them)"),
+        timeout=5000)
