@@ -86,6 +86,22 @@ class LoopSettingsDialog(QDialog):
         self.scorer_box = QGroupBox("Label scorer per objective")
         self.scorer_form = QFormLayout(self.scorer_box)
         self._fill_scorers(settings.label_scorers)
+        tips = {self.prompts: "Prompts each round samples from (the evaluation prompts are never used)",
+                self.samples: "Answers sampled per prompt; pairs are built among them",
+                self.temperature: "Sampling temperature of the round's answers",
+                self.top_p: "Nucleus sampling: the smallest set of tokens with this much probability",
+                self.max_new: "The longest answer sampled, in tokens",
+                self.policy: "Which two answers make a pair (per objective); anchored and latest chosen compare "
+                             "with an earlier model's answers",
+                self.margin: "Policy 'margin': keep a pair only when its score gap is at least this",
+                self.labeller: "Who labels the round's pairs: the objectives' scorers, people in the Label panel, "
+                               "or both",
+                self.label_reward_model: "A trained vector reward model's checkpoint folder labels instead of the "
+                                         "scorers (its reward per objective)",
+                self.seed: "Every prompt is sampled from its own seed derived from this: a resumed round repeats an "
+                           "uninterrupted one"}
+        for widget, tip in tips.items():
+            widget.setToolTip(tip)
         form = QFormLayout()
         form.addRow("Prompts per round", self.prompts)
         form.addRow("Samples per prompt", self.samples)
