@@ -200,3 +200,19 @@ def test_choose_which_objectives_to_label_now(qtbot, project_ctx):
     assert [o.name for o in panel.session_objectives] == ["helpful", "harmless"]
     qtbot.waitUntil(lambda: panel.session.current is not None, timeout=5000)
     assert len(panel.session.objective_ids) == 2
+
+
+def test_the_pair_browsers_filters_show_their_whole_text(qtbot, project_ctx):
+    """Found under Xvfb: opened from the Label panel, the browser's filters read "All objecti", "Any anno": they
+    were sized when shown, before their items arrived, and the search box took the rest."""
+    from workbench.ui.dialogs.pair_browser import PairBrowser
+
+    project_ctx.db.call_sync(imported_project)
+    browser = PairBrowser(project_ctx)
+    qtbot.addWidget(browser)
+    browser.show()  # shown at once, as Pairs… does; the items come from the DB thread afterwards
+    qtbot.waitUntil(lambda: browser.objective.count() > 1 and browser.annotator.count() > 1, timeout=5000)
+    qtbot.wait(50)
+    for combo in (browser.objective, browser.state, browser.annotator):
+        longest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+        assert combo.width() > longest, combo.currentText()

@@ -75,8 +75,10 @@ class PairBrowser(QDialog):
         self.status = QLabel("")
         self.status.setObjectName("hint")
         filters = QHBoxLayout()
-        for w in (self.objective, self.state, self.annotator, self.search):
+        for w in (self.objective, self.state, self.annotator):  # their whole text; the search box takes the rest
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             filters.addWidget(w)
+        filters.addWidget(self.search, 1)
         relabel_row = QHBoxLayout()
         relabel_row.addWidget(QLabel("Relabel as"))
         relabel_row.addWidget(self.label_as)
