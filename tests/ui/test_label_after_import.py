@@ -216,3 +216,17 @@ def test_the_pair_browsers_filters_show_their_whole_text(qtbot, project_ctx):
     for combo in (browser.objective, browser.state, browser.annotator):
         longest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
         assert combo.width() > longest, combo.currentText()
+
+
+def test_agreement_without_overlap_or_screen_labels_says_what_it_needs(qtbot, project_ctx):
+    """On an imported project (labels with no screen side, one annotator per pair) the dialog printed "n/a of 0
+    decisive labels ... binomial p = 1.000" and "ε = n/a (... over 0 annotator pairs on 0 pairs)"."""
+    from workbench.ui.dialogs.agreement_dialog import AgreementDialog
+
+    project_ctx.db.call_sync(imported_project)
+    dialog = AgreementDialog(project_ctx)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.bias.text() != "" and dialog.flip.text() != "", timeout=5000)
+    assert dialog.bias.text() == "Position bias: no label made on screen yet (imported labels have no screen side)"
+    assert dialog.flip.text().startswith("Estimated flip rate ε: needs pairs labelled by two or more annotators")
+    assert not dialog.use_eps.isEnabled()

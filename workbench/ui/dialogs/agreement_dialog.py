@@ -115,7 +115,9 @@ class AgreementDialog(QDialog):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
         bias = ag.position_bias_rate(lab for lab in labels if lab.annotator_id not in imported)
-        self.bias.setText(f"Position bias: {fmt(bias.rate, 2)} of {bias.decisive} decisive labels made on screen "
+        self.bias.setText("Position bias: no label made on screen yet (imported labels have no screen side)"
+                          if not bias.decisive else
+                          f"Position bias: {fmt(bias.rate, 2)} of {bias.decisive} decisive labels made on screen "
                           f"chose the left response (0.50 = none; binomial p = {fmt(bias.p_value, 3)})")
         disputed = ag.disputed_pairs(labels)[:50]
         self.disputed_rows = disputed
@@ -127,7 +129,9 @@ class AgreementDialog(QDialog):
         self.disputed.resizeColumnsToContents()
         flip = ag.estimated_flip_rate(labels)
         self.epsilon = flip.epsilon
-        self.flip.setText(f"Estimated flip rate ε = {fmt(flip.epsilon)} (disagreement {fmt(flip.disagreement)} over "
+        self.flip.setText("Estimated flip rate ε: needs pairs labelled by two or more annotators (Label ▸ overlap)"
+                          if not flip.comparisons else
+                          f"Estimated flip rate ε = {fmt(flip.epsilon)} (disagreement {fmt(flip.disagreement)} over "
                           f"{flip.comparisons} annotator pairs on {flip.units} pairs)")
         self.use_eps.setEnabled(not math.isnan(flip.epsilon) and flip.epsilon < 0.5)
 
