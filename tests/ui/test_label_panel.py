@@ -264,13 +264,13 @@ def test_active_order_uses_the_latest_run_margins(qtbot, setup, project_ctx):
     assert shown == [17, 33, 8]  # smallest |margin| first
 
 
-def test_keys_typed_before_the_next_pair_arrives_answer_it(qtbot, setup, project_ctx, monkeypatch):
-    """A slow DB thread (another panel loading, a busy disk): the key typed while the next pair is on its way is
-    kept and answers that pair's first row when it appears, instead of being dropped."""
+def _first_row_answered_next_pair_held(qtbot, panel, monkeypatch):
+    """Start, answer row 0 of the first pair, then hold the DB thread's fetch of the next pair until the returned
+    gate is set (a slow disk, another panel loading). Returns (first pair id, gate)."""
     import threading
+
     import workbench.services.label_session as ls
 
-    panel, ids = setup
     start(qtbot, panel)
     first = panel.pair_view.shown_pair_id
     gate = threading.Event()
@@ -279,6 +279,14 @@ def test_keys_typed_before_the_next_pair_arrives_answer_it(qtbot, setup, project
     press(qtbot, panel, Qt.Key.Key_1)  # row 0 of the first pair
     qtbot.waitUntil(lambda: panel.session.committed == 1, timeout=5000)
     panel.session._prefetch = panel.session._query_next()  # the prefetch of the next pair is now held up
+    return first, gate
+
+
+def test_keys_typed_before_the_next_pair_arrives_answer_it(qtbot, setup, project_ctx, monkeypatch):
+    """A slow DB thread (another panel loading, a busy disk): the key typed while the next pair is on its way is
+    kept and answers that pair's first row when it appears, instead of being dropped."""
+    panel, ids = setup
+    first, gate = _first_row_answered_next_pair_held(qtbot, panel, monkeypatch)
     press(qtbot, panel, Qt.Key.Key_2)  # row 1: the pair is done, the next one is not here yet
     assert panel.session.awaiting_next() and panel.pair_view.shown_pair_id == first
     press(qtbot, panel, Qt.Key.Key_T)  # typed ahead
@@ -317,19 +325,8 @@ def test_an_undo_while_the_next_pair_is_on_its_way_stays_on_the_undone_pair(qtbo
     """Seen once in the 50-pair test under load: Backspace right after a pair's last key took that label back, then
     the next pair arrived and replaced the screen, so the person's next key labelled the wrong pair. The arriving
     pair now waits until the undone row is answered again."""
-    import threading
-
-    import workbench.services.label_session as ls
-
     panel, ids = setup
-    start(qtbot, panel)
-    first = panel.pair_view.shown_pair_id
-    gate = threading.Event()
-    slow = ls.fetch_next
-    monkeypatch.setattr(ls, "fetch_next", lambda *a, **kw: (gate.wait(10), slow(*a, **kw))[1])
-    press(qtbot, panel, Qt.Key.Key_1)
-    qtbot.waitUntil(lambda: panel.session.committed == 1, timeout=5000)
-    panel.session._prefetch = panel.session._query_next()  # the next pair is held up on the DB thread
+    first, gate = _first_row_answered_next_pair_held(qtbot, panel, monkeypatch)
     press(qtbot, panel, Qt.Key.Key_2)  # the pair is done; the next one is not here yet
     assert panel.session.awaiting_next()
     press(qtbot, panel, Qt.Key.Key_Backspace)  # take row 1 back

@@ -29,6 +29,20 @@ def _setup(qtbot, ctx, tmp_path):
     return win, d
 
 
+def _round_2_open(qtbot, ctx, tmp_path):
+    """A Label panel labelling round 2 of build_two_rounds, its first pair on screen."""
+    from workbench.ui.panels.label_panel import LabelPanel
+
+    ctx.new_project(tmp_path / "project.sqlite")
+    ctx.db.call_sync(lambda s: build_two_rounds(s, tmp_path))
+    panel = LabelPanel(ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
+    panel.label_round(2)
+    qtbot.waitUntil(lambda: panel.session is not None and panel.pair_view.shown_pair_id is not None, timeout=5000)
+    return panel
+
+
 def test_round_label_step_filters_orders_counts_and_exits(qtbot, ctx, tmp_path):
     win, d = _setup(qtbot, ctx, tmp_path)
     rounds, label = win.panel("RoundsPanel"), win.panel("LabelPanel")
@@ -120,15 +134,7 @@ def test_automatic_labellers_are_not_people_in_the_label_panel(qtbot, project_ct
 def test_opening_another_project_leaves_the_round_quietly(qtbot, ctx, tmp_path):
     """The round belongs to the project it came from: another project ends the round mode without restarting a
     session on the old annotator (the panel reloads for the new project on its own)."""
-    from workbench.ui.panels.label_panel import LabelPanel
-
-    ctx.new_project(tmp_path / "project.sqlite")
-    ctx.db.call_sync(lambda s: build_two_rounds(s, tmp_path))
-    panel = LabelPanel(ctx)
-    qtbot.addWidget(panel)
-    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
-    panel.label_round(2)
-    qtbot.waitUntil(lambda: panel.session is not None and panel.pair_view.shown_pair_id is not None, timeout=5000)
+    panel = _round_2_open(qtbot, ctx, tmp_path)
     assert panel.round_mode.banner.text.text() == "Round 2: 0 of 5 pairs labelled"
     with qtbot.assertNotEmitted(panel.round_mode.left):
         ctx.new_project(tmp_path / "other.sqlite")
@@ -186,15 +192,7 @@ def test_a_mix_rounds_automatic_label_is_given_not_asked_again(qtbot, ctx, tmp_p
 def test_the_banners_order_counts_what_is_left(qtbot, ctx, tmp_path):
     """The banner's "Order: 3 by run 1's margins ...; 2 in generation order" stayed as the round was opened while
     pairs were labelled; it now counts the pairs still owed."""
-    from workbench.ui.panels.label_panel import LabelPanel
-
-    ctx.new_project(tmp_path / "project.sqlite")
-    ctx.db.call_sync(lambda s: build_two_rounds(s, tmp_path))
-    panel = LabelPanel(ctx)
-    qtbot.addWidget(panel)
-    qtbot.waitUntil(lambda: panel.annotator.count() == 1, timeout=5000)
-    panel.label_round(2)
-    qtbot.waitUntil(lambda: panel.session is not None and panel.pair_view.shown_pair_id is not None, timeout=5000)
+    panel = _round_2_open(qtbot, ctx, tmp_path)
     assert panel.round_mode.banner.order.text() == (
         "Order: 3 by run 1's margins (smallest first); 2 in generation order (run 1 has no margins for them)")
     qtbot.keyClick(panel.rows, Qt.Key.Key_1)

@@ -103,18 +103,13 @@ class LoopSettingsDialog(QDialog):
         for widget, tip in tips.items():
             widget.setToolTip(tip)
         form = QFormLayout()
-        form.addRow("Prompts per round", self.prompts)
-        form.addRow("Samples per prompt", self.samples)
-        form.addRow("Temperature", self.temperature)
-        form.addRow("Top-p", self.top_p)
-        form.addRow("Max new tokens", self.max_new)
-        form.addRow("Pairs", self.policy)
-        form.addRow("Margin (policy 'margin')", self.margin)
-        form.addRow("Labelled by", self.labeller)
-        form.addRow("Mix confidence", self.mix_confidence)
-        form.addRow("Label reward model", self.label_reward_model)
-        form.addRow("Evaluation prompts", self.eval_prompts)
-        form.addRow("Seed", self.seed)
+        for label, widget in (("Prompts per round", self.prompts), ("Samples per prompt", self.samples),
+                              ("Temperature", self.temperature), ("Top-p", self.top_p),
+                              ("Max new tokens", self.max_new), ("Pairs", self.policy),
+                              ("Margin (policy 'margin')", self.margin), ("Labelled by", self.labeller),
+                              ("Mix confidence", self.mix_confidence), ("Label reward model", self.label_reward_model),
+                              ("Evaluation prompts", self.eval_prompts), ("Seed", self.seed)):
+            form.addRow(label, widget)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_summary, 1)
         run_row.addWidget(self.run_button)
