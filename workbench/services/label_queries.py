@@ -53,11 +53,12 @@ def round_queue(s, number: int):
     return round_label_queue(s, number)
 
 
-def round_progress(s, number: int) -> tuple[int, int, bool]:
-    """(labelled pairs, pairs, Label step done) of a round; marks the step done once every pair is labelled."""
-    from workbench.store.round_label import close_labelling, label_progress, round_objective_ids
-    from workbench.store.rounds import get_round
+def round_progress(s, number: int) -> tuple[set[int], int, bool]:
+    """(the round's labelled pair ids, its number of pairs, Label step done); marks the step done once every pair
+    is labelled."""
+    from workbench.store.round_label import close_labelling, labelled_pairs, round_objective_ids
+    from workbench.store.rounds import get_round, round_pair_ids
 
     rnd = get_round(s, number)
     done = close_labelling(s, number)
-    return (*label_progress(s, rnd.id, round_objective_ids(s, rnd.id)), done)
+    return labelled_pairs(s, rnd.id, round_objective_ids(s, rnd.id)), len(round_pair_ids(s, rnd.id)), done

@@ -16,6 +16,7 @@ The one rule, shared by the Label panel's round mode, `workbench round PROJECT -
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +112,23 @@ class RoundQueue:
     labelled: int
     total: int
     parent_run_id: int | None
-    margins: int
-    gaps: int
+    margin_ids: frozenset[int]  # the pairs ordered by the parent run's margins
+    gap_ids: frozenset[int]  # the pairs ordered by the automatic labeller's gap
+
+    @property
+    def margins(self) -> int:
+        return len(self.margin_ids)
+
+    @property
+    def gaps(self) -> int:
+        return len(self.gap_ids)
+
+    def left(self, labelled: set[int]) -> RoundQueue:
+        """This queue without the pairs labelled since it was made (the banner's words after each label: no
+        second pass over the store or the parent run's margins file)."""
+        keep = [p for p in self.pair_ids if p not in labelled]
+        return dataclasses.replace(self, pair_ids=keep, labelled=self.total - len(keep),
+                                   margin_ids=self.margin_ids - labelled, gap_ids=self.gap_ids - labelled)
 
     def order_text(self) -> str:
         """How the pairs are ordered, in words (the banner's tooltip and the CLI line)."""
@@ -152,7 +168,7 @@ def round_label_queue(s: Session, number: int) -> RoundQueue:
             if values and pid not in margins:
                 gaps[pid] = min(values)
     return RoundQueue(number, rnd.id, objective_ids, label_order(owed, margins, gaps), len(done), len(pair_ids),
-                      parent.id if parent is not None else None, len(margins), len(gaps))
+                      parent.id if parent is not None else None, frozenset(margins), frozenset(gaps))
 
 
 def close_labelling(s: Session, number: int) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workbench.store.clock import aware
+from workbench.store.step_labels import active_rating
 from workbench.store.schema import (AnnotatorRow, LabelRow, ObjectiveRow, PairRow, PromptRow, ResponseRow, StepLabelRow,
                                     StepRow)
 
@@ -54,10 +55,10 @@ def _objective_stats(s: Session, pairs: int) -> tuple[ObjectiveStats, ...]:
     labelled = dict(s.execute(select(LabelRow.objective_id, func.count(func.distinct(LabelRow.pair_id)))
                               .where(active, LabelRow.choice != "skip").group_by(LabelRow.objective_id))
                     .all())
-    rated = StepLabelRow.superseded_at.is_(None) & StepLabelRow.rating.is_not(None)
     steps = {oid: (int(n), int(r)) for oid, n, r in s.execute(
         select(StepLabelRow.objective_id, func.count(), func.count(func.distinct(StepRow.response_id)))
-        .join(StepRow, StepRow.id == StepLabelRow.step_id).where(rated).group_by(StepLabelRow.objective_id))}
+        .join(StepRow, StepRow.id == StepLabelRow.step_id).where(active_rating())
+        .group_by(StepLabelRow.objective_id))}
     out = []
     for oid, name in s.execute(select(ObjectiveRow.id, ObjectiveRow.name).order_by(ObjectiveRow.id)):
         n = int(labelled.get(oid, 0))
@@ -73,8 +74,7 @@ def _annotator_stats(s: Session) -> tuple[AnnotatorStats, ...]:
                             .group_by(LabelRow.annotator_id)).all())
     last = dict(s.execute(select(LabelRow.annotator_id, func.max(LabelRow.created_at))
                           .group_by(LabelRow.annotator_id)).all())
-    steps = dict(s.execute(select(StepLabelRow.annotator_id, func.count())
-                           .where(StepLabelRow.superseded_at.is_(None), StepLabelRow.rating.is_not(None))
+    steps = dict(s.execute(select(StepLabelRow.annotator_id, func.count()).where(active_rating())
                            .group_by(StepLabelRow.annotator_id)).all())
     out = []
     for aid, name in s.execute(select(AnnotatorRow.id, AnnotatorRow.name).order_by(AnnotatorRow.id)):

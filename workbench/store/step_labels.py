@@ -231,11 +231,16 @@ def step_counts(s: Session, response_ids: Sequence[int] | None = None) -> dict[i
 
 
 # --- reference answers ---------------------------------------------------------------------------------------
+def active_rating():
+    """The SQL condition of an active step rating (good / neutral / bad; not superseded, not cleared): what the
+    counts (store.stats, rated_responses) count."""
+    return StepLabelRow.superseded_at.is_(None) & StepLabelRow.rating.is_not(None)
+
+
 def rated_responses(s: Session) -> int:
     """Responses with at least one active step rating: what a PRM run can train on (any objective)."""
     return int(s.scalar(select(func.count(func.distinct(StepRow.response_id)))
-                        .join(StepLabelRow, StepLabelRow.step_id == StepRow.id)
-                        .where(StepLabelRow.superseded_at.is_(None), StepLabelRow.rating.is_not(None))) or 0)
+                        .join(StepLabelRow, StepLabelRow.step_id == StepRow.id).where(active_rating())) or 0)
 
 
 def set_reference_answer(s: Session, prompt_id: int, answer: str, *, source: str = "") -> None:

@@ -28,19 +28,17 @@ LABELLER_TEXT = {"scorers": "scorers (automatic)", "human": "people (the Label p
                  "mix": "mix: scorers when confident, else people"}
 
 
-def _spin(low: int, high: int, value: int) -> QSpinBox:
+def _spin(low: int, high: int) -> QSpinBox:
     box = QSpinBox()
     box.setRange(low, high)
-    box.setValue(value)
     return box
 
 
-def _double(low: float, high: float, step: float, value: float) -> QDoubleSpinBox:
+def _double(low: float, high: float, step: float) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
     box.setRange(low, high)
     box.setSingleStep(step)
     box.setDecimals(2)
-    box.setValue(value)
     return box
 
 
@@ -60,32 +58,29 @@ class LoopSettingsDialog(QDialog):
         self.run_button.setToolTip("Model, method, objectives and training settings of every round's run (the New "
                                    "Run dialog)")
         self.run_button.clicked.connect(self.edit_run)
-        self.prompts = _spin(1, 10_000, settings.prompts_per_round)
-        self.samples = _spin(2, 64, settings.samples)
-        self.temperature = _double(0.05, 2.0, 0.05, settings.temperature)
-        self.top_p = _double(0.05, 1.0, 0.05, settings.top_p)
-        self.max_new = _spin(1, 4096, settings.max_new_tokens)
+        self.prompts = _spin(1, 10_000)
+        self.samples = _spin(2, 64)
+        self.temperature = _double(0.05, 2.0, 0.05)
+        self.top_p = _double(0.05, 1.0, 0.05)
+        self.max_new = _spin(1, 4096)
         self.policy = QComboBox()
         for key in POLICIES:
             self.policy.addItem(POLICY_TEXT.get(key, key), key)
-        self.policy.setCurrentIndex(max(0, self.policy.findData(settings.policy)))
-        self.margin = _double(0.0, 1e6, 0.5, settings.margin)
+        self.margin = _double(0.0, 1e6, 0.5)
         self.labeller = QComboBox()
         for key in LABELLERS:
             self.labeller.addItem(LABELLER_TEXT.get(key, key), key)
-        self.labeller.setCurrentIndex(max(0, self.labeller.findData(settings.labeller)))
-        self.mix_confidence = _double(0.0, 1e6, 0.5, settings.mix_confidence)
+        self.mix_confidence = _double(0.0, 1e6, 0.5)
         self.mix_confidence.setToolTip("Mix rounds: the scorers label a pair for an objective when their score gap "
                                        "is at least this; people label the rest")
         self.label_scorers: dict[str, QComboBox] = {}
-        self.label_reward_model = QLineEdit(settings.label_reward_model)
+        self.label_reward_model = QLineEdit()
         self.label_reward_model.setPlaceholderText("optional: a reward_model run's checkpoint labels instead")
-        self.eval_prompts = _spin(0, 10_000, settings.eval_prompts)
+        self.eval_prompts = _spin(0, 10_000)
         self.eval_prompts.setToolTip("The project's first N prompts: the fixed evaluation set, never sampled from")
-        self.seed = _spin(0, 2**31 - 1, settings.seed)
+        self.seed = _spin(0, 2**31 - 1)
         self.scorer_box = QGroupBox("Label scorer per objective")
         self.scorer_form = QFormLayout(self.scorer_box)
-        self._fill_scorers(settings.label_scorers)
         tips = {self.prompts: "Prompts each round samples from (the evaluation prompts are never used)",
                 self.samples: "Answers sampled per prompt; pairs are built among them",
                 self.temperature: "Sampling temperature of the round's answers",
@@ -134,7 +129,7 @@ class LoopSettingsDialog(QDialog):
                        self.policy.currentIndexChanged, self.labeller.currentIndexChanged,
                        self.label_reward_model.textChanged):
             signal.connect(self._refresh)
-        self._refresh()
+        self.set_settings(settings)  # the one place the widgets take a RoundSettings (Load file… uses it too)
 
     def _fill_scorers(self, chosen: dict) -> None:
         while self.scorer_form.rowCount():

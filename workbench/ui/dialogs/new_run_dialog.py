@@ -335,10 +335,10 @@ class NewRunDialog(QDialog):
         rm["prm_head"].setEnabled(cfg.kind == "prm")
         rm["prm_beta"].setEnabled(cfg.kind == "prm" and cfg.prm_head == "implicit")
         rm["rm_center_coefficient"].setEnabled(cfg.kind == "reward_model")
-        self.estimate_label.setText(self.estimate_text())
+        self.estimate_label.setText(self.estimate_text(cfg))
 
-    def estimate_text(self) -> str:
-        cfg = self._safe_config()
+    def estimate_text(self, cfg: RunConfig | None = None) -> str:
+        cfg = cfg or self._safe_config()
         config = find_model_config(cfg.model)
         if config is None:
             return ("Estimate: the model's config.json was not found on this computer (choose a local folder or a "

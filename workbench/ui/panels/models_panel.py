@@ -83,7 +83,8 @@ class ModelsPanel(DeferredReload, QWidget):
         self.pairs_created: list[int] = []
         self._build()
         ctx.project_changed.connect(self.reload)
-        ctx.data_changed.connect(lambda what: self._later_reload() if what in ("models", "runs") else None)
+        ctx.data_changed.connect(lambda what: self._later_reload() if what == "models" else None)
+        ctx.data_changed.connect(lambda what: self.reload_guides() if what == "runs" else None)
         self.reload()
 
     # --- layout ---------------------------------------------------------------------------------------------
@@ -189,13 +190,21 @@ class ModelsPanel(DeferredReload, QWidget):
             self.list.clear()
             return
         run_task(self._reload(), self, "Could not list models")
+        self.reload_guides()
 
-    async def _reload(self) -> None:
-        self.models = await self.ctx.db.call(list_models)
-        runs = await self.ctx.db.call(runs_with_checkpoints)  # the guides' checkpoints (PRM, reward model)
+    def reload_guides(self) -> None:
+        """The project's PRM and reward-model checkpoints for the guides (on opening, and when runs change)."""
+        if self.ctx.project is not None:
+            run_task(self._reload_guides(), self, "Could not list the project's checkpoints")
+
+    async def _reload_guides(self) -> None:
+        runs = await self.ctx.db.call(runs_with_checkpoints)
         run_dir = self.ctx.supervisor.run_dir
         self.guidance.set_choices({"prm_steps": checkpoint_choices(runs, run_dir, "prm"),
                                    "best_of_n": checkpoint_choices(runs, run_dir, "reward_model")})
+
+    async def _reload(self) -> None:
+        self.models = await self.ctx.db.call(list_models)
         current = self.list.currentRow()
         self.list.clear()
         for m in self.models:

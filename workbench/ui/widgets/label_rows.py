@@ -54,7 +54,8 @@ class LabelRows(QFrame):
             self.answers[row].setText(SHOWN_TEXT.get(shown, shown) + extra)
 
     def set_given(self, row: int, shown: str, who: str) -> None:
-        """A row the pair already has an answer for (a round's automatic label): shown, greyed, never focused."""
+        """A row the pair already has an answer for (a round's automatic label): its answer and who gave it; the
+        session never focuses it."""
         if 0 <= row < len(self.answers):
             self.answers[row].setText(f"{SHOWN_TEXT.get(shown, shown)} — given by {who}")
             self.answers[row].setToolTip(f"This round already has {who}'s label for it, so it is not asked again")

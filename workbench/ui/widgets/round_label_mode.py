@@ -115,12 +115,11 @@ class RoundLabelMode(QObject):
 
     async def _refresh(self, queue: Any) -> None:
         labelled, total, done = await self.ctx.db.call(round_progress, queue.number)
-        left = await self.ctx.db.call(round_queue, queue.number)  # what is left, for the order's words
         if queue is not self.queue:
             return
-        self.banner.order.setText(f"Order: {left.order_text()}")
+        self.banner.order.setText(f"Order: {queue.left(labelled).order_text()}")  # what is left
         changed = done != self.done
-        self.labelled, self.total, self.done = labelled, total, done
+        self.labelled, self.total, self.done = len(labelled), total, done
         self._show()
         self.counted.emit()
         if changed:
